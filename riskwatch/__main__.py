@@ -1,0 +1,7 @@
+"""``python -m riskwatch``: the same as the ``riskwatch`` console script."""
+
+import sys
+
+from riskwatch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,63 @@
+"""Logging to stderr, one line per event, and a last line of defence against leaked secrets.
+
+Secrets are never passed to a logger on purpose; ``register_secret`` adds each credential and
+channel URL token anyway, and the filter masks them in any record that would carry one (a
+library's debug line, an exception text). Timestamps are left out under journald, which adds
+its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+
+LEVELS = ("debug", "info", "warning", "error")
+_secrets: set[str] = set()
+_lock = threading.Lock()
+MASK = "***"
+
+
+def register_secret(value: str | None) -> None:
+    """Mask ``value`` wherever it would appear in a log line (values under 6 chars are not
+    masked: they would mangle ordinary words and are not credentials)."""
+    if value and len(value) >= 6:
+        with _lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    with _lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for s in secrets:
+        if s in text:
+            text = text.replace(s, MASK)
+    return text
+
+
+class _RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+    def formatException(self, ei) -> str:  # noqa: N802 (logging's API)
+        # One line, never a traceback: exceptions are reported by their message.
+        return f"{ei[0].__name__}: {ei[1]}" if ei and ei[0] else ""
+
+
+def configure(level: str = "info", stream=None) -> None:
+    """Send riskwatch's log lines to stderr at ``level``; apprise stays at WARNING (its debug
+    lines carry tokens)."""
+    under_journald = bool(os.environ.get("JOURNAL_STREAM"))
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if not under_journald:
+        fmt = "%(asctime)s " + fmt
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(_RedactingFormatter(fmt, datefmt="%Y-%m-%dT%H:%M:%S%z"))
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for noisy in ("apprise", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,262 @@
+"""riskwatch's domain objects: frozen, plain data, shared by every module.
+
+This module imports nothing from riskwatch and does no I/O, so that the pure core (metrics,
+engine, render) and the I/O edges (config, exchange, store, notify, daemon) can all depend on it
+without depending on each other. Times are POSIX seconds (float); durations are seconds (float).
+Exchange values stay ``Decimal`` as reported; metric values and thresholds are ``float`` because
+the engine compares millions of them per second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+Side = Literal["long", "short"]
+Op = Literal["<", "<=", ">", ">="]
+Scope = Literal["position", "account"]
+Severity = Literal["warning", "critical"]
+ApiVersion = Literal["auto", "v1", "v2", "v3"]
+AccountMode = Literal["classic", "unified"]
+
+SEVERITIES: tuple[Severity, ...] = ("warning", "critical")
+OPS: tuple[Op, ...] = ("<", "<=", ">", ">=")
+# Product types, canonical (v2/v3) names; v1 names are mapped by config and the v1 adapter.
+PRODUCT_TYPES: tuple[str, ...] = (
+    "USDT-FUTURES",
+    "COIN-FUTURES",
+    "USDC-FUTURES",
+    "SUSDT-FUTURES",
+    "SCOIN-FUTURES",
+    "SUSDC-FUTURES",
+)
+V1_PRODUCT_TYPES: Mapping[str, str] = {
+    "umcbl": "USDT-FUTURES",
+    "dmcbl": "COIN-FUTURES",
+    "cmcbl": "USDC-FUTURES",
+    "sumcbl": "SUSDT-FUTURES",
+    "sdmcbl": "SCOIN-FUTURES",
+    "scmcbl": "SUSDC-FUTURES",
+}
+# The product type under which a unified (v3) account's account-scope alerts are keyed.
+UNIFIED = "unified"
+
+
+# --------------------------------------------------------------------------- exchange data
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One open position leg (``total > 0``), normalised from v1, v2 or v3."""
+
+    product_type: str  # canonical, e.g. "USDT-FUTURES"
+    symbol: str  # bare, e.g. "BTCUSDT"
+    side: Side
+    margin_coin: str
+    total: Decimal  # size in contracts/coins, > 0
+    mark_price: Decimal
+    liquidation_price: Decimal | None  # None: Bitget reports no liquidation price
+    leverage: Decimal
+    margin_mode: str = "crossed"  # crossed | isolated
+    average_open_price: Decimal | None = None
+    margin: Decimal | None = None  # v1 margin, v2 marginSize, v3 positionBalance
+    unrealized_pl: Decimal | None = None
+    unrealized_plr: Decimal | None = None  # reported (v1, v3 profitRate) or derived (v2)
+    keep_margin_rate: Decimal | None = None  # v3: mmr
+    margin_ratio: Decimal | None = None  # v2 only
+    break_even_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """One futures account (per product type and margin coin), or the unified account."""
+
+    product_type: str  # canonical product type, or UNIFIED
+    margin_coin: str
+    account_equity: Decimal | None = None
+    available: Decimal | None = None
+    locked: Decimal | None = None
+    crossed_max_available: Decimal | None = None
+    isolated_max_available: Decimal | None = None
+    max_transfer_out: Decimal | None = None
+    crossed_risk_rate: Decimal | None = None
+    unrealized_pl: Decimal | None = None
+    usdt_equity: Decimal | None = None
+    btc_equity: Decimal | None = None
+    # unified (v3) account fields
+    eff_equity: Decimal | None = None
+    mgn_ratio: Decimal | None = None
+    imr: Decimal | None = None
+    mmr: Decimal | None = None
+    position_mgn_ratio: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What one poll saw. ``fetched`` names the product types whose positions were read
+    successfully: only those may close positions (DESIGN section 8, closed versus missing)."""
+
+    taken_at: float
+    positions: tuple[Position, ...] = ()
+    accounts: tuple[Account, ...] = ()
+    fetched: frozenset[str] = frozenset()
+    account_mode: AccountMode = "classic"
+    warnings: tuple[str, ...] = ()  # skipped rows etc., one line each, already said in the log
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Case-insensitive globs (lower-cased at load); an empty tuple matches anything."""
+
+    symbol: tuple[str, ...] = ()
+    side: tuple[str, ...] = ()
+    product_type: tuple[str, ...] = ()
+    margin_coin: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    metric: str
+    op: Op
+    warning: float | None = None
+    critical: float | None = None
+    scope: Scope = "position"
+    hysteresis: float = 0.0
+    for_: float = 0.0  # seconds the condition must hold before firing
+    repeat: float = 1800.0  # seconds; 0 = never repeat
+    worsen_by: float | None = None
+    send_resolved: bool = True
+    match: Match = field(default_factory=Match)
+    channels: tuple[str, ...] = ()
+    message: str | None = None  # safe-format template over the alert's fields
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    channels: tuple[str, ...] = ()
+    repeat: float = 1800.0
+    send_resolved: bool = True
+    for_: float = 0.0
+    hysteresis: float = 0.0
+    worsen_by: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeSettings:
+    api: ApiVersion = "auto"
+    base_url: str = "https://api.bitget.com"
+    fallback_url: str | None = "https://capi.bitget.com"
+    product_types: tuple[str, ...] = ("USDT-FUTURES",)
+    margin_coin: str | None = None
+    demo: bool = False
+    poll_interval: float = 10.0
+    stale_after: float = 120.0
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A named list of apprise URLs. URLs hold tokens: never print them (repr redacts)."""
+
+    name: str
+    urls: tuple[str, ...] = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Channel(name={self.name!r}, urls=<{len(self.urls)} redacted>)"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: str
+    exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
+    state_dir: str = ""
+    send_ttl: float = 6 * 3600.0
+    heartbeat: float | None = None
+    heartbeat_url: str | None = field(default=None, repr=False)
+    metrics_listen: str | None = None  # "host:port"
+    channels: tuple[Channel, ...] = ()
+    defaults: Defaults = field(default_factory=Defaults)
+    rules: tuple[Rule, ...] = ()
+
+    def channel(self, name: str) -> Channel | None:
+        return next((c for c in self.channels if c.name == name), None)
+
+
+# --------------------------------------------------------------------------- alerts
+
+# Alert identity (DESIGN section 4): (rule, product_type, subject, side) where subject is the
+# symbol for position rules and the margin coin for account rules (side ""), and built-in
+# alerts use (name, "", "", ""). A plain tuple: hashed millions of times per second.
+AlertKey = tuple[str, str, str, str]
+
+Status = Literal["pending", "firing"]
+TransitionKind = Literal["firing", "escalated", "deescalated", "repeat", "worsened", "resolved"]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """One non-inactive alert. Inactive alerts are simply absent from the state map.
+
+    Plain data only (str, float, None, tuples of pairs) so the store can persist it as JSON
+    and reload it exactly."""
+
+    key: AlertKey
+    status: Status
+    severity: Severity  # for pending: the severity it would fire at
+    since: float  # pending: when the condition started; firing: when it first fired
+    value: float | None  # last evaluated value
+    last_sent_at: float | None = None  # when the last message for it was enqueued
+    last_sent_value: float | None = None
+    channels: tuple[str, ...] = ()  # where its messages went, for resolves after a reload
+    # last known context (mark, liq, metric values...) for "position closed" lines
+    context: tuple[tuple[str, str | float | None], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The daemon's own health, input to the built-in alerts (DESIGN section 8)."""
+
+    last_success: float | None = None  # last successful poll (persisted)
+    auth_error: str | None = None  # explanation of the current refusal, if any
+    config_error: str | None = None  # "FILE:LINE:COL: ..." of the current invalid edit
+    started_at: float | None = None  # stale is judged from here when no poll ever succeeded
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """Something worth a line in a message this cycle."""
+
+    key: AlertKey
+    kind: TransitionKind
+    severity: Severity
+    previous_severity: Severity | None
+    rule: str
+    metric: str
+    value: float | None
+    threshold: float | None
+    op: Op | None
+    at: float
+    channels: tuple[str, ...]
+    reason: str = ""  # for resolves: "position closed", "rule removed", "no liquidation price"
+    message: str | None = None  # the rule's template, if any
+    fields: tuple[tuple[str, str | float | None], ...] = ()  # symbol, side, markPrice, ...
+
+    def field_map(self) -> dict[str, str | float | None]:
+        return dict(self.fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One notification for one channel: the grouped transitions of one cycle."""
+
+    channel: str
+    title: str
+    body: str
+    created_at: float
+    keys: tuple[AlertKey, ...] = ()
