@@ -40,7 +40,7 @@ class _RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
 
-    def formatException(self, ei) -> str:  # noqa: N802 (logging's API)
+    def formatException(self, ei) -> str:
         # One line, never a traceback: exceptions are reported by their message.
         return f"{ei[0].__name__}: {ei[1]}" if ei and ei[0] else ""
 
