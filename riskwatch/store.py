@@ -1,0 +1,292 @@
+"""Durable state: alert state, the outbox and a few facts, in one SQLite file (WAL).
+
+Why one transaction per cycle: a crash (SIGKILL, power loss) must leave either the old alert
+state and no new messages, or the new state with its messages queued. Anything else either
+forgets an alert (state advanced, message lost) or repeats one early (message queued, state not
+advanced). Delivery bookkeeping (attempts, sent parts, removal once sent) is written by the
+delivery workers in their own small transactions.
+
+The state dir never holds a secret: outbox rows name their URL by ``notify.destination_key``
+(a hash), and the URL is looked up in the loaded config when sending.
+
+One connection, shared by the daemon's loop and the delivery worker threads under a lock:
+SQLite serialises writers anyway, and a lock is simpler than a connection per thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any
+
+from riskwatch.errors import StoreError
+from riskwatch.model import AlertKey, AlertState, Message
+
+FILENAME = "state.sqlite"
+
+# Each entry moves the schema from version i to i+1; PRAGMA user_version records where a file
+# is. Append only: never edit a migration that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE alerts (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        dest_key TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        last_error TEXT,
+        keys TEXT NOT NULL DEFAULT '[]',
+        parts_sent INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_dest ON outbox (dest_key, id);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One queued message for one URL (by its destination key)."""
+
+    id: int
+    dest_key: str
+    channel: str
+    title: str
+    body: str
+    created_at: float
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    keys: tuple[AlertKey, ...]
+    parts_sent: int  # parts of a split message already accepted (not resent on retry)
+
+
+# --------------------------------------------------------------------------- serialisation
+
+
+def _plain(value: Any) -> Any:
+    """Tuples become tagged lists so that reloading restores tuples exactly (JSON has none)."""
+    if isinstance(value, tuple):
+        return {"t": [_plain(v) for v in value]}
+    return value
+
+
+def _unplain(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"t"}:
+        return tuple(_unplain(v) for v in value["t"])
+    if isinstance(value, list):
+        return [_unplain(v) for v in value]
+    return value
+
+
+def state_to_json(state: AlertState) -> str:
+    return json.dumps({f.name: _plain(getattr(state, f.name)) for f in fields(AlertState)})
+
+
+def state_from_json(text: str) -> AlertState:
+    data = json.loads(text)
+    return AlertState(
+        **{f.name: _unplain(data[f.name]) for f in fields(AlertState) if f.name in data}
+    )
+
+
+def _key_json(key: AlertKey) -> str:
+    return json.dumps(list(key))
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class Store:
+    """Alert state + outbox + meta. Every sqlite3 error leaves as ``StoreError`` naming the file."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self._conn = conn
+        self.path = path
+        self._lock = threading.RLock()
+        # What the file holds, so a cycle writes only the alerts that changed.
+        self._committed: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, state_dir: str) -> Store:
+        """Open (creating it 0700, the file 0600) the state dir's database, migrated."""
+        path = os.path.join(state_dir, FILENAME)
+        try:
+            if not os.path.isdir(state_dir):
+                os.makedirs(state_dir, mode=0o700, exist_ok=True)
+                os.chmod(state_dir, 0o700)
+            if not os.path.exists(path):
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise StoreError(f"cannot create state dir {state_dir}: {exc.strerror}") from exc
+        try:
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open: {exc}") from exc
+        store = cls(conn, path)
+        with store._errors("open"):
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            store._migrate()
+            store._committed = dict(conn.execute("SELECT key, data FROM alerts").fetchall())
+        return store
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path}: written by a newer riskwatch (schema {version}); upgrade riskwatch"
+            )
+        for i in range(version, len(MIGRATIONS)):
+            with self._transaction():
+                for statement in MIGRATIONS[i].split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version={i + 1}")
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot {doing}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE .. COMMIT, rolled back on any error."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _write(self, doing: str, body: Callable[[sqlite3.Connection], None]) -> None:
+        with self._errors(doing), self._transaction() as conn:
+            body(conn)
+
+    def _read(self, doing: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._errors(doing), self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # ------------------------------------------------------------------ alert state
+
+    def load_state(self) -> dict[AlertKey, AlertState]:
+        rows = self._read("read alert state", "SELECT data FROM alerts")
+        states = (state_from_json(data) for (data,) in rows)
+        return {s.key: s for s in states}
+
+    def firing(self) -> list[AlertState]:
+        """Firing alerts, oldest first."""
+        states = [s for s in self.load_state().values() if s.status == "firing"]
+        return sorted(states, key=lambda s: (s.since, s.key))
+
+    def commit_cycle(
+        self,
+        state: Mapping[AlertKey, AlertState],
+        outgoing: Sequence[tuple[str, Message]] = (),
+        meta: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write the new alert state, queue ``outgoing`` and set ``meta``, all or nothing."""
+        new = {_key_json(k): state_to_json(s) for k, s in state.items()}
+        gone = [k for k in self._committed if k not in new]
+        changed = [(k, v) for k, v in new.items() if self._committed.get(k) != v]
+
+        def body(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM alerts WHERE key = ?", [(k,) for k in gone])
+            conn.executemany("INSERT OR REPLACE INTO alerts (key, data) VALUES (?, ?)", changed)
+            conn.executemany(
+                "INSERT INTO outbox (dest_key, channel, title, body, created_at, keys)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (dest, m.channel, m.title, m.body, m.created_at, json.dumps(m.keys))
+                    for dest, m in outgoing
+                ],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                list((meta or {}).items()),
+            )
+
+        with self._lock:
+            self._write("commit cycle", body)
+            self._committed = new
+
+    # ------------------------------------------------------------------ meta
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._read("read meta", "SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._write(
+            "write meta",
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)
+            ),
+        )
+
+    # ------------------------------------------------------------------ outbox
+
+    _COLUMNS = (
+        "id, dest_key, channel, title, body, created_at, attempts, next_attempt_at, last_error,"
+        " keys, parts_sent"
+    )
+
+    @staticmethod
+    def _item(row: tuple[Any, ...]) -> OutboxItem:
+        keys = tuple(tuple(k) for k in json.loads(row[9]))
+        return OutboxItem(*row[:9], keys=keys, parts_sent=row[10])  # type: ignore[arg-type]
+
+    def undelivered(self, dest_key: str | None = None) -> list[OutboxItem]:
+        """Queued messages in order (all, or one URL's)."""
+        where, params = ("WHERE dest_key = ?", (dest_key,)) if dest_key else ("", ())
+        rows = self._read(
+            "read outbox", f"SELECT {self._COLUMNS} FROM outbox {where} ORDER BY id", params
+        )
+        return [self._item(r) for r in rows]
+
+    def dest_keys(self) -> set[str]:
+        return {k for (k,) in self._read("read outbox", "SELECT DISTINCT dest_key FROM outbox")}
+
+    def mark_parts_sent(self, item_id: int, parts_sent: int) -> None:
+        self._write(
+            "update outbox",
+            lambda c: c.execute(
+                "UPDATE outbox SET parts_sent = ? WHERE id = ?", (parts_sent, item_id)
+            ),
+        )
+
+    def mark_failed(
+        self, item_id: int, *, attempts: int, next_attempt_at: float, error: str
+    ) -> None:
+        self._write(
+            "update outbox",
+            lambda c: c.execute(
+                "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                (attempts, next_attempt_at, error, item_id),
+            ),
+        )
+
+    def remove(self, item_id: int) -> None:
+        """Sent (or dropped): the message leaves the outbox."""
+        self._write(
+            "update outbox", lambda c: c.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
+        )

@@ -1,0 +1,163 @@
+"""The store: exact round trips, one transaction per cycle, migrations, permissions, errors."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from riskwatch.errors import StoreError
+from riskwatch.model import AlertState, Message
+from riskwatch.store import FILENAME, MIGRATIONS, Store, state_from_json, state_to_json
+
+KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
+
+
+def _state(key=KEY, **kw) -> AlertState:
+    base = dict(
+        key=key,
+        status="firing",
+        severity="warning",
+        since=1000.5,
+        value=3.25,
+        last_sent_at=1000.5,
+        last_sent_value=3.25,
+        channels=("phone", "team"),
+        context=(("markPrice", 100.0), ("liquidationPrice", "97"), ("x", None)),
+    )
+    base.update(kw)
+    return AlertState(**base)
+
+
+def _msg(body="hello", at=1000.0) -> Message:
+    return Message(channel="phone", title="1 warning", body=body, created_at=at, keys=(KEY,))
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(str(tmp_path / "state"))
+    yield s
+    s.close()
+
+
+floats = st.floats(allow_nan=False, allow_infinity=True) | st.none()
+texts = st.text(max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    key=st.tuples(texts, texts, texts, texts),
+    status=st.sampled_from(["pending", "firing"]),
+    severity=st.sampled_from(["warning", "critical"]),
+    since=st.floats(allow_nan=False, allow_infinity=False),
+    value=floats,
+    channels=st.tuples(texts, texts),
+    context=st.lists(st.tuples(texts, texts | floats), max_size=4).map(tuple),
+)
+def test_alert_state_round_trips_exactly(key, status, severity, since, value, channels, context):
+    s = AlertState(key, status, severity, since, value, value, since, channels, context)
+    again = state_from_json(state_to_json(s))
+    assert again == s
+    assert isinstance(again.key, tuple) and isinstance(again.context, tuple)
+
+
+def test_state_survives_reopen(tmp_path):
+    path = str(tmp_path / "s")
+    s = Store.open(path)
+    other = (*KEY[:2], "ETHUSDT", "short")
+    s.commit_cycle({KEY: _state(), other: _state(other, status="pending")})
+    s.close()
+    s = Store.open(path)
+    assert s.load_state() == {KEY: _state(), other: _state(other, status="pending")}
+    assert [a.key for a in s.firing()] == [KEY]
+    # an alert absent from the next cycle's state is gone
+    s.commit_cycle({other: _state(other, status="pending")})
+    s.close()
+    assert set(Store.open(path).load_state()) == {other}
+
+
+def test_commit_cycle_queues_messages_and_meta_together(store):
+    store.commit_cycle({KEY: _state()}, [("d1", _msg()), ("d2", _msg("b2"))], {"last_success": "5"})
+    items = store.undelivered()
+    assert [(i.dest_key, i.body, i.attempts, i.keys) for i in items] == [
+        ("d1", "hello", 0, (KEY,)),
+        ("d2", "b2", 0, (KEY,)),
+    ]
+    assert store.get_meta("last_success") == "5"
+    assert store.undelivered("d2")[0].body == "b2"
+    assert store.dest_keys() == {"d1", "d2"}
+
+
+def test_failed_commit_leaves_old_state_and_no_messages(store):
+    store.commit_cycle({KEY: _state()}, [("d1", _msg())])
+    bad = ("d2", Message("phone", "t", object(), 1.0))  # type: ignore[arg-type]
+    with pytest.raises((StoreError, sqlite3.Error, TypeError)):
+        store.commit_cycle({}, [("d1", _msg("new")), bad], {"k": "v"})
+    assert store.load_state() == {KEY: _state()}
+    assert [i.body for i in store.undelivered()] == ["hello"]
+    assert store.get_meta("k") is None
+    # and the in-memory picture did not advance: the next commit still removes the alert
+    store.commit_cycle({})
+    assert store.load_state() == {}
+
+
+def test_outbox_bookkeeping(store):
+    store.commit_cycle({}, [("d1", _msg())])
+    (item,) = store.undelivered()
+    store.mark_parts_sent(item.id, 2)
+    store.mark_failed(item.id, attempts=3, next_attempt_at=99.0, error="HTTP 500")
+    (item,) = store.undelivered()
+    assert (item.parts_sent, item.attempts, item.next_attempt_at, item.last_error) == (
+        2,
+        3,
+        99.0,
+        "HTTP 500",
+    )
+    store.remove(item.id)
+    assert store.undelivered() == []
+
+
+def test_meta(store):
+    assert store.get_meta("account_mode") is None
+    store.set_meta("account_mode", "unified")
+    store.set_meta("account_mode", "classic")
+    assert store.get_meta("account_mode") == "classic"
+
+
+def test_permissions_and_wal(tmp_path):
+    d = tmp_path / "new" / "state"
+    Store.open(str(d)).close()
+    assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(d / FILENAME).st_mode) == 0o600
+    conn = sqlite3.connect(d / FILENAME)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_newer_schema_is_refused(tmp_path):
+    d = tmp_path / "s"
+    Store.open(str(d)).close()
+    conn = sqlite3.connect(d / FILENAME)
+    conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="newer riskwatch"):
+        Store.open(str(d))
+
+
+def test_unusable_file_is_a_store_error_naming_it(tmp_path):
+    d = tmp_path / "s"
+    d.mkdir()
+    (d / FILENAME).write_bytes(b"this is not a database, just some bytes " * 100)
+    with pytest.raises(StoreError, match=FILENAME):
+        Store.open(str(d))
+
+
+def test_unwritable_dir_is_a_store_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot create state dir"):
+        Store.open(str(blocker / "state"))
