@@ -216,6 +216,11 @@ class AlertState:
     channels: tuple[str, ...] = ()  # where its messages went, for resolves after a reload
     # last known context (mark, liq, metric values...) for "position closed" lines
     context: tuple[tuple[str, str | float | None], ...] = ()
+    # the rule's identity when the state was made: a reload that changes any of them ends the
+    # alert ("rule changed"); a reload that keeps them keeps the state (DESIGN section 8)
+    metric: str = ""
+    op: str = ""
+    scope: str = ""
 
 
 @dataclass(frozen=True, slots=True)
