@@ -1,0 +1,187 @@
+"""A real local HTTP receiver for notification tests (apprise's ``json://`` plugin posts to it).
+
+Shipped in the package, like structlog's testing module, so every test (and the lead's
+integration tests) can deliver through real apprise to a real socket instead of mocking. It
+records each accepted JSON payload and can be scripted to answer 429 (with or without
+Retry-After), 500, to hang (bounded), or to be down (listening socket closed) and come back on
+the same port.
+
+    with Receiver() as rx:
+        rx.fail(2, status=429)           # the next two requests get 429
+        send_to(rx.url)                  # "json://127.0.0.1:PORT/"
+        assert rx.wait_for(1, timeout=5)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    path: str
+    title: str
+    body: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int = 200
+    retry_after: str | None = None
+    hang: float = 0.0  # seconds to wait before answering (bounded by Receiver.max_hang)
+
+
+class Receiver:
+    """Thread-safe scripted receiver on 127.0.0.1 (ephemeral port, stable across down/up)."""
+
+    def __init__(self, max_hang: float = 30.0) -> None:
+        self.max_hang = max_hang
+        self._lock = threading.Condition()
+        self._script: deque[_Answer] = deque()
+        self._default = _Answer()
+        self._received: list[Received] = []
+        self.requests = 0  # every request seen, accepted or not
+        self._release = threading.Event()  # set to end every hang at once
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+        self.start()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Listen (again, on the same port once one was chosen)."""
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                receiver._handle(self)
+
+            do_GET = do_POST
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        self._server = server
+        self.port = server.server_address[1]
+        self._release.clear()
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def down(self) -> None:
+        """Close the listening socket: connections are refused until ``up()``."""
+        if self._server is not None:
+            self._release.set()
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def up(self) -> None:
+        if self._server is None:
+            self.start()
+
+    stop = down
+
+    def __enter__(self) -> Receiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    # ------------------------------------------------------------------ addresses
+
+    @property
+    def url(self) -> str:
+        """The apprise URL of this receiver."""
+        return f"json://127.0.0.1:{self.port}/"
+
+    def url_for(self, path: str = "", *, user: str = "", password: str = "", **query: str) -> str:
+        """An apprise URL for ``path`` (e.g. to give two URLs one receiver), optionally with
+        credentials (tests use them as the secret token) and query parameters (``rto``...)."""
+        auth = f"{user}:{password}@" if user or password else ""
+        q = "&".join(f"{k}={v}" for k, v in query.items())
+        return f"json://{auth}127.0.0.1:{self.port}/{path.lstrip('/')}" + (f"?{q}" if q else "")
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    # ------------------------------------------------------------------ scripting
+
+    def fail(self, times: int = 1, *, status: int = 500, retry_after: float | None = None) -> None:
+        """The next ``times`` requests get ``status`` (with Retry-After when given)."""
+        ra = None if retry_after is None else str(int(retry_after))
+        with self._lock:
+            self._script.extend(_Answer(status, ra) for _ in range(times))
+
+    def hang(self, times: int = 1, seconds: float = 10.0) -> None:
+        """The next ``times`` requests wait ``seconds`` (at most ``max_hang``), then answer 200
+        without recording the payload (the client has given up by then: the message is lost)."""
+        with self._lock:
+            self._script.extend(_Answer(hang=min(seconds, self.max_hang)) for _ in range(times))
+
+    def always(self, status: int = 200, *, retry_after: float | None = None) -> None:
+        """Answer every unscripted request with ``status`` (200 restores normal service)."""
+        with self._lock:
+            ra = None if retry_after is None else str(int(retry_after))
+            self._default = _Answer(status, ra)
+
+    def release(self) -> None:
+        """End every current hang now."""
+        self._release.set()
+
+    # ------------------------------------------------------------------ observing
+
+    @property
+    def received(self) -> list[Received]:
+        with self._lock:
+            return list(self._received)
+
+    def bodies(self) -> list[str]:
+        return [r.body for r in self.received]
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> bool:
+        """Block until at least ``n`` payloads were accepted (True) or ``timeout`` passes."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self._received) >= n, timeout)
+
+    # ------------------------------------------------------------------ serving
+
+    def _handle(self, req: BaseHTTPRequestHandler) -> None:
+        length = int(req.headers.get("Content-Length") or 0)
+        raw = req.rfile.read(length) if length else b""
+        with self._lock:
+            self.requests += 1
+            answer = self._script.popleft() if self._script else self._default
+        if answer.hang:
+            self._release.wait(answer.hang)
+        # A hung request is never recorded: its client gave up, so it counts as lost.
+        if answer.status == 200 and not answer.hang:
+            try:
+                payload = json.loads(raw or b"{}")
+            except ValueError:
+                payload = {"raw": raw.decode("utf-8", "replace")}
+            got = Received(
+                req.path, str(payload.get("title", "")), str(payload.get("message", "")), payload
+            )
+            with self._lock:
+                self._received.append(got)
+                self._lock.notify_all()
+        try:
+            req.send_response(answer.status)
+            if answer.retry_after is not None:
+                req.send_header("Retry-After", answer.retry_after)
+            req.send_header("Content-Type", "application/json")
+            req.send_header("Content-Length", "2")
+            req.end_headers()
+            req.wfile.write(b"{}")
+        except OSError:
+            pass  # the client gave up (timeout) while we hung
