@@ -45,6 +45,21 @@ def notional(p: Position) -> Value:
     return float(p.total * p.mark_price)
 
 
+def unrealized_plr(p: Position) -> Value:
+    """Reported (v1 ``unrealizedPLR``, v3 ``profitRate``), else ``unrealizedPL / margin`` (v2)."""
+    if p.unrealized_plr is not None:
+        return float(p.unrealized_plr)
+    if p.unrealized_pl is None or p.margin is None or p.margin <= 0:
+        return None
+    return float(p.unrealized_pl / p.margin)
+
+
+def liquidation_price(p: Position) -> Value:
+    """The estimated liquidation price; ``None`` for Bitget's "no liquidation price" (<= 0)."""
+    liq = p.liquidation_price
+    return None if liq is None or liq <= 0 else float(liq)
+
+
 def _position(name: str, doc: str, getter: Callable[[Position], Value], **kw: tuple[str, ...]):
     return Metric(name, "position", getter, doc, **kw)
 
@@ -58,11 +73,7 @@ _CLASSIC_ONLY = ("v3",)
 
 CATALOGUE: tuple[Metric, ...] = (
     _position("liq_gap_pct", "distance from mark to liquidation price, % of mark", liq_gap_pct),
-    _position(
-        "unrealizedPLR",
-        "unrealized PnL / margin (-0.5 = -50 %)",
-        lambda p: _f(p.unrealized_plr),
-    ),
+    _position("unrealizedPLR", "unrealized PnL / margin (-0.5 = -50 %)", unrealized_plr),
     _position(
         "keepMarginRate", "the tier's maintenance margin rate", lambda p: _f(p.keep_margin_rate)
     ),
@@ -77,7 +88,7 @@ CATALOGUE: tuple[Metric, ...] = (
     _position("margin", "margin held by the position", lambda p: _f(p.margin)),
     _position("total", "position size", lambda p: _f(p.total)),
     _position("markPrice", "mark price", lambda p: _f(p.mark_price)),
-    _position("liquidationPrice", "estimated liquidation price", lambda p: _f(p.liquidation_price)),
+    _position("liquidationPrice", "estimated liquidation price", liquidation_price),
     _position("averageOpenPrice", "average open price", lambda p: _f(p.average_open_price)),
     _position("breakEvenPrice", "break-even price", lambda p: _f(p.break_even_price)),
     _position("notional", "total * markPrice", notional),

@@ -1,0 +1,365 @@
+"""The rule engine: (rules, snapshot, previous state, now) -> (transitions, next state). Pure.
+
+Built for 10,000 positions x 20 rules in well under 100 ms on a small machine, so the data
+layout is column-wise rather than object-wise:
+
+* rules are compiled once (cached by the identity of the rules tuple): the metric, a probe
+  that is the C-level comparison ``threshold.__gt__`` etc., and per-field glob caches;
+* each metric used by some rule becomes one column of floats per cycle (``NaN`` for undefined,
+  which every comparison rejects), so finding the positions where a rule's loosest threshold
+  holds is ``compress(range(n), map(probe, column))``: no Python-level loop, no allocation for
+  the ~90 % of (rule, position) pairs that are quiet;
+* only those hits, plus the alerts already in the state, go through ``lifecycle.step``;
+* the fields of a position (for lines and for "position closed") are built once per cycle, and
+  only for positions that have something to say.
+
+Nothing here reads the clock or does I/O: ``now`` is an argument, state is plain data.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import compress
+
+from riskwatch import builtins, metrics
+from riskwatch.lifecycle import (
+    Fields,
+    Lifecycle,
+    orphan,
+    resolve,
+    severity_of,
+    state_from_plain,
+    state_to_plain,
+    step,
+)
+from riskwatch.model import (
+    UNIFIED,
+    Account,
+    AlertKey,
+    AlertState,
+    Defaults,
+    Health,
+    Position,
+    Rule,
+    Severity,
+    Snapshot,
+    Transition,
+)
+
+__all__ = ["evaluate", "matches", "severity", "state_from_plain", "state_to_plain"]
+
+_NAN = math.nan
+_MATCH_FIELDS = ("symbol", "side", "product_type", "margin_coin")
+
+
+# --------------------------------------------------------------------------- public helpers
+
+
+def severity(rule: Rule, value: float | None, current: Severity | None = None) -> Severity | None:
+    """The severity ``value`` deserves under ``rule`` (hysteresis relative to ``current``)."""
+    return severity_of(rule.op, rule.warning, rule.critical, rule.hysteresis, value, current)
+
+
+def _match_values(item: Position | Account) -> tuple[str, str, str, str]:
+    if isinstance(item, Position):
+        return item.symbol, item.side, item.product_type, item.margin_coin
+    return "", "", item.product_type, item.margin_coin
+
+
+def matches(rule: Rule, item: Position | Account) -> bool:
+    """Whether ``rule`` applies to ``item``: same scope and every ``match`` glob list agrees."""
+    if (rule.scope == "position") != isinstance(item, Position):
+        return False
+    for globs, value in zip(_globs(rule), _match_values(item), strict=True):
+        if globs and not _any_glob(globs, value.lower()):
+            return False
+    return True
+
+
+def _globs(rule: Rule) -> tuple[tuple[str, ...], ...]:
+    m = rule.match
+    return m.symbol, m.side, m.product_type, m.margin_coin
+
+
+def _any_glob(globs: tuple[str, ...], value: str) -> bool:
+    return any(fnmatch.fnmatchcase(value, g) for g in globs)
+
+
+# --------------------------------------------------------------------------- compiled rules
+
+
+class _GlobCache:
+    """One field's globs with the verdict per distinct value remembered across cycles."""
+
+    __slots__ = ("field", "globs", "seen")
+
+    def __init__(self, field: int, globs: tuple[str, ...]) -> None:
+        self.field = field
+        self.globs = tuple(g.lower() for g in globs)
+        self.seen: dict[str, bool] = {}
+
+    def __call__(self, value: str) -> bool:
+        hit = self.seen.get(value)
+        if hit is None:
+            hit = self.seen[value] = _any_glob(self.globs, value.lower())
+        return hit
+
+
+@dataclass(slots=True)
+class _Compiled:
+    lc: Lifecycle
+    fn: Callable[..., float | None]
+    probe: Callable[[float], bool]  # the loosest threshold holds (no hysteresis)
+    filters: tuple[_GlobCache, ...]
+
+
+_PROBES: dict[str, str] = {"<": "__gt__", "<=": "__ge__", ">": "__lt__", ">=": "__le__"}
+
+
+def _compile_rule(rule: Rule, defaults: Defaults) -> _Compiled | None:
+    metric = metrics.lookup(rule.scope, rule.metric)
+    thresholds = [float(t) for t in (rule.warning, rule.critical) if t is not None]
+    if metric is None or not thresholds:
+        return None  # config rejects both; never crash the loop on them
+    loosest = max(thresholds) if rule.op in ("<", "<=") else min(thresholds)
+    filters = tuple(_GlobCache(i, globs) for i, globs in enumerate(_globs(rule)) if globs)
+    probe = getattr(loosest, _PROBES[rule.op])
+    return _Compiled(Lifecycle.of(rule, defaults), metric.fn, probe, filters)
+
+
+_cache: tuple[object, Defaults, list[_Compiled]] | None = None
+
+
+def _compile(rules: Sequence[Rule], defaults: Defaults) -> list[_Compiled]:
+    global _cache
+    if _cache is not None and _cache[0] is rules and _cache[1] == defaults:
+        return _cache[2]
+    compiled = [c for c in (_compile_rule(r, defaults) for r in rules) if c is not None]
+    if isinstance(rules, tuple):  # a list could change under us: compile it every time
+        _cache = (rules, defaults, compiled)
+    return compiled
+
+
+# --------------------------------------------------------------------------- one scope
+
+
+class _Items:
+    """The positions (or accounts) of one snapshot, laid out for column-wise evaluation."""
+
+    def __init__(self, items: Sequence[Position] | Sequence[Account], snapshot: Snapshot) -> None:
+        self.items = items
+        self.is_position = bool(items) and isinstance(items[0], Position)
+        self.subjects: list[tuple[str, str, str]] = [_subject(it) for it in items]
+        self.index = {s: i for i, s in enumerate(self.subjects)}
+        self.match_values = [_match_values(it) for it in items]
+        self.columns: dict[Callable[..., float | None], list[float]] = {}
+        self.fields_cache: dict[int, Fields] = {}
+        self.snapshot = snapshot
+
+    def column(self, fn: Callable[..., float | None]) -> list[float]:
+        col = self.columns.get(fn)
+        if col is None:
+            col = self.columns[fn] = [_NAN if (v := fn(it)) is None else v for it in self.items]
+        return col
+
+    def fields(self, i: int) -> Fields:
+        f = self.fields_cache.get(i)
+        if f is None:
+            f = self.fields_cache[i] = _fields(self.items[i])
+        return f
+
+    def closes(self, product_type: str) -> bool:
+        """Whether absence from this snapshot means gone (its product type was read)."""
+        snap = self.snapshot
+        if product_type == UNIFIED:
+            return snap.account_mode == "classic" and bool(snap.fetched)
+        return product_type in snap.fetched
+
+
+def _subject(item: Position | Account) -> tuple[str, str, str]:
+    if isinstance(item, Position):
+        return item.product_type, item.symbol, item.side
+    return item.product_type, item.margin_coin, ""
+
+
+def _fields(item: Position | Account) -> Fields:
+    if isinstance(item, Position):
+        head = (
+            ("symbol", item.symbol),
+            ("side", item.side),
+            ("product_type", item.product_type),
+            ("margin_coin", item.margin_coin),
+        )
+        return head + tuple(
+            zip(metrics.POSITION_METRICS, metrics.position_values(item), strict=True)
+        )
+    head = (
+        ("symbol", ""),
+        ("side", ""),
+        ("product_type", item.product_type),
+        ("margin_coin", item.margin_coin),
+    )
+    return head + tuple(zip(metrics.ACCOUNT_METRICS, metrics.account_values(item), strict=True))
+
+
+def _candidates(c: _Compiled, items: _Items) -> list[int] | None:
+    if not c.filters:
+        return None
+    mv = items.match_values
+    result = range(len(mv))
+    for f in c.filters:
+        k = f.field
+        result = [i for i in result if f(mv[i][k])]
+    return list(result)
+
+
+def _evaluate_rule(
+    c: _Compiled,
+    items: _Items,
+    state: Mapping[AlertKey, AlertState],
+    keys: list[AlertKey],
+    now: float,
+    out: list[Transition],
+    nxt: dict[AlertKey, AlertState],
+) -> None:
+    lc = c.lc
+    name = lc.name
+    col = items.column(c.fn)
+    cand = _candidates(c, items)
+    if cand is None:
+        hits: list[int] = list(compress(range(len(col)), map(c.probe, col)))
+    else:
+        probe = c.probe
+        hits = [i for i in cand if probe(col[i])]
+    subjects = items.subjects
+    handled: set[AlertKey] = set()
+    for i in hits:
+        key = (name, *subjects[i])
+        prev = state.get(key)
+        if prev is not None:
+            handled.add(key)
+        _apply(lc, key, col[i], prev, now, lambda i=i: items.fields(i), out, nxt)
+    if not keys:
+        return
+    allowed = None if cand is None else set(cand)
+    for key in keys:
+        if key in handled:
+            continue
+        prev = state[key]
+        i = items.index.get(key[1:])  # type: ignore[arg-type]
+        if i is None:
+            if items.closes(key[1]):
+                _end(lc, prev, now, _gone(items), out, nxt)
+            continue
+        if allowed is not None and i not in allowed:
+            _end(lc, prev, now, "no longer matches the rule", out, nxt)
+            continue
+        _apply(lc, key, col[i], prev, now, lambda i=i: items.fields(i), out, nxt)
+
+
+def _gone(items: _Items) -> str:
+    return "position closed" if items.is_position else "account gone"
+
+
+def _apply(
+    lc: Lifecycle,
+    key: AlertKey,
+    v: float,
+    prev: AlertState | None,
+    now: float,
+    fields: Callable[[], Fields],
+    out: list[Transition],
+    nxt: dict[AlertKey, AlertState],
+) -> None:
+    t, new = step(lc, key, None if v != v else v, prev, now, fields)
+    if t is not None:
+        out.append(t)
+    if new is None:
+        if prev is not None:
+            del nxt[key]
+    elif new is not prev:
+        nxt[key] = new
+
+
+def _end(
+    lc: Lifecycle,
+    prev: AlertState,
+    now: float,
+    reason: str,
+    out: list[Transition],
+    nxt: dict[AlertKey, AlertState],
+) -> None:
+    t = resolve(lc, prev, now, reason)
+    if t is not None:
+        out.append(t)
+    nxt.pop(prev.key, None)
+
+
+# --------------------------------------------------------------------------- reloads
+
+
+def _reconcile(
+    compiled: list[_Compiled],
+    by_rule: dict[str, list[AlertKey]],
+    state: Mapping[AlertKey, AlertState],
+    defaults: Defaults,
+    now: float,
+    out: list[Transition],
+    nxt: dict[AlertKey, AlertState],
+) -> None:
+    """End the alerts of removed rules and of rules whose metric, op or scope changed."""
+    by_name = {c.lc.name: c.lc for c in compiled}
+    for name, keys in by_rule.items():
+        if name in builtins.NAMES:
+            continue
+        lc = by_name.get(name)
+        kept = []
+        for key in keys:
+            prev = state[key]
+            if lc is None:
+                _end(orphan(prev, defaults), prev, now, "rule removed", out, nxt)
+            elif prev.metric and (prev.metric, prev.op, prev.scope) != (lc.metric, lc.op, lc.scope):
+                _end(orphan(prev, defaults), prev, now, "rule changed", out, nxt)
+            else:
+                kept.append(key)
+        keys[:] = kept
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def evaluate(
+    rules: Sequence[Rule],
+    snapshot: Snapshot | None,
+    state: Mapping[AlertKey, AlertState],
+    now: float,
+    *,
+    health: Health | None = None,
+    defaults: Defaults = Defaults(),  # noqa: B008 - frozen, shared safely
+    stale_after: float = 120.0,
+) -> tuple[list[Transition], dict[AlertKey, AlertState]]:
+    """One cycle. ``snapshot=None`` means this cycle's poll failed: nothing closes or fires
+    from positions, pending timers keep running, and only the built-ins move (from ``health``).
+    """
+    compiled = _compile(rules, defaults)
+    out: list[Transition] = []
+    nxt: dict[AlertKey, AlertState] = dict(state)
+    by_rule: dict[str, list[AlertKey]] = {}
+    for key in state:
+        by_rule.setdefault(key[0], []).append(key)
+    _reconcile(compiled, by_rule, state, defaults, now, out, nxt)
+    if snapshot is not None:
+        scopes = {
+            "position": _Items(snapshot.positions, snapshot),
+            "account": _Items(snapshot.accounts, snapshot),
+        }
+        for c in compiled:
+            items = scopes[c.lc.scope]
+            items.is_position = c.lc.scope == "position"
+            _evaluate_rule(c, items, state, by_rule.get(c.lc.name, []), now, out, nxt)
+    if health is not None:
+        builtins.evaluate(health, state, now, defaults, stale_after, out, nxt)
+    return out, nxt

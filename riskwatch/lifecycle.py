@@ -1,0 +1,292 @@
+"""One alert's lifecycle (DESIGN sections 4 and 8): inactive -> pending -> firing -> resolved.
+
+``step`` is the whole state machine for one alert and one fresh value: it returns the
+transition worth a line this cycle (if any) and the alert's next state (``None`` = inactive).
+It is pure: the time is passed in, and nothing here knows where values come from, so the engine
+(positions, accounts) and the built-in alerts share it.
+
+Thresholds are compared with hysteresis by shifting the threshold toward safety once the alert
+is firing: ``value < 15`` fires, ``value < 15 + h`` keeps it. Severity is the single place that
+knows this, so escalation, de-escalation and resolve all read the same band.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from riskwatch.model import (
+    AlertKey,
+    AlertState,
+    Defaults,
+    Op,
+    Rule,
+    Severity,
+    Transition,
+    TransitionKind,
+)
+
+Fields = tuple[tuple[str, str | float | None], ...]
+# Toward safety: +1 means safe values are larger (ops < and <=), -1 the opposite.
+_SAFE_DIRECTION: dict[str, float] = {"<": 1.0, "<=": 1.0, ">": -1.0, ">=": -1.0}
+_HOLDS: dict[str, Callable[[float, float], bool]] = {
+    "<": lambda v, t: v < t,
+    "<=": lambda v, t: v <= t,
+    ">": lambda v, t: v > t,
+    ">=": lambda v, t: v >= t,
+}
+_EPSILON = 1e-9  # float noise when comparing a movement with worsen_by
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """What the state machine needs of a rule (or of a built-in alert), resolved once."""
+
+    name: str
+    metric: str
+    op: Op
+    warning: float | None
+    critical: float | None
+    scope: str
+    hysteresis: float
+    for_: float
+    repeat: float
+    worsen_by: float | None
+    send_resolved: bool
+    channels: tuple[str, ...]
+    message: str | None
+
+    @classmethod
+    def of(cls, rule: Rule, defaults: Defaults) -> Lifecycle:
+        return cls(
+            name=rule.name,
+            metric=rule.metric,
+            op=rule.op,
+            warning=rule.warning,
+            critical=rule.critical,
+            scope=rule.scope,
+            hysteresis=rule.hysteresis,
+            for_=rule.for_,
+            repeat=rule.repeat,
+            worsen_by=rule.worsen_by,
+            send_resolved=rule.send_resolved,
+            channels=rule.channels or defaults.channels,
+            message=rule.message,
+        )
+
+    def threshold(self, sev: Severity) -> float | None:
+        return self.critical if sev == "critical" else self.warning
+
+
+def severity_of(
+    op: str,
+    warning: float | None,
+    critical: float | None,
+    hysteresis: float,
+    value: float | None,
+    current: Severity | None,
+) -> Severity | None:
+    """The severity ``value`` deserves, given the severity the alert is firing at now.
+
+    Escalation is immediate (the critical threshold is never shifted on the way up); staying at
+    a level, or falling back to warning, uses the threshold moved by ``hysteresis`` toward safety.
+    """
+    if value is None or value != value:  # None or NaN: undefined
+        return None
+    holds = _HOLDS[op]
+    shift = hysteresis * _SAFE_DIRECTION[op]
+    if critical is not None:
+        t = critical + shift if current == "critical" else critical
+        if holds(value, t):
+            return "critical"
+    if warning is not None:
+        t = warning + shift if current is not None else warning
+        if holds(value, t):
+            return "warning"
+    return None
+
+
+def worsened(op: str, worsen_by: float | None, last: float | None, value: float | None) -> bool:
+    """True when ``value`` moved at least ``worsen_by`` toward danger since ``last``."""
+    if worsen_by is None or worsen_by <= 0 or last is None or value is None:
+        return False
+    moved = (last - value) * _SAFE_DIRECTION[op]
+    return moved >= worsen_by - _EPSILON
+
+
+def undefined_reason(metric: str) -> str:
+    return "no liquidation price" if metric == "liq_gap_pct" else f"{metric} not reported"
+
+
+def _transition(
+    lc: Lifecycle,
+    key: AlertKey,
+    kind: TransitionKind,
+    sev: Severity,
+    previous: Severity | None,
+    value: float | None,
+    now: float,
+    fields: Fields,
+    reason: str = "",
+) -> Transition:
+    return Transition(
+        key=key,
+        kind=kind,
+        severity=sev,
+        previous_severity=previous,
+        rule=lc.name,
+        metric=lc.metric,
+        value=value,
+        threshold=lc.threshold(sev),
+        op=lc.op,
+        at=now,
+        channels=lc.channels,
+        reason=reason,
+        message=lc.message,
+        fields=fields,
+    )
+
+
+def _state(
+    lc: Lifecycle,
+    key: AlertKey,
+    status: Any,
+    sev: Severity,
+    since: float,
+    value: float | None,
+    sent_at: float | None,
+    sent_value: float | None,
+    fields: Fields,
+) -> AlertState:
+    return AlertState(
+        key, status, sev, since, value, sent_at, sent_value, lc.channels, fields,
+        lc.metric, lc.op, lc.scope,
+    )  # fmt: skip
+
+
+def step(
+    lc: Lifecycle,
+    key: AlertKey,
+    value: float | None,
+    prev: AlertState | None,
+    now: float,
+    fields: Callable[[], Fields],
+) -> tuple[Transition | None, AlertState | None]:
+    """Advance one alert by one fresh observation ``value`` (``None``: metric undefined)."""
+    firing = prev is not None and prev.status == "firing"
+    current = prev.severity if firing else None  # type: ignore[union-attr]
+    sev = severity_of(lc.op, lc.warning, lc.critical, lc.hysteresis, value, current)
+    if sev is None:
+        if not firing:
+            return None, None  # inactive stays inactive; pending resets (for starts over)
+        reason = "cleared" if value is not None else undefined_reason(lc.metric)
+        return resolve(lc, prev, now, reason, value, fields()), None  # type: ignore[arg-type]
+    if not firing:
+        since = now if prev is None else prev.since
+        if lc.for_ > 0 and now - since < lc.for_:
+            if prev is not None and prev.severity == sev and prev.value == value:
+                return None, prev
+            return None, _state(lc, key, "pending", sev, since, value, None, None, fields())
+        ctx = fields()
+        t = _transition(lc, key, "firing", sev, None, value, now, ctx)
+        return t, _state(lc, key, "firing", sev, now, value, now, value, ctx)
+    return _while_firing(lc, key, sev, value, prev, now, fields)  # type: ignore[arg-type]
+
+
+def _while_firing(
+    lc: Lifecycle,
+    key: AlertKey,
+    sev: Severity,
+    value: float,
+    prev: AlertState,
+    now: float,
+    fields: Callable[[], Fields],
+) -> tuple[Transition | None, AlertState | None]:
+    kind: TransitionKind | None = None
+    if sev != prev.severity:
+        kind = "escalated" if sev == "critical" else "deescalated"
+    elif worsened(lc.op, lc.worsen_by, prev.last_sent_value, value):
+        kind = "worsened"
+    elif lc.repeat > 0 and (prev.last_sent_at is None or now - prev.last_sent_at >= lc.repeat):
+        kind = "repeat"
+    if kind is None:
+        if value == prev.value:
+            return None, prev  # nothing new: keep the very same object (no allocation)
+        return None, _state(
+            lc, key, "firing", sev, prev.since, value, prev.last_sent_at, prev.last_sent_value,
+            fields(),
+        )  # fmt: skip
+    ctx = fields()
+    t = _transition(lc, key, kind, sev, prev.severity, value, now, ctx)
+    return t, _state(lc, key, "firing", sev, prev.since, value, now, value, ctx)
+
+
+def resolve(
+    lc: Lifecycle,
+    prev: AlertState,
+    now: float,
+    reason: str,
+    value: float | None = None,
+    fields: Fields | None = None,
+) -> Transition | None:
+    """The resolve line of a firing alert, or ``None`` when ``send_resolved`` is off."""
+    if prev.status != "firing" or not lc.send_resolved:
+        return None
+    ctx = prev.context if fields is None else fields
+    shown = prev.value if value is None else value
+    return _transition(
+        lc, prev.key, "resolved", prev.severity, prev.severity, shown, now, ctx, reason
+    )
+
+
+def orphan(prev: AlertState, defaults: Defaults, name: str | None = None) -> Lifecycle:
+    """A stand-in lifecycle for an alert whose rule is gone or changed: its old channels."""
+    return Lifecycle(
+        name=name or prev.key[0],
+        metric=prev.metric,
+        op=prev.op or "<",  # type: ignore[arg-type]
+        warning=None,
+        critical=None,
+        scope=prev.scope,
+        hysteresis=0.0,
+        for_=0.0,
+        repeat=0.0,
+        worsen_by=None,
+        send_resolved=defaults.send_resolved,
+        channels=prev.channels or defaults.channels,
+        message=None,
+    )
+
+
+# --------------------------------------------------------------------------- persistence
+
+_FIELDS = (
+    "key", "status", "severity", "since", "value", "last_sent_at", "last_sent_value",
+    "channels", "context", "metric", "op", "scope",
+)  # fmt: skip
+
+
+def state_to_plain(state: Iterable[AlertState] | dict[AlertKey, AlertState]) -> list[dict]:
+    """JSON-ready plain data (lists, str, float, None) for a state map; see ``state_from_plain``."""
+    states = state.values() if isinstance(state, dict) else state
+    out = []
+    for s in states:
+        d = {f: getattr(s, f) for f in _FIELDS}
+        d["key"] = list(s.key)
+        d["channels"] = list(s.channels)
+        d["context"] = [[k, v] for k, v in s.context]
+        out.append(d)
+    return out
+
+
+def state_from_plain(plain: Iterable[dict]) -> dict[AlertKey, AlertState]:
+    """Inverse of ``state_to_plain``; unknown keys are ignored, missing ones take defaults."""
+    result: dict[AlertKey, AlertState] = {}
+    for d in plain:
+        kw = {f: d[f] for f in _FIELDS if f in d}
+        key: AlertKey = tuple(kw.pop("key"))  # type: ignore[assignment]
+        kw["channels"] = tuple(kw.get("channels", ()))
+        kw["context"] = tuple((k, v) for k, v in kw.get("context", ()))
+        result[key] = AlertState(key=key, **kw)
+    return result
