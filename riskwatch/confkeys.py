@@ -1,0 +1,132 @@
+"""Every key of the rules file, its kind, default and meaning: one table for three readers.
+
+The validator (``config``) takes the allowed keys and their kinds from here, the JSON Schema
+(``schema``) is generated from it, and ``docs/rules.md`` follows it; so an editor, ``riskwatch
+check`` and the documentation cannot disagree about which keys exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from riskwatch.model import OPS, PRODUCT_TYPES, V1_PRODUCT_TYPES
+
+# Kinds: duration, bool, number, string, url, path, hostport, template, enum, names (a list of
+# channel names), globs (a glob or a list of globs), product_types, urls (channel URL list),
+# section (a nested mapping described by its own table).
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    name: str
+    kind: str
+    doc: str
+    default: object = None
+    enum: tuple[str, ...] = ()
+    required: bool = False
+    nullable: bool = False  # null is accepted and means "off"
+
+
+API_VERSIONS = ("auto", "v2", "v3", "v1")
+SCOPES = ("position", "account")
+SIDES = ("long", "short")
+
+EXCHANGE: tuple[Key, ...] = (
+    Key(
+        "api",
+        "enum",
+        "Bitget API: auto (v2, v3 for a unified account), v2, v3, v1",
+        "auto",
+        API_VERSIONS,
+    ),
+    Key("base_url", "url", "REST endpoint", "https://api.bitget.com"),
+    Key(
+        "fallback_url",
+        "url",
+        "tried when the primary is unreachable",
+        "https://capi.bitget.com",
+        nullable=True,
+    ),
+    Key(
+        "product_types",
+        "product_types",
+        "product types to watch (v1 names are mapped)",
+        ["USDT-FUTURES"],
+    ),
+    Key("margin_coin", "string", "only watch this margin coin", None, nullable=True),
+    Key("demo", "bool", "demo-trading key (sends the paptrading header)", False),
+    Key("poll_interval", "duration", "time between polls (at least 1s)", "10s"),
+    Key("stale_after", "duration", "no successful poll for this long fires riskwatch-stale", "2m"),
+    Key("timeout", "duration", "HTTP timeout per request", "10s"),
+)
+METRICS_SECTION: tuple[Key, ...] = (
+    Key("listen", "hostport", "Prometheus endpoint, host:port", None, required=True),
+)
+# Fields shared by `defaults` and each rule.
+INHERITED: tuple[Key, ...] = (
+    Key("channels", "names", "channel names to notify", []),
+    Key("repeat", "duration", "re-send while still firing; 0 = never", "30m"),
+    Key("send_resolved", "bool", "send a line when the alert resolves", True),
+    Key("for", "duration", "the condition must hold this long before firing", "0s"),
+    Key("hysteresis", "number", "clear only once the value is this far past the threshold", 0),
+    Key(
+        "worsen_by",
+        "number",
+        "re-send at once when the value worsened this much",
+        None,
+        nullable=True,
+    ),
+)
+DEFAULTS: tuple[Key, ...] = INHERITED
+MATCH: tuple[Key, ...] = (
+    Key("symbol", "globs", "symbol globs, e.g. BTC* (position rules only)"),
+    Key("side", "globs", "long or short (position rules only)"),
+    Key("product_type", "globs", "product type globs, e.g. USDT-FUTURES"),
+    Key("margin_coin", "globs", "margin coin globs, e.g. USDT"),
+)
+RULE: tuple[Key, ...] = (
+    Key("name", "string", "unique name, [a-z0-9_-]+", required=True),
+    Key("metric", "metric", "metric name (see the catalogue)", required=True),
+    Key("op", "enum", "comparison: value op threshold fires", enum=OPS, required=True),
+    Key("warning", "number", "warning threshold"),
+    Key("critical", "number", "critical threshold (more dangerous than warning)"),
+    Key("scope", "enum", "position (each position) or account (each account)", "position", SCOPES),
+    *INHERITED,
+    Key("match", "section", "globs restricting what the rule watches"),
+    Key("message", "template", "detail text, e.g. '{symbol} at {liq_gap_pct:.2f}%'"),
+)
+TOP: tuple[Key, ...] = (
+    Key("exchange", "section", "where and how to poll Bitget"),
+    Key("state_dir", "path", "alert state and outbox ($STATE_DIRECTORY, else XDG state dir)"),
+    Key("send_ttl", "duration", "drop undelivered messages older than this", "6h"),
+    Key(
+        "heartbeat", "duration", "periodic 'still watching' message; off unless set", nullable=True
+    ),
+    Key(
+        "heartbeat_url",
+        "url",
+        "GET after each good cycle (healthchecks); off unless set",
+        nullable=True,
+    ),
+    Key("metrics", "section", "Prometheus endpoint; off unless set", nullable=True),
+    Key("channels", "channels", "name -> list of apprise URLs"),
+    Key("defaults", "section", "values every rule inherits"),
+    Key("rules", "rules", "the alert rules"),
+)
+SECTIONS: Mapping[str, tuple[Key, ...]] = {
+    "exchange": EXCHANGE,
+    "metrics": METRICS_SECTION,
+    "defaults": DEFAULTS,
+    "match": MATCH,
+    "rule": RULE,
+    "top": TOP,
+}
+PRODUCT_TYPE_NAMES: tuple[str, ...] = PRODUCT_TYPES + tuple(V1_PRODUCT_TYPES)
+NAME_PATTERN = r"^[a-z0-9_-]+$"
+CHANNEL_PATTERN = r"^[A-Za-z0-9_.-]+$"
+RESERVED_PREFIX = "riskwatch-"
+
+
+def names(keys: tuple[Key, ...]) -> tuple[str, ...]:
+    return tuple(k.name for k in keys)

@@ -1,0 +1,60 @@
+"""Durations as people write them in the rules file: ``30s``, ``5m``, ``1h30m``, ``2d``, ``0``.
+
+One pattern, shared by the validator and the JSON Schema so an editor and ``riskwatch check``
+agree on what is valid. Units appear largest first, each at most once; only seconds may carry a
+fraction (``1.5s``); a bare ``0`` means zero, any other bare number is refused because ``30``
+could mean seconds or minutes.
+"""
+
+from __future__ import annotations
+
+import re
+
+PATTERN = r"^(?:0|(?=\d)(?:\d+d)?(?:\d+h)?(?:\d+m(?!s))?(?:\d+(?:\.\d+)?s)?)$"
+_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s)?$")
+_UNITS = (86400.0, 3600.0, 60.0, 1.0)
+MAX_SECONDS = 366 * 86400.0  # a year: anything longer is a typo
+
+
+def parse(value: object) -> float:
+    """Seconds in ``value``; raise ``ValueError`` with a reason a person can act on."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration (e.g. 30s, 5m, 1h30m)")
+    if isinstance(value, int | float):
+        if value == 0:
+            return 0.0
+        raise ValueError(f"{value!r} needs a unit: {value}s, {value}m or {value}h?")
+    if not isinstance(value, str):
+        raise ValueError(f"expected a duration like 30s, 5m, 1h30m, got {_kind(value)}")
+    text = value
+    if text == "0":
+        return 0.0
+    m = _RE.match(text)
+    if not text or not m or not any(m.groups()):
+        raise ValueError(f"{value!r} is not a duration (e.g. 30s, 5m, 1h30m)")
+    seconds = sum(float(g) * u for g, u in zip(m.groups(), _UNITS, strict=True) if g)
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{value!r} is longer than a year")
+    return seconds
+
+
+def to_text(seconds: float) -> str:
+    """The shortest way to write ``seconds`` in the same syntax (``5400`` -> ``1h30m``)."""
+    if seconds <= 0:
+        return "0s"
+    whole = int(seconds)
+    frac = seconds - whole
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        n, whole = divmod(whole, size)
+        if n:
+            parts.append(f"{n}{unit}")
+    if whole or frac:
+        parts.append(f"{whole + frac:g}s")
+    return "".join(parts)
+
+
+def _kind(value: object) -> str:
+    return {list: "a list", dict: "a mapping", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
