@@ -198,8 +198,12 @@ class Reader:
         if not self.strict_env:
             self.unset.add(name)
             return ""
-        where = " or $CREDENTIALS_DIRECTORY/" + name.lower() if cred_dir else ""
-        self.error(src, path, f"${{{name}}} is not set (set the environment variable{where})")
+        self.error(
+            src,
+            path,
+            f"${{{name}}} is not set (set the environment variable, or put it in the file "
+            f"$CREDENTIALS_DIRECTORY/{name.lower()})",
+        )
         return None
 
 
