@@ -1,0 +1,1 @@
+"""Reliability suite: exchange, channel, process and input faults (``-m reliability``)."""
