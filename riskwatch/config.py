@@ -258,7 +258,7 @@ class _Loader:
             if url.startswith("console:"):
                 return None if url in CONSOLE_URLS else "is not console:// or console://stderr"
             if "://" not in url:
-                return "is not a URL (expected scheme://...; see the apprise documentation)"
+                return "has no scheme (expected scheme://...; see the apprise documentation)"
             return self.url_check(url) if self.url_check else None
 
         return self.r.checked(src, path, check, secret=True)

@@ -155,7 +155,7 @@ class Reader:
             return None
         reason = check(value) if not self.unset.intersection(_VAR.findall(raw)) else None
         if reason:
-            shown = "this value" if secret else describe(raw)  # never the expanded secret
+            shown = "this URL" if secret else describe(raw)  # never the expanded secret
             self.error(src, path, f"{shown} {reason}")
             return None
         return value

@@ -36,7 +36,7 @@ def apprise_url_check(url: str) -> str | None:
             plugin = apprise.Apprise.instantiate(url)
     except Exception:  # apprise may raise on odd input; any failure means "not usable"
         plugin = None
-    return None if plugin else "is not a URL apprise can use (unknown scheme or malformed)"
+    return None if plugin else "is not usable by apprise (unknown scheme or malformed)"
 
 
 def run(args: argparse.Namespace) -> int:
