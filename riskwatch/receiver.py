@@ -73,7 +73,9 @@ class Receiver:
         self._server = server
         self.port = server.server_address[1]
         self._release.clear()
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def down(self) -> None:

@@ -1,0 +1,237 @@
+"""Delivering one URL's queued messages: retries within a cycle, backoff across cycles, TTL,
+splitting. Pure policy plus the outbox bookkeeping; the threads live in ``riskwatch.notify``.
+
+Why the outbox decides and not the sender: a message leaves the outbox only once every part of it
+was accepted, so a crash or a failure never loses it; parts already accepted are recorded, so a
+retry resends only the rest (a retry never duplicates a part, a crash between a part's acceptance
+and its record may: delivery is at-least-once).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from riskwatch import logs
+from riskwatch.apprise_send import Sender
+from riskwatch.errors import DeliveryError, RiskwatchError
+from riskwatch.store import OutboxItem, Store
+
+log = logging.getLogger("riskwatch.notify")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], object]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Within a cycle: up to ``attempts`` sends within ``budget`` seconds, exponential waits
+    from ``initial`` (jittered, at most ``max_wait``) or the service's retry-after. Across
+    cycles: ``cross_initial`` doubling per failed cycle, capped at ``cap``; a retry-after that
+    does not fit the budget sets the next attempt time instead (and overrides the cap)."""
+
+    attempts: int = 4
+    budget: float = 10.0
+    initial: float = 0.5
+    max_wait: float = 4.0
+    jitter: float = 0.5
+    cross_initial: float = 5.0
+    cap: float = 60.0
+
+    def wait(self, attempt: int, retry_after: float | None, rand: Callable[[], float]) -> float:
+        if retry_after is not None:
+            return retry_after
+        return min(self.max_wait, self.initial * 2 ** (attempt - 1)) + self.jitter * rand()
+
+    def backoff(self, failures: int, retry_after: float | None, rand: Callable[[], float]) -> float:
+        """Delay before the next cycle's attempt after ``failures`` failed cycles in a row."""
+        delay = min(self.cap, self.cross_initial * 2 ** max(0, failures - 1))
+        delay *= 0.75 + 0.5 * rand()
+        return max(delay, retry_after or 0.0)
+
+
+def send_with_retries(
+    sender: Sender,
+    title: str,
+    body: str,
+    *,
+    policy: RetryPolicy,
+    clock: Clock,
+    sleep: Sleep,
+    stop: threading.Event,
+    rand: Callable[[], float] = random.random,
+) -> int:
+    """Send once, retrying a ``DeliveryError`` per ``policy``; return the attempts made.
+    Raises the last ``DeliveryError`` when the cycle's attempts or budget run out."""
+    start = clock()
+
+    def wait(rs: RetryCallState) -> float:
+        exc = rs.outcome.exception() if rs.outcome else None
+        return policy.wait(rs.attempt_number, getattr(exc, "retry_after", None), rand)
+
+    def give_up(rs: RetryCallState) -> bool:
+        spent = clock() - start
+        return (
+            rs.attempt_number >= policy.attempts
+            or stop.is_set()
+            or spent + rs.upcoming_sleep > policy.budget
+        )
+
+    retrying = Retrying(
+        stop=give_up,
+        wait=wait,
+        retry=retry_if_exception_type(DeliveryError),
+        sleep=sleep,
+        reraise=True,
+    )
+    retrying(sender.send, title, body)
+    return retrying.statistics.get("attempt_number", 1)
+
+
+def parts_of(item: OutboxItem, sender: Sender) -> list[tuple[str, str]]:
+    """(title, body) per send: the body split at line boundaries to fit the service's limit,
+    with "(2/3)" after the title when split."""
+    room = sender.limit()
+    if not sender.title_separate():
+        room -= len(item.title) + 12  # apprise puts the title in the body; leave "(12/13)"
+    room = max(room, 200)
+    if len(item.body) <= room:
+        return [(item.title, item.body)]
+    from riskwatch import render
+
+    bodies = render.split(item.body, room)
+    n = len(bodies)
+    return [
+        (f"{item.title} ({i}/{n})" if n > 1 else item.title, b) for i, b in enumerate(bodies, 1)
+    ]
+
+
+@dataclass
+class PassResult:
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0
+    pending: int = 0
+    error: str | None = None
+    next_due: float | None = None
+
+
+@dataclass
+class Destination:
+    """One URL: its hash, the channels that list it, its cached sender."""
+
+    key: str
+    url: str
+    channels: tuple[str, ...]
+    sender: Sender
+
+    @property
+    def label(self) -> str:
+        return "/".join(self.channels)
+
+
+def deliver_pending(
+    dest: Destination,
+    store: Store,
+    *,
+    ttl: float,
+    force: bool,
+    policy: RetryPolicy,
+    clock: Clock,
+    sleep: Sleep,
+    stop: threading.Event,
+    rand: Callable[[], float] = random.random,
+) -> PassResult:
+    """Try ``dest``'s due messages in order (all of them when ``force``); stop at the first one
+    that still fails, so that messages reach a URL in the order they were queued."""
+    result = PassResult()
+    items = store.undelivered(dest.key)
+    for n, item in enumerate(items):
+        now = clock()
+        if now - item.created_at > ttl:
+            _drop_expired(store, item, now, ttl)
+            result.dropped += 1
+            continue
+        if stop.is_set() or (not force and item.next_attempt_at > now):
+            result.pending = len(items) - n
+            result.next_due = item.next_attempt_at
+            break
+        try:
+            _deliver_item(dest, store, item, policy=policy, clock=clock, sleep=sleep, stop=stop)
+        except RiskwatchError as exc:
+            error = logs.redact(str(exc))
+            delay = policy.backoff(item.attempts + 1, getattr(exc, "retry_after", None), rand)
+            store.mark_failed(
+                item.id, attempts=item.attempts + 1, next_attempt_at=clock() + delay, error=error
+            )
+            log.warning(
+                "channel %s: message not delivered (%d cycles so far), next try in %.0f s: %s",
+                item.channel,
+                item.attempts + 1,
+                delay,
+                error,
+            )
+            result.failed, result.error = 1, error
+            result.pending = len(items) - n
+            result.next_due = clock() + delay
+            break
+        result.sent += 1
+    return result
+
+
+def _deliver_item(
+    dest: Destination,
+    store: Store,
+    item: OutboxItem,
+    *,
+    policy: RetryPolicy,
+    clock: Clock,
+    sleep: Sleep,
+    stop: threading.Event,
+) -> None:
+    parts = parts_of(item, dest.sender)
+    for i in range(item.parts_sent, len(parts)):
+        title, body = parts[i]
+        send_with_retries(
+            dest.sender, title, body, policy=policy, clock=clock, sleep=sleep, stop=stop
+        )
+        if i + 1 < len(parts):
+            store.mark_parts_sent(item.id, i + 1)
+    store.remove(item.id)
+    log.debug("channel %s: delivered message %d (%d parts)", item.channel, item.id, len(parts))
+
+
+def _drop_expired(store: Store, item: OutboxItem, now: float, ttl: float) -> None:
+    store.remove(item.id)
+    log.warning(
+        "channel %s: dropped an undelivered message queued %.0f s ago (older than send_ttl"
+        " %.0f s, %d attempts, last error: %s): %s",
+        item.channel,
+        now - item.created_at,
+        ttl,
+        item.attempts,
+        item.last_error or "none",
+        item.title,
+    )
+
+
+def drop_orphans(store: Store, known: set[str], why: str) -> int:
+    """Drop queued messages whose URL is no longer configured, one log line per channel."""
+    dropped: dict[str, int] = {}
+    for item in store.undelivered():
+        if item.dest_key not in known:
+            store.remove(item.id)
+            dropped[item.channel] = dropped.get(item.channel, 0) + 1
+    for channel, count in sorted(dropped.items()):
+        log.warning(
+            "channel %s: dropped %d queued message(s): their URL %s",
+            channel or "(none)",
+            count,
+            why,
+        )
+    return sum(dropped.values())
