@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from riskwatch.config import _Loader
 
 _GLOB_CHARS = set("*?[")
+_A = {"position": "a position", "account": "an account"}
 
 
 def read_rule(
@@ -107,7 +108,7 @@ def _metric(loader: _Loader, m: dict[str, Src], path: str, scope: str | None) ->
     other = "account" if scope == "position" else "position"
     if metrics.lookup(other, name):  # type: ignore[arg-type]
         hint = "add scope: account" if other == "account" else "remove scope: account"
-        loader.r.error(src, mpath, f"'{name}' is an {other} metric, not a {scope} one; {hint}")
+        loader.r.error(src, mpath, f"'{name}' is {_A[other]} metric, not {_A[scope]} one; {hint}")
         return None
     known = metrics.BY_SCOPE[scope]  # type: ignore[index]
     import difflib
