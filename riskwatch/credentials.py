@@ -1,0 +1,72 @@
+"""The three Bitget secrets: where they come from, and how they are kept out of sight.
+
+Read from the environment first (``BITGET_API_KEY``, ``BITGET_API_SECRET``,
+``BITGET_API_PASSPHRASE``), then from systemd credentials (``$CREDENTIALS_DIRECTORY/bitget_api_key``
+etc., ``LoadCredential=``), so a unit file can keep them off the environment entirely. Every value
+is registered with ``logs.register_secret`` the moment it is read, and the object's repr never
+shows one: an accidental ``log.debug(creds)`` prints nothing secret.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from riskwatch import logs
+from riskwatch.errors import CredentialsError
+
+VARIABLES: tuple[tuple[str, str], ...] = (
+    ("api_key", "BITGET_API_KEY"),
+    ("api_secret", "BITGET_API_SECRET"),
+    ("passphrase", "BITGET_API_PASSPHRASE"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)
+    passphrase: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Credentials(<redacted>)"
+
+    __str__ = __repr__
+
+
+def _read_file(directory: str, name: str) -> str | None:
+    path = os.path.join(directory, name)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().rstrip("\r\n")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CredentialsError(f"cannot read credential file {path}: {exc.strerror}") from None
+
+
+def load(environ: Mapping[str, str] | None = None) -> Credentials:
+    """Environment first, then ``$CREDENTIALS_DIRECTORY``; a missing value is an error naming
+    the variable (and the file looked for), never a value."""
+    env = os.environ if environ is None else environ
+    cred_dir = env.get("CREDENTIALS_DIRECTORY", "")
+    values: dict[str, str] = {}
+    missing: list[str] = []
+    for attr, var in VARIABLES:
+        value = env.get(var, "")
+        if not value and cred_dir:
+            value = _read_file(cred_dir, var.lower()) or ""
+        if not value:
+            where = f" (nor {os.path.join(cred_dir, var.lower())})" if cred_dir else ""
+            missing.append(f"{var}{where}")
+            continue
+        logs.register_secret(value)
+        values[attr] = value
+    if missing:
+        raise CredentialsError(
+            "missing Bitget credentials: set "
+            + ", ".join(missing)
+            + " (environment, or files in $CREDENTIALS_DIRECTORY)"
+        )
+    return Credentials(**values)

@@ -1,0 +1,52 @@
+"""The exchange edge: Bitget's REST APIs (v1, v2, v3) behind ``ExchangeClient``.
+
+``build_client`` is the one entry point; nothing outside this package sees ``requests``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from riskwatch.credentials import Credentials
+from riskwatch.exchange.base import ExchangeClient
+from riskwatch.model import AccountMode, ExchangeSettings
+
+__all__ = ["ExchangeClient", "build_client"]
+
+
+def build_client(
+    settings: ExchangeSettings,
+    creds: Credentials,
+    *,
+    account_mode: AccountMode | None = None,
+    on_account_mode: Callable[[AccountMode], None] | None = None,
+    sleep: Callable[[float], object] | None = None,
+    clock: Callable[[], float] | None = None,
+    stop: threading.Event | None = None,
+    wall: Callable[[], float] | None = None,
+    rate_limit: bool = True,
+) -> ExchangeClient:
+    """A Bitget client for ``settings.api``. ``clock`` times retry budgets and rate limits
+    (monotonic by default); ``wall`` stamps snapshots and signs requests (``time.time``);
+    ``sleep`` defaults to ``stop.wait`` so a stop request ends any backoff at once."""
+    from riskwatch.exchange.bitget import BitgetClient
+    from riskwatch.exchange.ratelimit import RateLimiter
+    from riskwatch.exchange.transport import Transport
+
+    stop = stop or threading.Event()
+    sleep = sleep or stop.wait
+    clock = clock or time.monotonic
+    wall = wall or time.time
+    limiter = RateLimiter(clock=clock, sleep=sleep, enabled=rate_limit)
+    transport = Transport(
+        settings, creds, clock=clock, wall=wall, sleep=sleep, stop=stop, limiter=limiter
+    )
+    return BitgetClient(
+        settings,
+        transport,
+        account_mode=account_mode,
+        on_account_mode=on_account_mode,
+        wall=wall,
+    )

@@ -1,0 +1,27 @@
+"""What the rest of riskwatch knows about an exchange: a snapshot, a mode, and close().
+
+The daemon, ``positions`` and the benchmarks depend on this interface only, so the simulated
+exchange, Bitget's three APIs and any later peer (a WebSocket client, ccxt) are interchangeable.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from riskwatch.model import AccountMode, Snapshot
+
+
+@runtime_checkable
+class ExchangeClient(Protocol):
+    @property
+    def account_mode(self) -> AccountMode:
+        """ "classic" (v1/v2 futures accounts) or "unified" (v3 unified trading account)."""
+        ...
+
+    def fetch_snapshot(self) -> Snapshot:
+        """One poll. Raises ``AuthError`` (a human must act) or ``Unreachable`` (no product
+        type could be read); a partial failure returns a Snapshot whose ``fetched`` lacks the
+        product types that failed."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,265 @@
+"""Bitget's three account APIs behind one ``ExchangeClient``, and ``api: auto`` choosing.
+
+- v2 (classic futures accounts): ``/api/v2/mix/position/all-position`` and ``.../accounts``
+  per product type;
+- v1 (legacy, decommissioned by Bitget on 2025-11-28; kept as the original spec describes):
+  ``/api/mix/v1/position/allPosition-v2`` with v1 product-type names on the wire;
+- v3 (unified trading accounts): ``/api/v3/position/current-position?category=..`` per product
+  type and ``/api/v3/account/assets`` for the one unified account.
+
+``auto`` starts on v2 (or on the remembered mode), switches to v3 when Bitget answers 40085
+(unified account), and back to v2 on 40084 (classic account), logging the switch and
+reporting it through ``on_account_mode``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from riskwatch.errors import AuthError, ExchangeError, Unreachable
+from riskwatch.exchange import codes, normalise
+from riskwatch.exchange.transport import Transport
+from riskwatch.model import (
+    V1_PRODUCT_TYPES,
+    Account,
+    AccountMode,
+    ExchangeSettings,
+    Position,
+    Snapshot,
+)
+
+log = logging.getLogger("riskwatch.exchange")
+V1_NAMES = {canonical: v1 for v1, canonical in V1_PRODUCT_TYPES.items()}
+
+
+@dataclass
+class _Partial:
+    positions: list[Position]
+    accounts: list[Account]
+    fetched: set[str]
+    warnings: list[str]
+    errors: list[ExchangeError]
+
+    def attempt(self, what: Callable[[], None]) -> None:
+        """Run one endpoint's fetch; a refusal propagates, any other failure is remembered."""
+        try:
+            what()
+        except AuthError:
+            raise
+        except ExchangeError as exc:
+            log.warning("%s", exc)
+            self.errors.append(exc)
+
+
+class Adapter:
+    """One Bitget API version: which paths, which row shape, which account mode."""
+
+    version = "v2"
+    mode: AccountMode = "classic"
+    time_path = "/api/v2/public/time"
+    positions_path = "/api/v2/mix/position/all-position"
+    accounts_path = "/api/v2/mix/account/accounts"
+    positions_bucket = "all-position"
+
+    def __init__(self, transport: Transport, settings: ExchangeSettings) -> None:
+        self.t = transport
+        self.s = settings
+
+    def wire_product_type(self, pt: str) -> str:
+        return pt
+
+    def position_params(self, pt: str) -> dict[str, str]:
+        params = {"productType": self.wire_product_type(pt)}
+        if self.s.margin_coin:
+            params["marginCoin"] = self.s.margin_coin
+        return params
+
+    def fetch(self, deadline: float) -> _Partial:
+        out = _Partial([], [], set(), [], [])
+        for pt in self.s.product_types:
+            out.attempt(lambda pt=pt: self._positions(pt, deadline, out))
+            out.attempt(lambda pt=pt: self._accounts(pt, deadline, out))
+        return out
+
+    def _positions(self, pt: str, deadline: float, out: _Partial) -> None:
+        path = self.positions_path
+        ps, warnings = self.t.get(
+            path,
+            self.position_params(pt),
+            bucket=self.positions_bucket,
+            deadline=deadline,
+            parse=lambda data: normalise.positions(self.version, data, pt, path),
+        )
+        out.positions += ps
+        out.warnings += warnings
+        out.fetched.add(pt)
+
+    def _accounts(self, pt: str, deadline: float, out: _Partial) -> None:
+        path = self.accounts_path
+        accs, warnings = self.t.get(
+            path,
+            {"productType": self.wire_product_type(pt)},
+            bucket="accounts",
+            deadline=deadline,
+            parse=lambda data: normalise.accounts(self.version, data, pt, path),
+        )
+        coin = self.s.margin_coin
+        out.accounts += [a for a in accs if not coin or a.margin_coin == coin]
+        out.warnings += warnings
+
+
+class V2(Adapter):
+    pass
+
+
+class V1(Adapter):
+    version = "v1"
+    time_path = "/api/spot/v1/public/time"
+    positions_path = "/api/mix/v1/position/allPosition-v2"
+    accounts_path = "/api/mix/v1/account/accounts"
+
+    def wire_product_type(self, pt: str) -> str:
+        return V1_NAMES.get(pt, pt.lower())
+
+
+class V3(Adapter):
+    version = "v3"
+    mode: AccountMode = "unified"
+    positions_path = "/api/v3/position/current-position"
+    accounts_path = "/api/v3/account/assets"
+    positions_bucket = "v3-position"
+
+    def position_params(self, pt: str) -> dict[str, str]:
+        return {"category": pt}
+
+    def fetch(self, deadline: float) -> _Partial:
+        out = _Partial([], [], set(), [], [])
+        for pt in self.s.product_types:
+            out.attempt(lambda pt=pt: self._positions(pt, deadline, out))
+        out.attempt(lambda: self._unified(deadline, out))
+        return out
+
+    def _positions(self, pt: str, deadline: float, out: _Partial) -> None:
+        path = self.positions_path
+        ps, warnings = self.t.get(
+            path,
+            self.position_params(pt),
+            bucket=self.positions_bucket,
+            deadline=deadline,
+            parse=lambda data: normalise.positions("v3", normalise.v3_rows(data, path), pt, path),
+        )
+        coin = self.s.margin_coin
+        out.positions += [p for p in ps if not coin or p.margin_coin == coin]
+        out.warnings += warnings
+        out.fetched.add(pt)
+
+    def _unified(self, deadline: float, out: _Partial) -> None:
+        path = self.accounts_path
+        coin = self.s.margin_coin or "USDT"
+        acc, warnings = self.t.get(
+            path,
+            None,
+            bucket="v3-assets",
+            deadline=deadline,
+            parse=lambda data: normalise.account_v3(data, coin, path),
+        )
+        out.accounts.append(acc)
+        out.warnings += warnings
+
+
+ADAPTERS: dict[str, type[Adapter]] = {"v1": V1, "v2": V2, "v3": V3}
+
+
+class BitgetClient:
+    """``ExchangeClient`` over one Transport; ``api: auto`` switches adapters on 40085/40084."""
+
+    def __init__(
+        self,
+        settings: ExchangeSettings,
+        transport: Transport,
+        *,
+        account_mode: AccountMode | None = None,
+        on_account_mode: Callable[[AccountMode], None] | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self._t = transport
+        self._auto = settings.api == "auto"
+        self._on_mode = on_account_mode
+        self._wall = wall
+        self._reported = False
+        start = settings.api if not self._auto else "v3" if account_mode == "unified" else "v2"
+        self._use(start)
+
+    @property
+    def account_mode(self) -> AccountMode:
+        return self._adapter.mode
+
+    @property
+    def api(self) -> str:
+        return self._adapter.version
+
+    def _use(self, version: str) -> None:
+        self._adapter = ADAPTERS[version](self._t, self.settings)
+        self._t.time_path = self._adapter.time_path
+
+    def fetch_snapshot(self) -> Snapshot:
+        try:
+            snap = self._fetch()
+        except AuthError as exc:
+            target = self._switch_target(exc)
+            if target is None:
+                raise
+            self._switch(target, exc)
+            snap = self._fetch()
+        if not self._reported and self._on_mode is not None:
+            self._reported = True
+            self._on_mode(snap.account_mode)
+        return snap
+
+    def _switch_target(self, exc: AuthError) -> str | None:
+        if not self._auto:
+            return None
+        if exc.code == codes.UNIFIED_REFUSED and self._adapter.version != "v3":
+            return "v3"
+        if exc.code == codes.CLASSIC_REFUSED and self._adapter.version == "v3":
+            return "v2"
+        return None
+
+    def _switch(self, version: str, exc: AuthError) -> None:
+        mode = ADAPTERS[version].mode
+        log.warning(
+            "Bitget answered %s: the account is in %s mode; switching to the %s API",
+            exc.code,
+            "unified trading account" if mode == "unified" else "classic account",
+            version,
+        )
+        self._use(version)
+        self._reported = True
+        if self._on_mode is not None:
+            self._on_mode(mode)
+
+    def _fetch(self) -> Snapshot:
+        part = self._adapter.fetch(self._t.deadline())
+        if not part.fetched:
+            first = part.errors[0] if part.errors else None
+            if isinstance(first, Unreachable) or first is None:
+                raise Unreachable(
+                    f"no product type could be read ({'; '.join(map(str, part.errors))})",
+                    endpoint=self._adapter.positions_path,
+                ) from first
+            raise first
+        return Snapshot(
+            taken_at=self._wall(),
+            positions=tuple(part.positions),
+            accounts=tuple(part.accounts),
+            fetched=frozenset(part.fetched),
+            account_mode=self._adapter.mode,
+            warnings=tuple(part.warnings),
+        )
+
+    def close(self) -> None:
+        self._t.close()

@@ -1,0 +1,483 @@
+"""A simulated Bitget: a real HTTP server on 127.0.0.1 that speaks v1, v2 and v3.
+
+Used by the tests (no mocking of requests), by ``riskwatch demo`` and by the benchmarks. It
+checks key, passphrase, timestamp (30 s window against its own, possibly skewed, clock) and
+signature exactly as Bitget does, answering with Bitget's codes, HTTP 400 and the usual
+envelope. A unified-mode account answers 40085 on every classic (v1/v2) private path before
+any signature check, as Bitget does; a classic account answers 40084 on v3 paths.
+
+Faults are injected with ``inject(kind, ...)``: ``429`` (with or without Retry-After), ``5xx``,
+``reset`` (connection reset), ``hang`` (bounded), ``garbage`` (malformed JSON), ``empty``,
+``code`` (any Bitget error code); for ``count`` requests or until ``clear_faults()``, optionally
+only on paths matching a glob. ``requests`` logs (path, query, status) of every request.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import hashlib
+import hmac
+import json
+import random
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from riskwatch.exchange.fake_state import (
+    Book,
+    FakePosition,
+    default_account,
+)
+from riskwatch.model import V1_PRODUCT_TYPES, AccountMode
+
+ERR = {
+    "40006": "Invalid ACCESS_KEY",
+    "40012": "apikey/password is incorrect",
+    "40009": "sign signature error",
+    "40008": "Request timestamp expired",
+    "40005": "Invalid ACCESS_TIMESTAMP",
+    "40085": "You are in Unified Account mode, and the Classic Account API is not supported "
+    "at this time",
+    "40084": "You are in Classic Account mode, and the Unified Account API is not supported "
+    "at this time",
+    "30032": "The V1 API has been decommissioned. Please migrate to a newer version.",
+    "40017": "Parameter verification failed",
+    "40404": "Request URL NOT FOUND",
+    "429": "Too Many Requests",
+}
+CLASSIC_PREFIXES = ("/api/v2/mix/", "/api/mix/v1/")
+PUBLIC = {"/api/v2/public/time", "/api/spot/v1/public/time", "/api/v2/mix/market/contracts"}
+
+
+@dataclass
+class Fault:
+    kind: str  # 429 | 5xx | reset | hang | garbage | empty | code
+    path: str = "*"  # glob on the path
+    count: int | None = None  # None: until cleared
+    retry_after: str | None = None
+    status: int | None = None
+    code: str | None = None
+    seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class Logged:
+    path: str
+    query: str
+    status: int
+
+
+class FakeBitget:
+    """Context manager: ``with FakeBitget() as fx: ... fx.url ...``."""
+
+    API_KEY = "bg_fake_0123456789abcdef"
+    API_SECRET = "fake_secret_9f8e7d6c5b4a39281706"
+    PASSPHRASE = "fake_passphrase_2718"
+    WINDOW_MS = 30_000
+
+    def __init__(
+        self, *, account_mode: AccountMode = "classic", seed: int = 0, v1_enabled: bool = True
+    ) -> None:
+        self.book = Book()
+        self.account_mode: AccountMode = account_mode
+        self.v1_enabled = v1_enabled
+        self.skew_seconds = 0.0
+        self.rng = random.Random(seed)
+        self.requests: list[Logged] = []
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        for pt in ("USDT-FUTURES",):
+            self.book.accounts[(pt, "USDT")] = default_account()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "FakeBitget not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FakeBitget:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-bitget", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeBitget:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ state
+
+    def now_ms(self) -> int:
+        return int((time.time() + self.skew_seconds) * 1000)
+
+    def skew(self, seconds: float) -> None:
+        """Set the server clock this many seconds ahead of the local clock (negative: behind)."""
+        self.skew_seconds = seconds
+
+    def set_account_mode(self, mode: AccountMode) -> None:
+        self.account_mode = mode
+
+    def add_position(
+        self,
+        symbol: str,
+        side: str,
+        *,
+        total: Any = "1",
+        mark: Any = "100",
+        open_price: Any = None,
+        liquidation: Any = None,
+        leverage: Any = 10,
+        product_type: str = "USDT-FUTURES",
+        margin_coin: str = "USDT",
+        no_liquidation: bool = False,
+        keep_margin_rate: Any = "0.004",
+    ) -> None:
+        p = FakePosition(
+            product_type=product_type,
+            symbol=symbol,
+            side=side,
+            total=Decimal(str(total)),
+            open_price=Decimal(str(open_price if open_price is not None else mark)),
+            mark=Decimal(str(mark)),
+            leverage=Decimal(str(leverage)),
+            margin_coin=margin_coin,
+            liquidation=None if liquidation is None else Decimal(str(liquidation)),
+            no_liquidation=no_liquidation,
+            keep_margin_rate=Decimal(str(keep_margin_rate)),
+        )
+        self.book.mutate(lambda b: b.positions.__setitem__((product_type, symbol, side), p))
+
+    def add_many(self, n: int, *, product_type: str = "USDT-FUTURES") -> None:
+        """``n`` distinct positions (benchmarks): half long, half short, gaps spread 1-40 %."""
+
+        def fill(b: Book) -> None:
+            for i in range(n):
+                side = "long" if i % 2 else "short"
+                mark = Decimal(100 + i % 900)
+                gap = Decimal(1 + i % 40) / 100
+                liq = mark * (1 - gap) if side == "long" else mark * (1 + gap)
+                b.positions[(product_type, f"C{i}USDT", side)] = FakePosition(
+                    product_type,
+                    f"C{i}USDT",
+                    side,
+                    Decimal(1),
+                    mark,
+                    mark,
+                    liquidation=liq.quantize(Decimal("0.0001")),
+                )
+
+        self.book.mutate(fill)
+
+    def remove_position(self, symbol: str, side: str, product_type: str = "USDT-FUTURES") -> None:
+        self.book.mutate(lambda b: b.positions.pop((product_type, symbol, side), None))
+
+    def clear_positions(self) -> None:
+        self.book.mutate(lambda b: b.positions.clear())
+
+    def set_mark(self, symbol: str, price: Any, product_type: str | None = None) -> None:
+        def upd(b: Book) -> None:
+            for p in b.positions.values():
+                if p.symbol == symbol and product_type in (None, p.product_type):
+                    p.mark = Decimal(str(price))
+
+        self.book.mutate(upd)
+
+    def set_liquidation(
+        self, symbol: str, side: str, price: Any, product_type: str = "USDT-FUTURES"
+    ) -> None:
+        """``price`` None: Bitget's "no liquidation price"."""
+
+        def upd(b: Book) -> None:
+            p = b.positions[(product_type, symbol, side)]
+            p.no_liquidation = price is None
+            p.liquidation = None if price is None else Decimal(str(price))
+
+        self.book.mutate(upd)
+
+    def set_account(
+        self, product_type: str = "USDT-FUTURES", margin_coin: str = "USDT", **fields: Any
+    ) -> None:
+        """v2 field names (``crossedRiskRate="0.7"``); creates the account if absent."""
+
+        def upd(b: Book) -> None:
+            acc = b.accounts.setdefault((product_type, margin_coin), default_account(margin_coin))
+            acc.update({k: str(v) for k, v in fields.items()})
+
+        self.book.mutate(upd)
+
+    def set_unified(self, **fields: Any) -> None:
+        self.book.mutate(lambda b: b.unified.update({k: str(v) for k, v in fields.items()}))
+
+    def random_walk(self, steps: int = 1, *, drift_pct: float = 0.5, vol_pct: float = 0.3) -> None:
+        """Seeded: drift each mark price ``drift_pct`` % per step toward liquidation."""
+        for _ in range(steps):
+            self.book.walk(self.rng, drift_pct, vol_pct)
+
+    # ------------------------------------------------------------------ faults
+
+    def inject(
+        self,
+        kind: str,
+        *,
+        count: int | None = None,
+        path: str = "*",
+        retry_after: str | float | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        seconds: float = 30.0,
+    ) -> None:
+        ra = None if retry_after is None else str(retry_after)
+        with self._lock:
+            self._faults.append(Fault(kind, path, count, ra, status, code, seconds))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for f in self._faults:
+                if fnmatch.fnmatchcase(path, f.path):
+                    if f.count is not None:
+                        f.count -= 1
+                        if f.count <= 0:
+                            self._faults.remove(f)
+                    return f
+        return None
+
+    def log(self, path: str, query: str, status: int) -> None:
+        with self._lock:
+            self.requests.append(Logged(path, query, status))
+
+    def paths(self) -> list[str]:
+        with self._lock:
+            return [r.path for r in self.requests]
+
+    # ------------------------------------------------------------------ routing
+
+    def check_auth(self, method: str, path: str, query: str, headers: Any) -> str | None:
+        """The Bitget error code for this request's credentials, or None when they pass."""
+        if headers.get("ACCESS-KEY") != self.API_KEY:
+            return "40006"
+        if headers.get("ACCESS-PASSPHRASE") != self.PASSPHRASE:
+            return "40012"
+        ts = headers.get("ACCESS-TIMESTAMP", "")
+        if not ts.isdigit():
+            return "40005"
+        if abs(self.now_ms() - int(ts)) > self.WINDOW_MS:
+            return "40008"
+        prehash = ts + method + path + (f"?{query}" if query else "")
+        want = base64.b64encode(
+            hmac.new(self.API_SECRET.encode(), prehash.encode(), hashlib.sha256).digest()
+        ).decode()
+        if not hmac.compare_digest(want, headers.get("ACCESS-SIGN", "")):
+            return "40009"
+        return None
+
+    def route(self, path: str, params: dict[str, str]) -> Callable[[], Any] | str:
+        """A builder of the response ``data`` (with a cache key), or an error code."""
+        b = self.book
+        if path == "/api/v2/public/time":
+            return lambda: {"serverTime": str(self.now_ms())}
+        if path == "/api/spot/v1/public/time":
+            return lambda: str(self.now_ms())
+        if path == "/api/v2/mix/market/contracts":
+            pt = params.get("productType", "USDT-FUTURES").upper()
+            return self._cached(("contracts", pt), lambda: _contracts(b, pt))
+        if path == "/api/v2/mix/position/all-position":
+            pt = params.get("productType", "").upper()
+            if not pt:
+                return "40017"
+            coin = params.get("marginCoin", "").upper() or None
+            return self._cached(("v2", pt, coin), lambda: [p.v2() for p in b.select(pt, coin)])
+        if path == "/api/v2/mix/account/accounts":
+            pt = params.get("productType", "").upper()
+            return self._cached(("v2a", pt), lambda: _accounts(b, pt, v1=False))
+        if path in ("/api/mix/v1/position/allPosition-v2", "/api/mix/v1/account/accounts"):
+            pt = V1_PRODUCT_TYPES.get(params.get("productType", "").lower())
+            if pt is None:
+                return "40017"
+            if path.endswith("accounts"):
+                return self._cached(("v1a", pt), lambda: _accounts(b, pt, v1=True))
+            coin = params.get("marginCoin", "").upper() or None
+            return self._cached(("v1", pt, coin), lambda: [p.v1() for p in b.select(pt, coin)])
+        if path == "/api/v3/position/current-position":
+            pt = params.get("category", "").upper()
+            if not pt:
+                return "40017"
+            return self._cached(("v3", pt), lambda: {"list": [p.v3() for p in b.select(pt, None)]})
+        if path == "/api/v3/account/assets":
+            return self._cached(("v3a",), lambda: b.unified)
+        return "40404"
+
+    def _cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Callable[[], Any]:
+        return lambda: _Raw(self.book.rendered(key, build))
+
+
+class _Raw(bytes):
+    """Already-serialised ``data``: spliced into the envelope as is."""
+
+
+def _accounts(b: Book, pt: str, *, v1: bool) -> list[dict[str, Any]]:
+    out = []
+    for (apt, _coin), acc in sorted(b.accounts.items()):
+        if apt != pt:
+            continue
+        row = dict(acc)
+        if v1:
+            row["equity"] = row.pop("accountEquity", "0")
+            row["crossRiskRate"] = row.pop("crossedRiskRate", "0")
+            row["crossMaxAvailable"] = row.pop("crossedMaxAvailable", "0")
+            row["fixedMaxAvailable"] = row.pop("isolatedMaxAvailable", "0")
+        out.append(row)
+    return out
+
+
+def _contracts(b: Book, pt: str) -> list[dict[str, Any]]:
+    symbols = sorted({p.symbol for p in b.positions.values() if p.product_type == pt})
+    coin = "USDT" if pt.endswith("USDT-FUTURES") else "USDC" if "USDC" in pt else ""
+    return [
+        {
+            "symbol": s,
+            "baseCoin": s.removesuffix(coin or "USD"),
+            "quoteCoin": coin or "USD",
+            "symbolType": "perpetual",
+            "symbolStatus": "normal",
+            "supportMarginCoins": [coin or s.removesuffix("USD")],
+            "pricePlace": "2",
+            "volumePlace": "3",
+            "sizeMultiplier": "0.001",
+            "minTradeNum": "0.001",
+            "makerFeeRate": "0.0002",
+            "takerFeeRate": "0.0006",
+            "maxLever": "125",
+            "minLever": "1",
+        }
+        for s in symbols
+    ]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeBitget
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read fake.requests
+        pass
+
+    def do_GET(self) -> None:
+        split = urlsplit(self.path)
+        path, query = split.path, split.query
+        params = dict(parse_qsl(query))
+        fx = self.fake
+        fault = fx.take_fault(path)
+        if fault is not None and self._fault(fault, path, query):
+            return
+        public = path in PUBLIC
+        if not public and fx.account_mode == "unified" and path.startswith(CLASSIC_PREFIXES):
+            return self._error(path, query, "40085")
+        if path.startswith("/api/mix/v1/") and not fx.v1_enabled:
+            return self._error(path, query, "30032")
+        if not public:
+            code = fx.check_auth("GET", path, query, self.headers)
+            if code:
+                return self._error(path, query, code)
+        if path.startswith("/api/v3/") and fx.account_mode == "classic":
+            return self._error(path, query, "40084")
+        built = fx.route(path, params)
+        if isinstance(built, str):
+            return self._error(path, query, built, status=404 if built == "40404" else 400)
+        data = built()
+        raw = data if isinstance(data, _Raw) else json.dumps(data).encode()
+        head = b'{"code":"00000","msg":"success","requestTime":%d,"data":' % fx.now_ms()
+        self._send(path, query, 200, head + raw + b"}")
+
+    # ------------------------------------------------------------------ answers
+
+    def _send(
+        self, path: str, query: str, status: int, body: bytes, headers: dict[str, str] | None = None
+    ) -> None:
+        self.fake.log(path, query, status)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(
+        self,
+        path: str,
+        query: str,
+        code: str,
+        status: int = 400,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        body = json.dumps(
+            {
+                "code": code,
+                "msg": ERR.get(code, "error"),
+                "requestTime": self.fake.now_ms(),
+                "data": None,
+            }
+        ).encode()
+        self._send(path, query, status, body, headers)
+
+    def _fault(self, f: Fault, path: str, query: str) -> bool:
+        """Answer with fault ``f``; False when the fault lets the request through."""
+        if f.kind == "429":
+            hdr = {"Retry-After": f.retry_after} if f.retry_after is not None else None
+            self._error(path, query, "429", status=429, headers=hdr)
+        elif f.kind == "5xx":
+            self._send(path, query, f.status or 503, b"<html>Service Unavailable</html>")
+        elif f.kind == "garbage":
+            self._send(path, query, 200, b'{"code":"00000","data":[{"symbol":')
+        elif f.kind == "empty":
+            self._send(path, query, 200, b"")
+        elif f.kind == "code":
+            self._error(path, query, f.code or "40015", status=f.status or 400)
+        elif f.kind == "reset":
+            self.fake.log(path, query, 0)
+            self._reset()
+        elif f.kind == "hang":
+            self.fake.log(path, query, 0)
+            self.fake._stopping.wait(f.seconds)
+            self._reset()
+        else:
+            return False
+        return True
+
+    def _reset(self) -> None:
+        """Close with RST (SO_LINGER 0): the client sees 'connection reset by peer'."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass

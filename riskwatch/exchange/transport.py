@@ -1,0 +1,276 @@
+"""HTTP to Bitget: the one place that touches ``requests``.
+
+Everything the network can do wrong is translated here, once, into riskwatch errors: connection
+failures and hangs (which also switch to the fallback host), HTTP 429 and 5xx, empty bodies,
+malformed JSON, Bitget's error codes (``codes.classify``). Above this module nobody sees a
+``requests`` exception.
+
+Policy, in order of application for one ``get``:
+- a token bucket per endpoint family (``RateLimiter``) so we do not earn 429s;
+- the clock offset to Bitget's server time, measured before the first signed request and again
+  whenever Bitget rejects a timestamp (then the request is retried once at once), so a local
+  clock minutes off does not matter;
+- tenacity retries on ``TransientError`` (which includes ``RateLimited``) with exponential
+  backoff and jitter, honouring Retry-After, and a *deadline*: a fetch never outlives the poll
+  interval by much. Sleeps go through the injected ``sleep`` (which waits on the stop event), so
+  SIGTERM ends a backoff at once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from riskwatch.credentials import Credentials
+from riskwatch.errors import TransientError, Unreachable
+from riskwatch.exchange import codes, signing
+from riskwatch.exchange.ratelimit import RateLimiter
+from riskwatch.model import ExchangeSettings
+
+log = logging.getLogger("riskwatch.exchange")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], object]
+FALLBACK_HOLD = 300.0  # seconds on the fallback host before trying the primary again
+MIN_BUDGET = 5.0
+
+
+class HostDown(TransientError):
+    """The host did not answer at all (connection refused/reset, timeout): try the other one."""
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Retry-After in seconds, from either form HTTP allows (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+class Transport:
+    """Signed GETs against Bitget with retries, rate limits, clock sync and host fallback."""
+
+    def __init__(
+        self,
+        settings: ExchangeSettings,
+        creds: Credentials,
+        *,
+        time_path: str = "/api/v2/public/time",
+        clock: Clock = time.monotonic,
+        wall: Clock = time.time,
+        sleep: Sleep | None = None,
+        stop: threading.Event | None = None,
+        limiter: RateLimiter | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self._creds = creds
+        self.time_path = time_path
+        self._clock = clock
+        self._wall = wall
+        self._stop = stop or threading.Event()
+        self._sleep: Sleep = sleep or self._stop.wait
+        self.limiter = limiter or RateLimiter(clock=clock, sleep=self._sleep)
+        self._rng = rng or random.Random()
+        self._hosts = [settings.base_url.rstrip("/")]
+        if settings.fallback_url:
+            self._hosts.append(settings.fallback_url.rstrip("/"))
+        self._active = 0
+        self._switched_at = 0.0
+        self.offset_ms: float = 0.0
+        self._synced = False
+        self._lock = threading.Lock()
+        self._session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=8, max_retries=0)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def host(self) -> str:
+        with self._lock:
+            if self._active and self._clock() - self._switched_at >= FALLBACK_HOLD:
+                log.info("trying the primary host %s again", self._hosts[0])
+                self._active = 0
+            return self._hosts[self._active]
+
+    def budget(self) -> float:
+        """Seconds one fetch may spend retrying: about one poll interval, at least a few."""
+        return max(self.settings.poll_interval, MIN_BUDGET)
+
+    def deadline(self) -> float:
+        return self._clock() + self.budget()
+
+    def get(
+        self,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        bucket: str,
+        signed: bool = True,
+        deadline: float | None = None,
+        parse: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """The envelope's ``data`` of GET ``path``; raises AuthError / ExchangeError at once,
+        ``Unreachable`` naming ``path`` when retries until ``deadline`` did not help.
+        ``parse`` (pure) turns ``data`` into the result inside the retried attempt, so a
+        malformed envelope (a ``TransientError`` from it) is retried like any other fault."""
+        end = deadline if deadline is not None else self.deadline()
+        retrying = Retrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=lambda rs: self._should_stop(rs, end),
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+            before_sleep=self._log_retry,
+        )
+        try:
+            data = retrying(self._attempt, path, params, bucket, signed, end, parse)
+        except TransientError as exc:
+            why = "stopping" if self._stop.is_set() else "giving up after retries"
+            raise Unreachable(f"{path}: {why}: {exc}", code=exc.code, endpoint=path) from exc
+        return data
+
+    def sync_time(self, deadline: float | None = None) -> None:
+        """Measure the offset between Bitget's clock and ours (public time endpoint)."""
+        end = deadline if deadline is not None else self.deadline()
+        before = self._wall()
+        data = self._request(self.time_path, None, "public", False, end)
+        after = self._wall()
+        server = data.get("serverTime") if isinstance(data, dict) else data
+        try:
+            server_ms = float(server)
+        except (TypeError, ValueError):
+            raise TransientError(
+                f"{self.time_path}: unexpected server time {server!r}", endpoint=self.time_path
+            ) from None
+        self.offset_ms = server_ms - (before + after) * 500.0
+        self._synced = True
+        log.debug("clock offset to Bitget: %+.0f ms", self.offset_ms)
+
+    def close(self) -> None:
+        self._session.close()
+
+    # ------------------------------------------------------------------ retry policy
+
+    def _should_stop(self, rs: RetryCallState, end: float) -> bool:
+        return self._stop.is_set() or self._clock() + rs.upcoming_sleep > end
+
+    def _wait(self, rs: RetryCallState) -> float:
+        exc = rs.outcome.exception() if rs.outcome else None
+        hint = getattr(exc, "retry_after", None)
+        if hint is not None:
+            return float(hint) + self._rng.uniform(0, 0.1)
+        if isinstance(exc, HostDown) and rs.attempt_number == 1 and len(self._hosts) > 1:
+            return 0.0  # the other host is tried at once
+        backoff = min(8.0, 0.25 * 2 ** (rs.attempt_number - 1))
+        return backoff / 2 + self._rng.uniform(0, backoff / 2)
+
+    @staticmethod
+    def _log_retry(rs: RetryCallState) -> None:
+        exc = rs.outcome.exception() if rs.outcome else None
+        log.info("retrying in %.1fs: %s", rs.upcoming_sleep, exc)
+
+    # ------------------------------------------------------------------ one attempt
+
+    def _attempt(
+        self,
+        path: str,
+        params: Mapping[str, str] | None,
+        bucket: str,
+        signed: bool,
+        end: float,
+        parse: Callable[[Any], Any] | None,
+    ) -> Any:
+        if signed and not self._synced:
+            self.sync_time(end)
+        try:
+            data = self._request(path, params, bucket, signed, end)
+        except codes.TimestampRejected:
+            log.info("%s: Bitget rejected our timestamp; resyncing the clock", path)
+            self.sync_time(end)
+            data = self._request(path, params, bucket, signed, end)
+        return data if parse is None else parse(data)
+
+    def _request(
+        self, path: str, params: Mapping[str, str] | None, bucket: str, signed: bool, end: float
+    ) -> Any:
+        self.limiter.acquire(bucket)
+        query = signing.encode_query(params)
+        headers = self._headers(path, query) if signed else {"locale": "en-US"}
+        host = self.host
+        url = f"{host}{path}" + (f"?{query}" if query else "")
+        read_timeout = max(1.0, min(self.settings.timeout, end - self._clock()))
+        try:
+            resp = self._session.get(
+                url, headers=headers, timeout=(min(5.0, read_timeout), read_timeout)
+            )
+            body = resp.content
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            self._switch_host(host)
+            kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+            raise HostDown(f"{path}: {kind} ({host})", endpoint=path) from exc
+        except requests.RequestException as exc:
+            raise TransientError(f"{path}: {type(exc).__name__}", endpoint=path) from exc
+        log.debug("GET %s -> HTTP %s (%d bytes)", path, resp.status_code, len(body))
+        return self._interpret(path, resp.status_code, resp.headers, body)
+
+    def _headers(self, path: str, query: str) -> dict[str, str]:
+        ts = str(int(self._wall() * 1000 + self.offset_ms))
+        sig = signing.sign(self._creds.api_secret, ts, "GET", path, query)
+        return signing.headers(
+            api_key=self._creds.api_key,
+            passphrase=self._creds.passphrase,
+            signature=sig,
+            timestamp=ts,
+            demo=self.settings.demo,
+        )
+
+    def _switch_host(self, failed: str) -> None:
+        with self._lock:
+            if len(self._hosts) < 2 or self._hosts[self._active] != failed:
+                return
+            self._active = 1 - self._active
+            self._switched_at = self._clock()
+            log.warning("%s is unreachable; switching to %s", failed, self._hosts[self._active])
+
+    def _interpret(self, path: str, status: int, headers: Mapping[str, str], body: bytes) -> Any:
+        retry_after = parse_retry_after(headers.get("Retry-After"), self._wall())
+        if status == 429:
+            raise codes.classify(
+                "429", "Too Many Requests", path, status=status, retry_after=retry_after
+            )
+        if not body.strip():
+            raise TransientError(f"{path}: empty response body, HTTP {status}", endpoint=path)
+        try:
+            envelope = json.loads(body)
+        except ValueError:
+            raise TransientError(f"{path}: malformed JSON, HTTP {status}", endpoint=path) from None
+        if not isinstance(envelope, dict) or "code" not in envelope:
+            if status >= 500:
+                raise TransientError(f"{path}: HTTP {status}", endpoint=path)
+            raise TransientError(f"{path}: not a Bitget envelope, HTTP {status}", endpoint=path)
+        code = envelope.get("code")
+        if codes.is_success(code) and status < 400:
+            return envelope.get("data")
+        raise codes.classify(
+            str(code), str(envelope.get("msg") or ""), path, status=status, retry_after=retry_after
+        )
