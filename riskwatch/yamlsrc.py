@@ -86,6 +86,8 @@ def parse(text: str, path: str, problems: Problems) -> Src | None:
         mark = exc.problem_mark or exc.context_mark
         where = f"{mark.line + 1}:{mark.column + 1}: " if mark else ""
         what = ": ".join(s for s in (exc.context, exc.problem) if s) or "invalid YAML"
+        if "block scalar" in what:
+            what += ' (a bare > or | starts a block: quote it, e.g. op: ">=")'
         raise ConfigError(f"{path}:{where}YAML syntax error: {what}") from exc
     except yaml.reader.ReaderError as exc:  # control characters, binary junk
         line = text[: exc.position].count("\n") + 1

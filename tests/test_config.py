@@ -385,3 +385,8 @@ def test_lint_empty_defaults_channels(tmp_path: Path) -> None:
         "defaults.channels is empty" in w
         for w in config.lint(config.load(write(tmp_path, body), environ={}))
     )
+
+
+def test_unquoted_op_gets_a_quoting_hint(tmp_path: Path) -> None:
+    probs = problems(tmp_path, HEAD + "rules:\n  - name: a\n    metric: total\n    op: >=\n")
+    assert len(probs) == 1 and ":6:" in probs[0] and 'quote it, e.g. op: ">="' in probs[0]
