@@ -13,9 +13,12 @@ so that an apprise log line quoted in an error is masked too.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any, Protocol, TextIO
 
 from riskwatch import logs
@@ -102,7 +105,9 @@ class AppriseSender:
             if self._apprise is None:
                 import apprise
 
-                plugin = apprise.Apprise.instantiate(self._url)
+                _detach_apprise_log()
+                with _apprise_silenced():  # it logs a URL it rejects in full, token included
+                    plugin = apprise.Apprise.instantiate(self._url)
                 if plugin is None:
                     raise ConfigError(
                         f"apprise does not understand the URL {_scheme(self._url)}://..."
@@ -116,7 +121,7 @@ class AppriseSender:
 
     def display(self) -> str:
         try:
-            return str(self._build()[1].url(privacy=True))
+            return _short(self._build()[1].url(privacy=True))
         except ConfigError:
             return f"{_scheme(self._url)}://(invalid)"
 
@@ -133,7 +138,7 @@ class AppriseSender:
         import apprise
 
         obj, plugin = self._build()
-        shown = plugin.url(privacy=True)
+        shown = _short(plugin.url(privacy=True))
         result = obj.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
         with result:
             if result:
@@ -142,6 +147,32 @@ class AppriseSender:
         retry_after = next((r for r in map(retry_after_in, lines) if r is not None), None)
         reason = lines[-1] if lines else "not accepted"
         raise DeliveryError(f"{shown}: {reason}", retry_after=retry_after)
+
+
+def _detach_apprise_log() -> None:
+    """apprise's warnings are read from each AppriseResult and reported (masked, once per
+    cycle) by riskwatch's own log lines; left to propagate, every retry would print them again.
+    The logger keeps its level: apprise captures a call's lines only when they are enabled."""
+    logger = logging.getLogger("apprise")
+    if logger.propagate:
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+
+
+@contextlib.contextmanager
+def _apprise_silenced() -> Iterator[None]:
+    logger = logging.getLogger("apprise")
+    was = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = was
+
+
+def _short(private_url: str) -> str:
+    """The privacy-masked URL without apprise's default query options (method, overflow...)."""
+    return private_url.split("?", 1)[0]
 
 
 def _scheme(url: str) -> str:

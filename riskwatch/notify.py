@@ -111,6 +111,13 @@ class DeliveryReport:
     def ok(self) -> bool:
         return self.pending == 0 and not any(u.failed for u in self.urls)
 
+    def __str__(self) -> str:
+        text = f"delivery: {self.sent} sent, {self.pending} still queued"
+        if self.dropped:
+            text += f", {self.dropped} dropped (older than send_ttl)"
+        failed = [f"{u.channel} {u.url}: {u.error}" for u in self.urls if u.error]
+        return text + "".join(f"; {f}" for f in failed)
+
 
 class _Worker:
     """The thread that drains one URL; woken by ``kick`` or when its next attempt is due."""

@@ -1,0 +1,75 @@
+"""``riskwatch status``: tables from the state dir; exit 0 also when nothing is stored yet."""
+
+from __future__ import annotations
+
+import time
+
+from riskwatch.cli import main
+from riskwatch.model import AlertState, Channel, Config, Message
+from riskwatch.notify import Deliverer, RetryPolicy, routes
+from riskwatch.receiver import Receiver
+from riskwatch.store import Store
+
+KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
+
+
+def _rules(tmp_path, state_dir: str, url: str = "tgram://${UNSET_BOT_TOKEN}/1") -> str:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        f"state_dir: {state_dir}\n"
+        f'channels:\n  phone: ["{url}"]\n'
+        "defaults:\n  channels: [phone]\n"
+        "rules:\n  - name: near-liquidation\n    metric: liq_gap_pct\n    op: '<'\n"
+        "    warning: 15\n"
+    )
+    return str(path)
+
+
+def test_nothing_stored_yet(tmp_path, capsys):
+    state = tmp_path / "never"
+    assert main(["status", "--state-dir", str(state)]) == 0
+    out = capsys.readouterr().out
+    assert "nothing stored yet" in out and "No firing alerts." in out
+    assert not state.exists()  # status never creates the state dir
+
+
+def test_unset_vars_are_tolerated(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("UNSET_BOT_TOKEN", raising=False)
+    state = str(tmp_path / "state")
+    assert main(["status", "-c", _rules(tmp_path, state)]) == 0
+    assert f"state dir {state}" in capsys.readouterr().out
+
+
+def test_alert_raised_while_channel_down_is_shown_then_arrives_once(tmp_path, capsys):
+    state = str(tmp_path / "state")
+    now = time.time()
+    with Receiver() as rx:
+        cfg = Config(path="r", state_dir=state, channels=(Channel("phone", (rx.url,)),))
+        store = Store.open(state)
+        firing = AlertState(KEY, "firing", "critical", now - 125, 3.1, now - 5, 3.1, ("phone",))
+        msg = Message("phone", "1 critical", "CRITICAL near-liquidation BTCUSDT long", now)
+        store.commit_cycle({KEY: firing}, [(k, msg) for k in routes(cfg)["phone"]])
+        rx.down()
+        policy = RetryPolicy(initial=0.01, max_wait=0.02, jitter=0)
+        Deliverer(cfg, store, policy=policy).deliver_all_once()
+        store.close()
+
+        assert main(["status", "--state-dir", state]) == 0
+        out = capsys.readouterr().out
+        assert "Firing alerts (1):" in out
+        row = next(line for line in out.splitlines() if line.startswith("near-liquidation"))
+        assert row.split()[:4] == ["near-liquidation", "BTCUSDT", "long", "critical"]
+        assert "Undelivered messages (1):" in out
+        row = next(line for line in out.splitlines() if line.startswith("phone"))
+        assert row.split()[2] == "1"  # attempts
+        assert "Connection error" in row
+
+        rx.up()
+        store = Store.open(state)
+        d = Deliverer(cfg, store, policy=policy)
+        assert d.deliver_all_once().sent == 1
+        assert d.deliver_all_once().sent == 0
+        store.close()
+        assert rx.bodies() == ["CRITICAL near-liquidation BTCUSDT long"]
+        assert main(["status", "--state-dir", state]) == 0
+        assert "No undelivered messages." in capsys.readouterr().out
