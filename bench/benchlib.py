@@ -270,3 +270,53 @@ def _serve(n: int, firing: float) -> None:
 
 if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
     _serve(int(sys.argv[2]), float(sys.argv[3]))
+
+
+# --------------------------------------------------------------------------- in-process watcher
+
+
+def build_watcher(base_url: str, workdir: str, *, rate_limit: bool = False, **rules):
+    """The production wiring (``riskwatch.wiring.wire``) for a rules file written in
+    ``workdir``, console output discarded. The client-side rate limiter is off unless asked
+    for (DESIGN 8 "Benchmarks": a cycle is timed, not Bitget's 5 requests/s allowance)."""
+    from riskwatch import config
+    from riskwatch.wiring import wire
+
+    path = Path(workdir) / "rules.yaml"
+    path.write_text(rules_yaml(base_url=base_url, state_dir=str(Path(workdir) / "state"), **rules))
+    env = creds_env()
+    cfg = config.load(str(path), environ=env)
+    sink = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the watcher
+    wired = wire(cfg, environ=env, out=sink)
+    if not rate_limit:
+        for limiter in find_instances(wired.watcher.client, "RateLimiter"):
+            limiter.enabled = False
+    return wired
+
+
+def find_instances(root: object, type_name: str, depth: int = 4) -> list:
+    """Objects of class ``type_name`` reachable from ``root`` through attributes (the client's
+    inner structure is the exchange package's business; the benchmark only needs the limiter)."""
+    found, seen, todo = [], set(), [(root, 0)]
+    while todo:
+        obj, d = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if type(obj).__name__ == type_name:
+            found.append(obj)
+            continue
+        if d >= depth:
+            continue
+        attrs = getattr(obj, "__dict__", None)
+        values = list(attrs.values()) if isinstance(attrs, dict) else []
+        for slot in getattr(type(obj), "__slots__", ()):
+            values.append(getattr(obj, slot, None))
+        if isinstance(obj, dict):
+            values += list(obj.values())
+        elif isinstance(obj, list | tuple):
+            values += list(obj)
+        for v in values:
+            if v is not None and not isinstance(v, str | bytes | int | float | bool):
+                todo.append((v, d + 1))
+    return found

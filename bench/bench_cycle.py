@@ -1,0 +1,67 @@
+"""Benchmark: one full watch cycle with 500 and 10,000 positions.
+
+A cycle is what the daemon does every ``poll_interval``: fetch positions and accounts over
+loopback HTTP from the simulated exchange (signing, JSON, normalisation), evaluate the rules,
+render, and persist the alert state and outbox to SQLite. It is ``Watcher.cycle()`` as built by
+``riskwatch.wiring.wire`` from a rules file, timed at steady state (after a warm-up) with 10 %
+of the positions in a firing alert (DESIGN 8 "Benchmarks"). The simulated exchange runs in its
+own process, and the client-side rate limiter is off.
+
+    python bench/bench_cycle.py [--sizes 500,10000] [--cycles 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+
+import benchlib
+
+
+def bench(n: int, cycles: int) -> dict[str, list[float]]:
+    with benchlib.FakeServer(n) as fake, tempfile.TemporaryDirectory() as tmp:
+        wired = benchlib.build_watcher(fake.url, tmp)
+        watcher = wired.watcher
+        try:
+            for _ in range(3):  # warm-up: the first cycle fires ~n/10 alerts and queues them
+                outcome = watcher.cycle()
+                assert outcome.error is None, outcome.error
+            firing = outcome.firing
+            out: dict[str, list[float]] = {"cycle": [], "fetch": []}
+            for _ in range(cycles):
+                t0 = time.perf_counter()
+                outcome = watcher.cycle()
+                out["cycle"].append(time.perf_counter() - t0)
+                assert outcome.error is None and len(outcome.snapshot.positions) == n
+            for _ in range(cycles):
+                t0 = time.perf_counter()
+                watcher.client.fetch_snapshot()
+                out["fetch"].append(time.perf_counter() - t0)
+            print(f"{n} positions, {firing} alerts firing, {cycles} timed cycles")
+        finally:
+            for close in wired.hooks.closers:
+                close()
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="500,10000")
+    ap.add_argument("--cycles", type=int, default=30)
+    args = ap.parse_args()
+    print(f"machine: {benchlib.machine()}")
+    for n in (int(s) for s in args.sizes.split(",")):
+        res = bench(n, args.cycles if n <= 1000 else max(5, args.cycles // 3))
+        print(f"  full cycle   : {benchlib.summary(res['cycle'])}")
+        print(
+            f"  of which fetch (HTTP + normalise): median "
+            f"{statistics.median(res['fetch']) * 1000:.1f} ms"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
