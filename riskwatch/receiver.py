@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +29,7 @@ class Received:
     title: str
     body: str
     payload: dict[str, Any]
+    at: float = 0.0  # time.monotonic() of its arrival
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,9 +173,8 @@ class Receiver:
                 payload = json.loads(raw or b"{}")
             except ValueError:
                 payload = {"raw": raw.decode("utf-8", "replace")}
-            got = Received(
-                req.path, str(payload.get("title", "")), str(payload.get("message", "")), payload
-            )
+            title, body = str(payload.get("title", "")), str(payload.get("message", ""))
+            got = Received(req.path, title, body, payload, time.monotonic())
             with self._lock:
                 self._received.append(got)
                 self._lock.notify_all()
