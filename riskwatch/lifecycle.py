@@ -12,6 +12,7 @@ knows this, so escalation, de-escalation and resolve all read the same band.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,11 +31,11 @@ from riskwatch.model import (
 Fields = tuple[tuple[str, str | float | None], ...]
 # Toward safety: +1 means safe values are larger (ops < and <=), -1 the opposite.
 _SAFE_DIRECTION: dict[str, float] = {"<": 1.0, "<=": 1.0, ">": -1.0, ">=": -1.0}
-_HOLDS: dict[str, Callable[[float, float], bool]] = {
-    "<": lambda v, t: v < t,
-    "<=": lambda v, t: v <= t,
-    ">": lambda v, t: v > t,
-    ">=": lambda v, t: v >= t,
+_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 _EPSILON = 1e-9  # float noise when comparing a movement with worsen_by
 
@@ -94,7 +95,7 @@ def severity_of(
     """
     if value is None or value != value:  # None or NaN: undefined
         return None
-    holds = _HOLDS[op]
+    holds = _OPERATORS[op]
     shift = hysteresis * _SAFE_DIRECTION[op]
     if critical is not None:
         t = critical + shift if current == "critical" else critical
@@ -105,6 +106,40 @@ def severity_of(
         if holds(value, t):
             return "warning"
     return None
+
+
+def quiet_check(lc: Lifecycle) -> Callable[[float, AlertState, float], bool]:
+    """A fast test, for a *firing* alert and a defined value, that ``step`` would send nothing
+    and keep the severity: the hot path of a steady cycle (most firing alerts, most cycles).
+
+    It inlines ``severity_of``, ``worsened`` and the repeat clock with this rule's constants
+    bound; when it says False, ``step`` decides (tests check the two agree)."""
+    holds = _OPERATORS[lc.op]
+    direction = _SAFE_DIRECTION[lc.op]
+    shift = lc.hysteresis * direction
+    crit, warn = lc.critical, lc.warning
+    crit_hold = None if crit is None else crit + shift
+    warn_hold = None if warn is None else warn + shift
+    wb = lc.worsen_by if lc.worsen_by is not None and lc.worsen_by > 0 else None
+    repeat = lc.repeat
+
+    def quiet(value: float, prev: AlertState, now: float) -> bool:
+        if prev.severity == "critical":
+            if crit_hold is None or not holds(value, crit_hold):
+                return False
+        elif (
+            (crit is not None and holds(value, crit))
+            or warn_hold is None
+            or not holds(value, warn_hold)
+        ):
+            return False
+        last = prev.last_sent_value
+        if wb is not None and last is not None and (last - value) * direction >= wb - _EPSILON:
+            return False
+        sent = prev.last_sent_at
+        return not (repeat > 0 and (sent is None or now - sent >= repeat))
+
+    return quiet
 
 
 def worsened(op: str, worsen_by: float | None, last: float | None, value: float | None) -> bool:
@@ -173,7 +208,13 @@ def step(
     now: float,
     fields: Callable[[], Fields],
 ) -> tuple[Transition | None, AlertState | None]:
-    """Advance one alert by one fresh observation ``value`` (``None``: metric undefined)."""
+    """Advance one alert by one fresh observation ``value`` (``None``: metric undefined).
+
+    An alert's state changes only when something happens (it starts pending, fires, sends,
+    changes severity): ``value`` and ``context`` are those of that moment, which is what a
+    later "position closed" line repeats. A steady firing alert keeps the very same state
+    object, so a cycle allocates nothing for it and the store has nothing to rewrite.
+    """
     firing = prev is not None and prev.status == "firing"
     current = prev.severity if firing else None  # type: ignore[union-attr]
     sev = severity_of(lc.op, lc.warning, lc.critical, lc.hysteresis, value, current)
@@ -185,7 +226,7 @@ def step(
     if not firing:
         since = now if prev is None else prev.since
         if lc.for_ > 0 and now - since < lc.for_:
-            if prev is not None and prev.severity == sev and prev.value == value:
+            if prev is not None and prev.severity == sev:
                 return None, prev
             return None, _state(lc, key, "pending", sev, since, value, None, None, fields())
         ctx = fields()
@@ -211,12 +252,7 @@ def _while_firing(
     elif lc.repeat > 0 and (prev.last_sent_at is None or now - prev.last_sent_at >= lc.repeat):
         kind = "repeat"
     if kind is None:
-        if value == prev.value:
-            return None, prev  # nothing new: keep the very same object (no allocation)
-        return None, _state(
-            lc, key, "firing", sev, prev.since, value, prev.last_sent_at, prev.last_sent_value,
-            fields(),
-        )  # fmt: skip
+        return None, prev  # nothing to say: the very same object (see ``step``)
     ctx = fields()
     t = _transition(lc, key, kind, sev, prev.severity, value, now, ctx)
     return t, _state(lc, key, "firing", sev, prev.since, value, now, value, ctx)
