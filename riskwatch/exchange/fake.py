@@ -59,13 +59,14 @@ PUBLIC = {"/api/v2/public/time", "/api/spot/v1/public/time", "/api/v2/mix/market
 
 @dataclass
 class Fault:
-    kind: str  # 429 | 5xx | reset | hang | garbage | empty | code
+    kind: str  # 429 | 5xx | reset | hang | garbage | empty | code | raw
     path: str = "*"  # glob on the path
     count: int | None = None  # None: until cleared
     retry_after: str | None = None
     status: int | None = None
     code: str | None = None
     seconds: float = 30.0
+    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,10 @@ class FakeBitget:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-bitget", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-bitget",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -251,10 +255,13 @@ class FakeBitget:
         status: int | None = None,
         code: str | None = None,
         seconds: float = 30.0,
+        body: bytes = b"",
     ) -> None:
+        """Answer requests on paths matching ``path`` with fault ``kind`` (see the module
+        docstring) ``count`` times (None: until cleared). ``raw`` sends ``body`` as is."""
         ra = None if retry_after is None else str(retry_after)
         with self._lock:
-            self._faults.append(Fault(kind, path, count, ra, status, code, seconds))
+            self._faults.append(Fault(kind, path, count, ra, status, code, seconds, body))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -458,6 +465,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(path, query, f.status or 503, b"<html>Service Unavailable</html>")
         elif f.kind == "garbage":
             self._send(path, query, 200, b'{"code":"00000","data":[{"symbol":')
+        elif f.kind == "raw":
+            self._send(path, query, f.status or 200, f.body)
         elif f.kind == "empty":
             self._send(path, query, 200, b"")
         elif f.kind == "code":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any
@@ -99,7 +100,7 @@ def _num(v: Any) -> Decimal:
         return _D(v)
     if v.__class__ is int:
         return _D(v)
-    if v.__class__ is float:
+    if v.__class__ is float and math.isfinite(v):
         return _D(repr(v))
     raise TypeError(f"not a number: {type(v).__name__}")
 
@@ -140,8 +141,8 @@ def _v2(r: Row, pt: str) -> Position | None:
     # Field order is Position's; tests check the result equals one built by __init__.
     total = r["total"]
     total = _D(total) if total.__class__ is str else _num(total)
-    if not total:
-        return None
+    if not total > _ZERO:  # NaN raises here: the row is skipped
+        return None if total == _ZERO else _bad()
     mark = r["markPrice"]
     mark = _D(mark) if mark.__class__ is str else _num(mark)
     if not mark > _ZERO:
@@ -181,8 +182,8 @@ def _v2(r: Row, pt: str) -> Position | None:
 
 def _v1(r: Row, pt: str) -> Position | None:
     total = _num(r["total"])
-    if not total:
-        return None
+    if not total > _ZERO:  # NaN raises here: the row is skipped
+        return None if total == _ZERO else _bad()
     mark_raw = r.get("markPrice")
     mark = _num(mark_raw if mark_raw is not None else r["marketPrice"])
     return _position(
@@ -207,8 +208,8 @@ def _v1(r: Row, pt: str) -> Position | None:
 
 def _v3(r: Row, pt: str) -> Position | None:
     total = _num(r["total"])
-    if not total:
-        return None
+    if not total > _ZERO:  # NaN raises here: the row is skipped
+        return None if total == _ZERO else _bad()
     mark = _num(r["markPrice"])
     margin = _opt(r.get("positionBalance"))
     upl = _opt(r.get("unrealisedPnl"))

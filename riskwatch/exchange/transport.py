@@ -42,6 +42,7 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], object]
 FALLBACK_HOLD = 300.0  # seconds on the fallback host before trying the primary again
 MIN_BUDGET = 5.0
+MAX_BACKOFF = 2.0
 
 
 class HostDown(TransientError):
@@ -181,7 +182,8 @@ class Transport:
             return float(hint) + self._rng.uniform(0, 0.1)
         if isinstance(exc, HostDown) and rs.attempt_number == 1 and len(self._hosts) > 1:
             return 0.0  # the other host is tried at once
-        backoff = min(8.0, 0.25 * 2 ** (rs.attempt_number - 1))
+        # Capped low: a burst of 429s passes in seconds, and the deadline bounds the total.
+        backoff = min(MAX_BACKOFF, 0.25 * 2 ** (rs.attempt_number - 1))
         return backoff / 2 + self._rng.uniform(0, backoff / 2)
 
     @staticmethod
@@ -263,10 +265,9 @@ class Transport:
         try:
             envelope = json.loads(body)
         except ValueError:
-            raise TransientError(f"{path}: malformed JSON, HTTP {status}", endpoint=path) from None
+            what = "server error" if status >= 500 else "malformed JSON"
+            raise TransientError(f"{path}: {what}, HTTP {status}", endpoint=path) from None
         if not isinstance(envelope, dict) or "code" not in envelope:
-            if status >= 500:
-                raise TransientError(f"{path}: HTTP {status}", endpoint=path)
             raise TransientError(f"{path}: not a Bitget envelope, HTTP {status}", endpoint=path)
         code = envelope.get("code")
         if codes.is_success(code) and status < 400:

@@ -1,0 +1,183 @@
+"""Normalisation of Bitget rows against the fixtures (expected gaps in fixtures/README.md)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import fields
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from riskwatch import metrics
+from riskwatch.errors import TransientError
+from riskwatch.exchange import normalise
+from riskwatch.model import UNIFIED, Position
+
+FIX = Path("/work/shared/bitget/fixtures")
+PT = "USDT-FUTURES"
+
+
+def _data(name: str):
+    return json.loads((FIX / name).read_text())["data"]
+
+
+def _recorded(description: str):
+    entries = json.loads((FIX / "recorded.json").read_text())["entries"]
+    return next(e["httpResponse"]["data"] for e in entries if e["description"] == description)
+
+
+def _gaps(ps):
+    return {(p.symbol, p.side): metrics.liq_gap_pct(p) for p in ps}
+
+
+def test_v2_fixture_gaps_and_fields() -> None:
+    ps, warnings = normalise.positions("v2", _data("v2_all_position.json"), PT, "/e")
+    assert warnings == []
+    gaps = _gaps(ps)
+    assert f"{gaps['BTCUSDT', 'short']:.2f}" == "7.10"
+    assert f"{gaps['ETHUSDT', 'long']:.2f}" == "9.84"
+    assert gaps["SOLUSDT", "long"] is None
+    btc = ps[0]
+    assert btc.mark_price == Decimal("93203.4") and btc.leverage == Decimal(14)
+    assert btc.unrealized_plr == Decimal("-72.8215833333333385") / Decimal("103.1894785714285715")
+    assert btc.margin_ratio == Decimal("0.0028541392311979")
+    assert ps[1].leverage == Decimal(10)  # a JSON number
+
+
+def test_v1_fixture_drops_zero_legs_maps_market_price_and_bare_symbol() -> None:
+    ps, warnings = normalise.positions("v1", _data("v1_allPosition-v2.json"), PT, "/e")
+    assert warnings == []
+    assert [(p.symbol, p.side) for p in ps] == [("BTCUSDT", "short")]
+    assert f"{metrics.liq_gap_pct(ps[0]):.2f}" == "9.14"
+    assert ps[0].mark_price == Decimal("28038.69")
+    assert ps[0].unrealized_plr == Decimal("-0.01255")
+    assert ps[0].product_type == PT
+
+
+def test_v3_recorded_rows() -> None:
+    rows = normalise.v3_rows(_recorded("uta fetchPosition"), "/e")
+    ps, warnings = normalise.positions("v3", rows, PT, "/e")
+    assert not warnings and len(ps) == 1
+    p = ps[0]
+    assert (p.symbol, p.side, p.margin) == ("BTCUSDT", "long", Decimal("5.435199"))
+    assert p.liquidation_price is None  # "0"
+    assert p.keep_margin_rate == Decimal("0.004")
+    assert p.unrealized_plr == Decimal("0.0008647337475591")
+    assert p.unrealized_pl == Decimal("0.0047")
+
+
+def test_v3_null_list_is_no_positions_and_bad_envelope_is_transient() -> None:
+    assert normalise.v3_rows({"list": None}, "/e") == []
+    with pytest.raises(TransientError, match="/api/v3/x"):
+        normalise.v3_rows([], "/api/v3/x")
+    with pytest.raises(TransientError, match="/api/v2/y"):
+        normalise.positions("v2", {"list": []}, PT, "/api/v2/y")
+
+
+def test_v3_profit_rate_missing_is_derived() -> None:
+    row = dict(normalise.v3_rows(_recorded("uta fetchPosition"), "/e")[0], profitRate="")
+    (p,), _ = normalise.positions("v3", [row], PT, "/e")
+    assert p.unrealized_plr == Decimal("0.0047") / Decimal("5.435199")
+
+
+@pytest.mark.parametrize("liq", ["0", "", None, "-9880613.76", -5])
+def test_no_liquidation_price_forms(liq) -> None:
+    row = dict(_data("v2_all_position.json")[1], liquidationPrice=liq)
+    (p,), warnings = normalise.positions("v2", [row], PT, "/e")
+    assert p.liquidation_price is None and warnings == []
+
+
+def test_v2_margin_zero_gives_no_plr() -> None:
+    row = dict(_data("v2_all_position.json")[1], marginSize="0")
+    (p,), _ = normalise.positions("v2", [row], PT, "/e")
+    assert p.unrealized_plr is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("markPrice", "abc"),
+        ("markPrice", None),
+        ("total", "x"),
+        ("holdSide", "sideways"),
+        ("leverage", None),
+        ("marginSize", "n/a"),
+        ("markPrice", "0"),
+    ],
+)
+def test_malformed_row_skipped_with_one_warning_naming_symbol_and_field(
+    field, value, caplog
+) -> None:
+    rows = _data("v2_all_position.json")
+    rows[0] = dict(rows[0], **{field: value})
+    with caplog.at_level(logging.WARNING, logger="riskwatch.exchange"):
+        ps, warnings = normalise.positions("v2", rows, PT, "/api/v2/mix/position/all-position")
+    assert [p.symbol for p in ps] == ["ETHUSDT", "SOLUSDT"]
+    assert len(warnings) == 1
+    assert "BTCUSDT" in warnings[0] and field in warnings[0]
+    assert "/api/v2/mix/position/all-position" in warnings[0]
+    assert len([r for r in caplog.records if "BTCUSDT" in r.getMessage()]) == 1
+
+
+def test_unknown_fields_ignored_and_non_object_row_skipped() -> None:
+    row = dict(_data("v2_all_position.json")[1], brandNewField={"x": 1})
+    ps, warnings = normalise.positions("v2", [row, "junk"], PT, "/e")
+    assert len(ps) == 1 and len(warnings) == 1 and "?" in warnings[0]
+
+
+def test_fast_constructor_equals_dataclass_init() -> None:
+    (p,), _ = normalise.positions("v2", [_data("v2_all_position.json")[0]], PT, "/e")
+    rebuilt = Position(**{f.name: getattr(p, f.name) for f in fields(Position)})
+    assert p == rebuilt and hash(p) == hash(rebuilt) and repr(p) == repr(rebuilt)
+
+
+def test_v2_and_v1_accounts() -> None:
+    (a,), _ = normalise.accounts("v2", _data("v2_accounts.json"), PT, "/e")
+    assert a.crossed_risk_rate == Decimal("0.0412") and a.account_equity == Decimal(
+        "10582.90265771"
+    )
+    assert a.product_type == PT and a.margin_coin == "USDT"
+    (b,), _ = normalise.accounts("v1", _data("v1_accounts.json"), PT, "/e")
+    assert b.account_equity == Decimal("10582.90265771")
+    assert b.crossed_risk_rate == Decimal(0)
+    assert b.crossed_max_available == Decimal("10580.56434289")
+    assert b.unrealized_pl is None
+
+
+def test_v3_unified_account() -> None:
+    a, warnings = normalise.account_v3(_recorded("Fetch the uta balance"), "USDT", "/e")
+    assert not warnings
+    assert a.product_type == UNIFIED and a.margin_coin == "USDT"
+    assert a.available == Decimal("10000") and a.eff_equity == Decimal("256783.39028097")
+    assert a.crossed_risk_rate == a.mgn_ratio == Decimal(0)
+    assert a.usdt_equity == Decimal("368319.08928405")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "symbol",
+                "holdSide",
+                "marginCoin",
+                "total",
+                "markPrice",
+                "leverage",
+                "liquidationPrice",
+                "marginSize",
+                "unrealizedPL",
+            ]
+        ),
+        st.one_of(st.none(), st.text(max_size=6), st.integers(), st.floats(allow_nan=True)),
+    )
+)
+def test_any_row_either_normalises_or_warns_never_raises(row) -> None:
+    ps, warnings = normalise.positions("v2", [row], PT, "/e")
+    assert len(ps) + len(warnings) <= 1
+    for p in ps:
+        assert p.total != 0 and p.mark_price > 0
