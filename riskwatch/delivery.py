@@ -96,9 +96,11 @@ def send_with_retries(
 def parts_of(item: OutboxItem, sender: Sender) -> list[tuple[str, str]]:
     """(title, body) per send: the body split at line boundaries to fit the service's limit,
     with "(2/3)" after the title when split."""
-    room = sender.limit()
+    # 5 % slack: services count their own newlines and markup (Telegram sends "\r\n" and wraps
+    # the title in <b></b> within its 4096)
+    room = int(sender.limit() * 0.95)
     if not sender.title_separate():
-        room -= len(item.title) + 12  # apprise puts the title in the body; leave "(12/13)"
+        room -= len(item.title) + 32  # the title travels in the body; leave room for "(12/13)"
     room = max(room, 200)
     if len(item.body) <= room:
         return [(item.title, item.body)]
