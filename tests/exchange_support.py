@@ -44,6 +44,7 @@ def client(
     stop: threading.Event | None = None,
     account_mode: Any = None,
     on_account_mode: Any = None,
+    rate_limit: bool = True,
     **kw: Any,
 ):
     clock = clock or FakeClock()
@@ -55,6 +56,7 @@ def client(
         stop=stop,
         account_mode=account_mode,
         on_account_mode=on_account_mode,
+        rate_limit=rate_limit,
     )
 
 

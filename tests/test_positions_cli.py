@@ -1,0 +1,145 @@
+"""``riskwatch positions`` end to end against FakeBitget (real HTTP, real config file)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+
+import pytest
+
+from riskwatch import cli
+from riskwatch.commands import positions
+from riskwatch.errors import RiskwatchError
+from riskwatch.exchange.fake import FakeBitget
+from riskwatch.store import Store
+from tests.exchange_support import SECRETS, FakeClock, seed_fixture_positions
+
+RULES = """
+exchange:
+  api: {api}
+  base_url: {url}
+  fallback_url: null
+  poll_interval: 10s
+state_dir: {state}
+channels:
+  phone: ["console://"]
+defaults:
+  channels: [phone]
+rules:
+  - name: near-liq
+    metric: liq_gap_pct
+    op: "<"
+    warning: 10
+    critical: 8
+  - name: acct-risk
+    scope: account
+    metric: crossedRiskRate
+    op: ">="
+    warning: 0.01
+"""
+
+
+@pytest.fixture
+def fx(monkeypatch):
+    monkeypatch.setenv("BITGET_API_KEY", FakeBitget.API_KEY)
+    monkeypatch.setenv("BITGET_API_SECRET", FakeBitget.API_SECRET)
+    monkeypatch.setenv("BITGET_API_PASSPHRASE", FakeBitget.PASSPHRASE)
+    with FakeBitget() as fake:
+        seed_fixture_positions(fake)
+        yield fake
+
+
+def _config(tmp_path, fx, api="auto") -> str:
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES.format(api=api, url=fx.url, state=tmp_path / "state"))
+    return str(path)
+
+
+def _run(path: str, clock: FakeClock | None = None) -> tuple[int, str]:
+    """positions.run with an injected clock, errors mapped to exit codes as cli does."""
+    clock = clock or FakeClock()
+    out = io.StringIO()
+    try:
+        rc = positions.run(argparse.Namespace(config=path), out, clock=clock, sleep=clock.sleep)
+    except RiskwatchError as exc:
+        rc = cli.report(exc)
+    return rc, out.getvalue()
+
+
+def _row(text: str, symbol: str) -> list[str]:
+    return next(line.split() for line in text.splitlines() if f" {symbol} " in f" {line} ")
+
+
+def _assert_table(text: str) -> None:
+    btc, eth, sol = _row(text, "BTCUSDT"), _row(text, "ETHUSDT"), _row(text, "SOLUSDT")
+    assert btc[2] == "short" and "7.10" in btc and "near-liq:critical" in btc
+    assert eth[2] == "long" and "9.84" in eth and "near-liq:warning" in eth
+    assert sol[6] == "-" and sol[7] == "-" and sol[-1] == "-"
+    assert "acct-risk:warning" in text
+    assert len([line for line in text.splitlines() if "USDT-FUTURES  " in line]) >= 3
+
+
+@pytest.mark.parametrize("api", ["v2", "v1", "auto"])
+def test_classic_account_table(tmp_path, fx, api) -> None:
+    rc, text = _run(_config(tmp_path, fx, api))
+    assert rc == 0
+    _assert_table(text)
+
+
+@pytest.mark.parametrize("api", ["v3", "auto"])
+def test_unified_account_lists_the_same_and_auto_remembers(tmp_path, fx, api) -> None:
+    fx.set_account_mode("unified")
+    rc, text = _run(_config(tmp_path, fx, api))
+    assert rc == 0
+    _assert_table(text)
+    assert "unified" in text
+    if api == "auto":
+        store = Store.open(str(tmp_path / "state"))
+        try:
+            assert store.get_meta("account_mode") == "unified"
+        finally:
+            store.close()
+
+
+def test_survives_429_burst_and_45s_clock_skew(tmp_path, fx) -> None:
+    fx.skew(45)
+    fx.inject("429", count=5, path="/api/v2/mix/*")
+    rc, text = _run(_config(tmp_path, fx))
+    assert rc == 0
+    _assert_table(text)
+
+
+@pytest.mark.parametrize(
+    ("code", "phrase"),
+    [
+        ("40006", "BITGET_API_KEY"),
+        ("40009", "BITGET_API_SECRET"),
+        ("40012", "BITGET_API_PASSPHRASE"),
+        ("40014", "Read permission"),
+        ("40038", "IP address"),
+        ("30032", "exchange.api: v2"),
+        ("40085", "exchange.api: v3 or auto"),
+    ],
+)
+def test_refusals_exit_3_with_a_sentence_and_no_secret(tmp_path, fx, capsys, code, phrase):
+    fx.inject("code", code=code, path="/api/v2/mix/*")
+    rc = cli.main(["positions", "-c", _config(tmp_path, fx, "v2"), "--log-level", "debug"])
+    out, err = capsys.readouterr()
+    assert rc == 3
+    assert phrase in err and "Traceback" not in err
+    for secret in SECRETS:
+        assert secret not in out + err
+
+
+def test_unreachable_exits_4_naming_the_endpoint(tmp_path, fx, capsys) -> None:
+    fx.inject("5xx", path="/api/v2/mix/*")
+    rc, _ = _run(_config(tmp_path, fx, "v2"))
+    err = capsys.readouterr().err
+    assert rc == 4 and "/api/v2/mix/position/all-position" in err
+
+
+def test_missing_credentials_exit_1(tmp_path, fx, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("BITGET_API_SECRET")
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    rc = cli.main(["positions", "-c", _config(tmp_path, fx)])
+    assert rc == 1 and "BITGET_API_SECRET" in capsys.readouterr().err
