@@ -106,7 +106,7 @@ def parts_of(item: OutboxItem, sender: Sender) -> list[tuple[str, str]]:
         return [(item.title, item.body)]
     from riskwatch import render
 
-    bodies = render.split(item.body, room)
+    bodies = render.split(item.body, room, numbered=False)  # numbered in the title instead
     n = len(bodies)
     return [
         (f"{item.title} ({i}/{n})" if n > 1 else item.title, b) for i, b in enumerate(bodies, 1)
