@@ -259,9 +259,19 @@ class FakeServer:
             self.proc.wait(10)
 
 
+def no_nagle() -> None:
+    """Answer without Nagle's delay. The simulator writes headers and body in two sends; on
+    loopback a small reply then waits ~40 ms for the delayed ACK, an artifact no real exchange
+    shows (its TLS records carry headers and body together). Applied to both contestants."""
+    from riskwatch.exchange import fake
+
+    fake._Handler.disable_nagle_algorithm = True
+
+
 def _serve(n: int, firing: float) -> None:
     from riskwatch.exchange.fake import FakeBitget
 
+    no_nagle()
     with FakeBitget() as fx:
         populate(fx, n, firing=firing)
         print(fx.url, flush=True)

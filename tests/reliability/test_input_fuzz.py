@@ -21,7 +21,7 @@ from riskwatch.exchange import normalise
 
 pytestmark = pytest.mark.reliability
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ENDPOINT = "/api/v2/mix/position/all-position"
 
 V2_FIELDS = [
