@@ -137,7 +137,9 @@ def _check_positions(shape: str, rows: object, ledger) -> None:
         assert isinstance(p.mark_price, Decimal)
         assert p.liquidation_price is None or p.liquidation_price > 0
     for w in warnings:
-        assert "\n" not in w and ENDPOINT in w
+        # One line each: a symbol carrying a newline must not forge log lines.
+        assert "\n" not in w and "\r" not in w, f"multi-line skip warning: {w!r}"
+        assert ENDPOINT in w
     ledger.record("input", faults=len(warnings))
 
 
