@@ -70,9 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     cmds["demo"].add_argument(
         "--duration", type=float, default=None, help="stop after SECONDS (default: until Ctrl-C)"
     )
-    cmds["demo"].add_argument(
-        "--poll-interval", type=float, default=1.0, help="seconds between polls (default: 1)"
-    )
     return parser
 
 

@@ -1,0 +1,155 @@
+"""The daemon loop with its clock, wait and watcher faked: scheduling, backoff, reload, notify."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+
+import pytest
+
+from riskwatch.cycle import Outcome
+from riskwatch.daemon import Daemon, Hooks
+from riskwatch.errors import AuthError, ConfigError
+from riskwatch.model import Config, ExchangeSettings, Health
+from riskwatch.sdnotify import Notifier
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class FakeWatcher:
+    clock: Clock
+    cycle_cost: float = 0.0
+    refuse: bool = False
+    cfg: Config = field(
+        default_factory=lambda: Config(path="r.yaml", exchange=ExchangeSettings(poll_interval=10))
+    )
+    started: list[float] = field(default_factory=list)
+    health: Health = field(default_factory=Health)
+    state: dict = field(default_factory=dict)
+    last_snapshot: None = None
+    applied: list[Config] = field(default_factory=list)
+    config_errors: list[str | None] = field(default_factory=list)
+
+    def cycle(self) -> Outcome:
+        self.started.append(self.clock.t)
+        self.clock.t += self.cycle_cost
+        error = AuthError("refused", code="40006", explanation="wrong key") if self.refuse else None
+        return Outcome(self.clock.t, self.cycle_cost, None, error, (), (), 0)
+
+    def apply_config(self, cfg: Config) -> None:
+        self.applied.append(cfg)
+
+    def set_config_error(self, problem: str | None) -> None:
+        self.config_errors.append(problem)
+
+
+def make_daemon(watcher: FakeWatcher, clock: Clock, *, cycles: int, path="missing.yaml", **kw):
+    """A daemon whose wait advances the fake clock and stops after ``cycles`` cycles."""
+    d: Daemon
+
+    def wait(seconds: float) -> bool:
+        clock.t += max(seconds, 0.001)
+        if len(watcher.started) >= cycles:
+            d.stop.set()
+        return d.stop.is_set()
+
+    d = Daemon(path, watcher, Hooks(), monotonic=clock, wait=wait, **kw)
+    return d
+
+
+def test_fixed_rate_a_slow_cycle_shortens_the_next_sleep():
+    clock = Clock()
+    watcher = FakeWatcher(clock, cycle_cost=3.0)
+    make_daemon(watcher, clock, cycles=5).loop()
+    gaps = [b - a for a, b in zip(watcher.started, watcher.started[1:], strict=False)]
+    assert gaps == pytest.approx([10.0] * 4)
+
+
+def test_a_cycle_longer_than_the_interval_skips_ticks_instead_of_bursting():
+    clock = Clock()
+    watcher = FakeWatcher(clock, cycle_cost=25.0)
+    make_daemon(watcher, clock, cycles=4).loop()
+    gaps = [b - a for a, b in zip(watcher.started, watcher.started[1:], strict=False)]
+    assert all(g == pytest.approx(30.0) for g in gaps), gaps
+
+
+def test_refusals_back_off_but_never_stop_polling():
+    clock = Clock()
+    watcher = FakeWatcher(clock, refuse=True)
+    make_daemon(watcher, clock, cycles=6).loop()
+    gaps = [b - a for a, b in zip(watcher.started, watcher.started[1:], strict=False)]
+    assert gaps == pytest.approx([10, 20, 40, 80, 160])
+    assert len(watcher.started) == 6
+
+
+def test_sighup_reload_of_a_broken_file_keeps_running_and_reports_the_error(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules: [\n")
+    clock = Clock()
+    watcher = FakeWatcher(clock)
+    d = make_daemon(watcher, clock, cycles=3, path=str(rules))
+    d.hup.set()
+    d.loop()
+    assert watcher.config_errors, "a broken reload must be reported to the watcher"
+    assert str(rules) in watcher.config_errors[0]
+    assert watcher.applied == []
+    assert len(watcher.started) == 3
+
+
+def test_a_changed_file_is_reloaded_without_a_signal(tmp_path, monkeypatch):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("# v1\n")
+    clock = Clock()
+    watcher = FakeWatcher(clock)
+    d = make_daemon(watcher, clock, cycles=4, path=str(rules))
+    loaded: list[str] = []
+
+    def fake_load(path, environ=None):
+        loaded.append(path)
+        raise ConfigError(f"{path}:1:1: rules: required")
+
+    monkeypatch.setattr("riskwatch.daemon.config_mod.load", fake_load)
+    rules.write_text("# v2, longer\n")
+    d.loop()
+    assert loaded == [str(rules)]
+    assert watcher.config_errors == [f"{rules}:1:1: rules: required"]
+
+
+def test_notify_socket_gets_ready_status_watchdog_and_reloading(tmp_path):
+    addr = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(addr)
+    server.settimeout(1)
+    sd = Notifier({"NOTIFY_SOCKET": addr, "WATCHDOG_USEC": "4000000"})
+    clock = Clock()
+    watcher = FakeWatcher(clock)
+    d = make_daemon(watcher, clock, cycles=2, notifier=sd, path=str(tmp_path / "none.yaml"))
+    d.loop()
+    d.hup.set()
+    d._maybe_reload()
+    got = []
+    while True:
+        try:
+            got.append(server.recv(4096).decode())
+        except TimeoutError:
+            break
+    server.close()
+    joined = "\n".join(got)
+    assert got[0].startswith("READY=1\nSTATUS=0 positions, 0 firing")
+    assert "WATCHDOG=1" in joined
+    assert "RELOADING=1\nMONOTONIC_USEC=" in joined
+    assert joined.rstrip().endswith("rules file invalid (running on the last good rules)")
+
+
+def test_naps_are_capped_by_half_the_watchdog_interval():
+    sd = Notifier({"NOTIFY_SOCKET": "/nonexistent", "WATCHDOG_USEC": "1000000"})
+    d = Daemon("x.yaml", FakeWatcher(Clock()), Hooks(), notifier=sd)
+    assert d._nap(30.0) == 0.5
+    assert d._nap(-1.0) == 0.0
