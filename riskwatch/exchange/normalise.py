@@ -352,11 +352,10 @@ def positions(shape: str, rows: Any, product_type: str, endpoint: str) -> Result
 
 def _skip_warning(shape: str, r: Any, endpoint: str) -> str:
     symbol = r.get("symbol") if isinstance(r, Mapping) else None
+    # The exchange's text goes into a log line: keep it one short printable line.
+    shown = symbol[:40] if isinstance(symbol, str) and symbol.isprintable() and symbol else "?"
     field = _diagnose(shape, r)
-    text = (
-        f"{endpoint}: skipped the {symbol if isinstance(symbol, str) else '?'} row: "
-        f"{field} is missing or not valid"
-    )
+    text = f"{endpoint}: skipped the {shown} row: {field} is missing or not valid"
     log.warning("%s", text)
     return text
 
