@@ -62,7 +62,6 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     rng = random.Random(args.seed)
-    benchlib.no_nagle()
     with (
         FakeBitget() as fx,
         Receiver() as rx,

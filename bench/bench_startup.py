@@ -65,7 +65,6 @@ def main() -> int:
     daemon_first: list[float] = []
     once_first: list[float] = []
     once_exit: list[float] = []
-    benchlib.no_nagle()
     with FakeBitget() as fx, Receiver() as rx, tempfile.TemporaryDirectory() as tmp:
         benchlib.populate(fx, args.positions)
         stamps = Stamped(fx)

@@ -259,19 +259,9 @@ class FakeServer:
             self.proc.wait(10)
 
 
-def no_nagle() -> None:
-    """Answer without Nagle's delay. The simulator writes headers and body in two sends; on
-    loopback a small reply then waits ~40 ms for the delayed ACK, an artifact no real exchange
-    shows (its TLS records carry headers and body together). Applied to both contestants."""
-    from riskwatch.exchange import fake
-
-    fake._Handler.disable_nagle_algorithm = True
-
-
 def _serve(n: int, firing: float) -> None:
     from riskwatch.exchange.fake import FakeBitget
 
-    no_nagle()
     with FakeBitget() as fx:
         populate(fx, n, firing=firing)
         print(fx.url, flush=True)
@@ -297,36 +287,4 @@ def build_watcher(base_url: str, workdir: str, *, rate_limit: bool = False, **ru
     env = creds_env()
     cfg = config.load(str(path), environ=env)
     sink = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the watcher
-    wired = wire(cfg, environ=env, out=sink)
-    if not rate_limit:
-        for limiter in find_instances(wired.watcher.client, "RateLimiter"):
-            limiter.enabled = False
-    return wired
-
-
-def find_instances(root: object, type_name: str, depth: int = 4) -> list:
-    """Objects of class ``type_name`` reachable from ``root`` through attributes (the client's
-    inner structure is the exchange package's business; the benchmark only needs the limiter)."""
-    found, seen, todo = [], set(), [(root, 0)]
-    while todo:
-        obj, d = todo.pop()
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if type(obj).__name__ == type_name:
-            found.append(obj)
-            continue
-        if d >= depth:
-            continue
-        attrs = getattr(obj, "__dict__", None)
-        values = list(attrs.values()) if isinstance(attrs, dict) else []
-        for slot in getattr(type(obj), "__slots__", ()):
-            values.append(getattr(obj, slot, None))
-        if isinstance(obj, dict):
-            values += list(obj.values())
-        elif isinstance(obj, list | tuple):
-            values += list(obj)
-        for v in values:
-            if v is not None and not isinstance(v, str | bytes | int | float | bool):
-                todo.append((v, d + 1))
-    return found
+    return wire(cfg, environ=env, out=sink, rate_limit=rate_limit)

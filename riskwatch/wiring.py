@@ -41,8 +41,11 @@ def wire(
     out: TextIO | None = None,
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.time,
+    rate_limit: bool = True,
 ) -> Wired:
-    """Open the state dir, build the exchange client and the delivery for ``cfg``."""
+    """Open the state dir, build the exchange client and the delivery for ``cfg``.
+    ``rate_limit=False`` is for benchmarks only (DESIGN 8): a cycle is timed, not Bitget's
+    allowance."""
     env = os.environ if environ is None else environ
     stop = stop or threading.Event()
     creds = credentials.load(env)
@@ -59,6 +62,7 @@ def wire(
         account_mode=remembered if remembered in ("classic", "unified") else None,
         on_account_mode=remember,
         stop=stop,
+        rate_limit=rate_limit,
     )
     hooks = Hooks()
     hooks.closers.append(client.close)

@@ -393,6 +393,9 @@ def _contracts(b: Book, pt: str) -> list[dict[str, Any]]:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeBitget
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes; without TCP_NODELAY a small reply waits ~40 ms
+    # for the client's delayed ACK, which would dominate every benchmark on loopback.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read fake.requests
         pass
