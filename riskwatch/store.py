@@ -113,8 +113,8 @@ class Store:
         self._conn = conn
         self.path = path
         self._lock = threading.RLock()
-        # What the file holds, so a cycle writes only the alerts that changed.
-        self._committed: dict[str, str] = {}
+        # What the file holds, so a cycle serialises and writes only the alerts that changed.
+        self._committed: dict[AlertKey, AlertState] = {}
 
     # ------------------------------------------------------------------ opening
 
@@ -139,7 +139,7 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             store._migrate()
-            store._committed = dict(conn.execute("SELECT key, data FROM alerts").fetchall())
+        store._committed = store.load_state()
         return store
 
     def _migrate(self) -> None:
@@ -190,7 +190,10 @@ class Store:
 
     def load_state(self) -> dict[AlertKey, AlertState]:
         rows = self._read("read alert state", "SELECT data FROM alerts")
-        states = (state_from_json(data) for (data,) in rows)
+        try:
+            states = [state_from_json(data) for (data,) in rows]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreError(f"{self.path}: unreadable alert state ({exc})") from exc
         return {s.key: s for s in states}
 
     def firing(self) -> list[AlertState]:
@@ -205,12 +208,16 @@ class Store:
         meta: Mapping[str, str] | None = None,
     ) -> None:
         """Write the new alert state, queue ``outgoing`` and set ``meta``, all or nothing."""
-        new = {_key_json(k): state_to_json(s) for k, s in state.items()}
-        gone = [k for k in self._committed if k not in new]
-        changed = [(k, v) for k, v in new.items() if self._committed.get(k) != v]
+        old = self._committed
+        gone = [(_key_json(k),) for k in old if k not in state]
+        changed = [
+            (_key_json(k), state_to_json(s))
+            for k, s in state.items()
+            if (was := old.get(k)) is not s and was != s
+        ]
 
         def body(conn: sqlite3.Connection) -> None:
-            conn.executemany("DELETE FROM alerts WHERE key = ?", [(k,) for k in gone])
+            conn.executemany("DELETE FROM alerts WHERE key = ?", gone)
             conn.executemany("INSERT OR REPLACE INTO alerts (key, data) VALUES (?, ?)", changed)
             conn.executemany(
                 "INSERT INTO outbox (dest_key, channel, title, body, created_at, keys)"
@@ -227,7 +234,7 @@ class Store:
 
         with self._lock:
             self._write("commit cycle", body)
-            self._committed = new
+            self._committed = dict(state)
 
     # ------------------------------------------------------------------ meta
 

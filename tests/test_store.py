@@ -161,3 +161,22 @@ def test_unwritable_dir_is_a_store_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(StoreError, match="cannot create state dir"):
         Store.open(str(blocker / "state"))
+
+
+def test_unreadable_alert_row_is_a_store_error(tmp_path):
+    d = tmp_path / "s"
+    Store.open(str(d)).close()
+    conn = sqlite3.connect(d / FILENAME)
+    conn.execute("INSERT INTO alerts (key, data) VALUES ('k', 'not json')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="unreadable alert state"):
+        Store.open(str(d))
+
+
+def test_unchanged_alerts_are_kept_and_changed_ones_rewritten(store):
+    a, b = _state(), _state((*KEY[:2], "ETHUSDT", "long"))
+    store.commit_cycle({a.key: a, b.key: b})
+    b2 = AlertState(**{**{f: getattr(b, f) for f in b.__slots__}, "value": 1.5})
+    store.commit_cycle({a.key: a, b.key: b2})
+    assert store.load_state() == {a.key: a, b.key: b2}
