@@ -29,15 +29,16 @@ class Notifier:
         return bool(self._addr)
 
     def send(self, **fields: str) -> None:
-        """Send ``KEY=value`` lines (``ready="1"`` becomes ``READY=1``); errors are swallowed:
-        a notify socket that vanished must not stop the watching."""
+        """Send ``KEY=value`` lines (``ready="1"`` becomes ``READY=1``). Never blocks and never
+        raises: a notify socket that is full or gone must not stop the watching."""
         if not self._addr:
             return
         payload = "\n".join(f"{k.upper()}={v}" for k, v in fields.items()).encode()
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                sock.setblocking(False)
                 sock.connect(self._addr)
-                sock.sendall(payload)
+                sock.send(payload)
         except OSError:
             pass
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -48,6 +48,7 @@ class FakeWatcher:
 
     def set_config_error(self, problem: str | None) -> None:
         self.config_errors.append(problem)
+        self.health = replace(self.health, config_error=problem)
 
 
 def make_daemon(watcher: FakeWatcher, clock: Clock, *, cycles: int, path="missing.yaml", **kw):
@@ -122,30 +123,62 @@ def test_a_changed_file_is_reloaded_without_a_signal(tmp_path, monkeypatch):
     assert watcher.config_errors == [f"{rules}:1:1: rules: required"]
 
 
-def test_notify_socket_gets_ready_status_watchdog_and_reloading(tmp_path):
-    addr = str(tmp_path / "notify.sock")
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    server.bind(addr)
-    server.settimeout(1)
-    sd = Notifier({"NOTIFY_SOCKET": addr, "WATCHDOG_USEC": "4000000"})
+class RecordingNotifier(Notifier):
+    """The real Notifier's formatting, recorded instead of sent (the socket is tested below)."""
+
+    def __init__(self, environ: dict[str, str]) -> None:
+        super().__init__(environ)
+        self.sent: list[dict[str, str]] = []
+
+    def send(self, **fields: str) -> None:
+        self.sent.append(fields)
+
+
+def test_the_loop_tells_systemd_ready_status_watchdog_and_reloading(tmp_path):
+    sd = RecordingNotifier({"NOTIFY_SOCKET": "/unused", "WATCHDOG_USEC": "4000000"})
     clock = Clock()
     watcher = FakeWatcher(clock)
     d = make_daemon(watcher, clock, cycles=2, notifier=sd, path=str(tmp_path / "none.yaml"))
     d.loop()
     d.hup.set()
     d._maybe_reload()
-    got = []
-    while True:
-        try:
-            got.append(server.recv(4096).decode())
-        except TimeoutError:
-            break
+    assert sd.sent[0]["ready"] == "1"
+    assert sd.sent[0]["status"].startswith("0 positions, 0 firing, last good poll never")
+    assert {"watchdog": "1"} in sd.sent
+    assert any("status" in f and "ready" not in f for f in sd.sent), "a status per later cycle"
+    reloading = [i for i, f in enumerate(sd.sent) if f.get("reloading") == "1"]
+    assert len(reloading) == 1 and int(sd.sent[reloading[0]]["monotonic_usec"]) > 0
+    after = sd.sent[reloading[0] + 1]
+    assert after["ready"] == "1"
+    assert after["status"].endswith("rules file invalid (running on the last good rules)")
+
+
+def test_notify_datagrams_reach_the_socket_as_key_value_lines(tmp_path):
+    addr = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(addr)
+    server.settimeout(1)
+    sd = Notifier({"NOTIFY_SOCKET": addr, "WATCHDOG_USEC": "4000000"})
+    sd.ready("3 positions")
+    sd.watchdog()
+    sd.reloading()
+    got = [server.recv(4096).decode() for _ in range(3)]
     server.close()
-    joined = "\n".join(got)
-    assert got[0].startswith("READY=1\nSTATUS=0 positions, 0 firing")
-    assert "WATCHDOG=1" in joined
-    assert "RELOADING=1\nMONOTONIC_USEC=" in joined
-    assert joined.rstrip().endswith("rules file invalid (running on the last good rules)")
+    assert got[0] == "READY=1\nSTATUS=3 positions"
+    assert got[1] == "WATCHDOG=1"
+    assert got[2].startswith("RELOADING=1\nMONOTONIC_USEC=")
+
+
+def test_a_full_notify_socket_never_blocks_the_loop(tmp_path):
+    addr = str(tmp_path / "notify.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(addr)  # never read: its queue fills after a few datagrams
+    sd = Notifier({"NOTIFY_SOCKET": addr})
+    for _ in range(500):
+        sd.status("x" * 100)
+    server.settimeout(1)
+    assert server.recv(4096) == b"STATUS=" + b"x" * 100
+    server.close()
 
 
 def test_naps_are_capped_by_half_the_watchdog_interval():
