@@ -106,8 +106,7 @@ class AppriseSender:
                 import apprise
 
                 _detach_apprise_log()
-                with _apprise_silenced():  # it logs a URL it rejects in full, token included
-                    plugin = apprise.Apprise.instantiate(self._url)
+                plugin = instantiate(self._url)
                 if plugin is None:
                     raise ConfigError(
                         f"apprise does not understand the URL {_scheme(self._url)}://..."
@@ -157,6 +156,20 @@ def _detach_apprise_log() -> None:
     if logger.propagate:
         logger.addHandler(logging.NullHandler())
         logger.propagate = False
+
+
+def instantiate(url: str) -> Any:
+    """apprise's plugin for ``url``, or None when apprise cannot use it. Sends nothing.
+
+    The one place riskwatch asks apprise to parse a URL (``check`` validates with it too);
+    apprise logs a URL it rejects in full, token included, so it is kept quiet meanwhile."""
+    import apprise  # only here: building the first plugin loads every plugin
+
+    try:
+        with _apprise_silenced():
+            return apprise.Apprise.instantiate(url)
+    except Exception:  # the edge: apprise may raise on odd input; that means "not usable"
+        return None
 
 
 @contextlib.contextmanager

@@ -7,36 +7,18 @@ hold tokens. Exit 0 valid, 1 invalid (``cli.report`` prints each problem on its 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import logging
-from collections.abc import Iterator
 
 from riskwatch import config, durations
 from riskwatch.model import Config, Rule
 
 
-@contextlib.contextmanager
-def _apprise_silenced() -> Iterator[None]:
-    """apprise logs a rejected URL in full (token included): keep it quiet while checking."""
-    logger = logging.getLogger("apprise")
-    was = logger.disabled
-    logger.disabled = True
-    try:
-        yield
-    finally:
-        logger.disabled = was
-
-
 def apprise_url_check(url: str) -> str | None:
     """None when apprise can build a notifier for ``url``; builds it, sends nothing."""
-    import apprise  # only here: building the first Apprise object loads every plugin
+    from riskwatch.apprise_send import instantiate
 
-    try:
-        with _apprise_silenced():
-            plugin = apprise.Apprise.instantiate(url)
-    except Exception:  # apprise may raise on odd input; any failure means "not usable"
-        plugin = None
-    return None if plugin else "is not usable by apprise (unknown scheme or malformed)"
+    if instantiate(url) is None:
+        return "is not usable by apprise (unknown scheme or malformed)"
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
