@@ -76,9 +76,8 @@ class Exporter:
         if outcome.snapshot is not None:
             self._positions(outcome)
         self._alerts(watcher)
-        store = watcher.store
-        if store is not None and hasattr(store, "outbox_depth"):
-            self.outbox.set(store.outbox_depth())
+        if watcher.persist:
+            self.outbox.set(watcher.store.outbox_depth())
 
     def _positions(self, outcome: Outcome) -> None:
         snap = outcome.snapshot

@@ -270,6 +270,11 @@ class Store:
         )
         return [self._item(r) for r in rows]
 
+    def outbox_depth(self) -> int:
+        """How many messages wait for delivery (a metric read every cycle: a COUNT, not rows)."""
+        ((n,),) = self._read("read outbox", "SELECT COUNT(*) FROM outbox")
+        return int(n)
+
     def dest_keys(self) -> set[str]:
         return {k for (k,) in self._read("read outbox", "SELECT DISTINCT dest_key FROM outbox")}
 
