@@ -1,0 +1,48 @@
+"""``riskwatch demo``, the README's first command, as a user runs it: a process, then Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_shows_warning_critical_and_resolved_then_stops_on_ctrl_c(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BITGET_", "NOTIFY_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "riskwatch", "demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    seen = ""
+    deadline = time.monotonic() + 40  # the scripted path resolves about 22 s in
+    while time.monotonic() < deadline and "RESOLVED near-liquidation" not in seen:
+        time.sleep(0.2)
+        seen = "".join(lines)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=8) == 0
+    reader.join(5)
+    out, err = "".join(lines), proc.stderr.read()
+    order = [
+        out.find(s)
+        for s in (
+            "WARNING near-liquidation",
+            "CRITICAL near-liquidation",
+            "RESOLVED near-liquidation",
+        )
+    ]
+    assert -1 not in order and order == sorted(order), out
+    assert "riskwatch: 1 warning" in out
+    assert "Traceback" not in err
