@@ -8,13 +8,11 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from pathlib import Path
 
 from riskwatch.exchange import normalise
 
 ROWS = 10_000
 RUNS = 9
-FIXTURE = Path("/work/shared/bitget/fixtures/v2_all_position.json")
 
 _TEMPLATE = {
     "marginCoin": "USDT",

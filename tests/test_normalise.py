@@ -17,7 +17,7 @@ from riskwatch.errors import TransientError
 from riskwatch.exchange import normalise
 from riskwatch.model import UNIFIED, Position
 
-FIX = Path("/work/shared/bitget/fixtures")
+FIX = Path(__file__).parent / "fixtures" / "bitget"
 PT = "USDT-FUTURES"
 
 
