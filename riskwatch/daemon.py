@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from riskwatch import config as config_mod
 from riskwatch.cycle import Outcome, Watcher
-from riskwatch.errors import ConfigError
+from riskwatch.errors import ConfigError, RiskwatchError
 from riskwatch.model import Config
 from riskwatch.sdnotify import Notifier
 
@@ -67,10 +67,12 @@ class Daemon:
         self._pending_since = 0.0
         self._refusals = 0
         self.cycles = 0
+        self.failed: Exception | None = None
 
     # ------------------------------------------------------------------ process level
     def run(self) -> int:
-        """Install signal handlers, run the loop in its thread, return the exit code (0)."""
+        """Install signal handlers, run the loop in its thread, return the exit code: 0, or 1
+        when the loop died of an internal error (so ``Restart=on-failure`` starts us again)."""
         handlers = {
             signal.SIGTERM: lambda *_: self.stop.set(),
             signal.SIGINT: lambda *_: self.stop.set(),
@@ -94,7 +96,7 @@ class Daemon:
             for sig, h in previous.items():
                 signal.signal(sig, h)
         log.info("stopped")
-        return 0
+        return 1 if self.failed is not None else 0
 
     # ------------------------------------------------------------------ the loop
     def loop(self) -> None:
@@ -105,7 +107,16 @@ class Daemon:
             self._maybe_reload()
             now = self.monotonic()
             if now >= next_at:
-                outcome = self.one_cycle()
+                try:
+                    outcome = self.one_cycle()
+                except RiskwatchError as exc:  # e.g. the disk is full: nothing was committed
+                    log.error("cycle failed, state kept as it was; retrying: %s", exc)
+                    outcome = None
+                except Exception as exc:  # a bug: exit non-zero, systemd restarts us
+                    log.critical("internal error, stopping: %s: %s", type(exc).__name__, exc)
+                    self.failed = exc
+                    self.stop.set()
+                    return
                 interval = self._interval(outcome)
                 next_at += interval
                 now = self.monotonic()
@@ -127,9 +138,9 @@ class Daemon:
             self.sd.status(self.status_line(outcome))
         return outcome
 
-    def _interval(self, outcome: Outcome) -> float:
+    def _interval(self, outcome: Outcome | None) -> float:
         base = self.watcher.cfg.exchange.poll_interval
-        self._refusals = self._refusals + 1 if outcome.refused else 0
+        self._refusals = self._refusals + 1 if outcome is not None and outcome.refused else 0
         if not self._refusals:
             return base
         return min(MAX_REFUSED_BACKOFF, base * 2 ** min(self._refusals - 1, 10))

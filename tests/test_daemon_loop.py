@@ -9,7 +9,7 @@ import pytest
 
 from riskwatch.cycle import Outcome
 from riskwatch.daemon import Daemon, Hooks
-from riskwatch.errors import AuthError, ConfigError
+from riskwatch.errors import AuthError, ConfigError, StoreError
 from riskwatch.model import Config, ExchangeSettings, Health
 from riskwatch.sdnotify import Notifier
 
@@ -27,6 +27,7 @@ class FakeWatcher:
     clock: Clock
     cycle_cost: float = 0.0
     refuse: bool = False
+    raises: list[Exception] = field(default_factory=list)  # raised by the next cycles, in turn
     cfg: Config = field(
         default_factory=lambda: Config(path="r.yaml", exchange=ExchangeSettings(poll_interval=10))
     )
@@ -40,6 +41,8 @@ class FakeWatcher:
     def cycle(self) -> Outcome:
         self.started.append(self.clock.t)
         self.clock.t += self.cycle_cost
+        if self.raises:
+            raise self.raises.pop(0)
         error = AuthError("refused", code="40006", explanation="wrong key") if self.refuse else None
         return Outcome(self.clock.t, self.cycle_cost, None, error, (), (), 0)
 
@@ -88,6 +91,25 @@ def test_refusals_back_off_but_never_stop_polling():
     gaps = [b - a for a, b in zip(watcher.started, watcher.started[1:], strict=False)]
     assert gaps == pytest.approx([10, 20, 40, 80, 160])
     assert len(watcher.started) == 6
+
+
+def test_a_failed_cycle_is_retried_at_the_next_tick(caplog):
+    clock = Clock()
+    watcher = FakeWatcher(clock, raises=[StoreError("state.sqlite: database or disk is full")])
+    d = make_daemon(watcher, clock, cycles=3)
+    d.loop()
+    assert len(watcher.started) == 3 and d.failed is None
+    assert "cycle failed, state kept as it was; retrying: state.sqlite: database" in caplog.text
+
+
+def test_an_internal_error_stops_the_loop_for_a_restart(caplog):
+    clock = Clock()
+    watcher = FakeWatcher(clock, raises=[ZeroDivisionError("boom")])
+    d = make_daemon(watcher, clock, cycles=5)
+    d.loop()
+    assert len(watcher.started) == 1 and isinstance(d.failed, ZeroDivisionError)
+    assert d.stop.is_set()
+    assert "internal error, stopping: ZeroDivisionError: boom" in caplog.text
 
 
 def test_sighup_reload_of_a_broken_file_keeps_running_and_reports_the_error(tmp_path):
