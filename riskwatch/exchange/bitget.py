@@ -84,6 +84,9 @@ class Adapter:
             out.attempt(lambda pt=pt: self._accounts(pt, deadline, out))
         return out
 
+    def parse_positions(self, data: object, pt: str, path: str) -> normalise.Result:
+        return normalise.positions(self.version, data, pt, path)
+
     def _positions(self, pt: str, deadline: float, out: _Partial) -> None:
         path = self.positions_path
         ps, warnings = self.t.get(
@@ -91,9 +94,10 @@ class Adapter:
             self.position_params(pt),
             bucket=self.positions_bucket,
             deadline=deadline,
-            parse=lambda data: normalise.positions(self.version, data, pt, path),
+            parse=lambda data: self.parse_positions(data, pt, path),
         )
-        out.positions += ps
+        coin = self.s.margin_coin  # v1/v2 filter by the query too; v3 has no such parameter
+        out.positions += [p for p in ps if p.margin_coin == coin] if coin else ps
         out.warnings += warnings
         out.fetched.add(pt)
 
@@ -142,19 +146,8 @@ class V3(Adapter):
         out.attempt(lambda: self._unified(deadline, out))
         return out
 
-    def _positions(self, pt: str, deadline: float, out: _Partial) -> None:
-        path = self.positions_path
-        ps, warnings = self.t.get(
-            path,
-            self.position_params(pt),
-            bucket=self.positions_bucket,
-            deadline=deadline,
-            parse=lambda data: normalise.positions("v3", normalise.v3_rows(data, path), pt, path),
-        )
-        coin = self.s.margin_coin
-        out.positions += [p for p in ps if not coin or p.margin_coin == coin]
-        out.warnings += warnings
-        out.fetched.add(pt)
+    def parse_positions(self, data: object, pt: str, path: str) -> normalise.Result:
+        return normalise.positions("v3", normalise.v3_rows(data, path), pt, path)
 
     def _unified(self, deadline: float, out: _Partial) -> None:
         path = self.accounts_path
