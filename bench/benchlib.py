@@ -177,11 +177,7 @@ def creds_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     from riskwatch.exchange.fake import FakeBitget
 
     env = dict(os.environ)
-    env.update(
-        BITGET_API_KEY=FakeBitget.API_KEY,
-        BITGET_API_SECRET=FakeBitget.API_SECRET,
-        BITGET_API_PASSPHRASE=FakeBitget.PASSPHRASE,
-    )
+    env.update(FakeBitget.credentials_env())
     for var in ("CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET", "WATCHDOG_USEC", "RISKWATCH_CONFIG"):
         env.pop(var, None)
     env.update(extra or {})

@@ -59,11 +59,7 @@ def fake():
 def load(tmp_path: Path, fake: FakeBitget, extra: str = ""):
     path = tmp_path / "rules.yaml"
     path.write_text(RULES.format(url=fake.url, state=tmp_path / "state", extra=extra))
-    env = {
-        "BITGET_API_KEY": FakeBitget.API_KEY,
-        "BITGET_API_SECRET": FakeBitget.API_SECRET,
-        "BITGET_API_PASSPHRASE": FakeBitget.PASSPHRASE,
-    }
+    env = FakeBitget.credentials_env()
     return config.load(str(path), environ=env), env
 
 

@@ -76,11 +76,7 @@ def setup(tmp_path: Path) -> Iterator[Setup]:
     with FakeBitget() as fake, Receiver() as rx:
         fake.add_position("BTCUSDT", "long", mark="100000", liquidation="90000", total="0.1")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BITGET_", "NOTIFY_"))}
-        env.update(
-            BITGET_API_KEY=FakeBitget.API_KEY,
-            BITGET_API_SECRET=FakeBitget.API_SECRET,
-            BITGET_API_PASSPHRASE=FakeBitget.PASSPHRASE,
-        )
+        env.update(FakeBitget.credentials_env())
         s = Setup(fake, rx, tmp_path / "rules.yaml", tmp_path / "state", env, tmp_path / "err")
         s.write_rules()
         yield s

@@ -41,9 +41,8 @@ rules:
 
 @pytest.fixture
 def fx(monkeypatch):
-    monkeypatch.setenv("BITGET_API_KEY", FakeBitget.API_KEY)
-    monkeypatch.setenv("BITGET_API_SECRET", FakeBitget.API_SECRET)
-    monkeypatch.setenv("BITGET_API_PASSPHRASE", FakeBitget.PASSPHRASE)
+    for name, value in FakeBitget.credentials_env().items():
+        monkeypatch.setenv(name, value)
     with FakeBitget() as fake:
         seed_fixture_positions(fake)
         yield fake

@@ -37,9 +37,8 @@ rules:
 
 @pytest.fixture(autouse=True)
 def creds(monkeypatch):
-    monkeypatch.setenv("BITGET_API_KEY", FakeBitget.API_KEY)
-    monkeypatch.setenv("BITGET_API_SECRET", FakeBitget.API_SECRET)
-    monkeypatch.setenv("BITGET_API_PASSPHRASE", FakeBitget.PASSPHRASE)
+    for name, value in FakeBitget.credentials_env().items():
+        monkeypatch.setenv(name, value)
 
 
 def book(fx: FakeBitget) -> None:

@@ -41,13 +41,8 @@ def run(args: argparse.Namespace) -> int:
     ):
         _open_book(fake)
         env = dict(os.environ)
-        env.update(
-            RISKWATCH_DEMO_URL=fake.url,
-            RISKWATCH_DEMO_STATE=state_dir,
-            BITGET_API_KEY=FakeBitget.API_KEY,
-            BITGET_API_SECRET=FakeBitget.API_SECRET,
-            BITGET_API_PASSPHRASE=FakeBitget.PASSPHRASE,
-        )
+        env.update(FakeBitget.credentials_env())
+        env.update(RISKWATCH_DEMO_URL=fake.url, RISKWATCH_DEMO_STATE=state_dir)
         cfg = config.load(str(rules), environ=env)
         stop = threading.Event()
         print(

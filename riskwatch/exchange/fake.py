@@ -84,6 +84,15 @@ class FakeBitget:
     PASSPHRASE = "fake_passphrase_2718"
     WINDOW_MS = 30_000
 
+    @classmethod
+    def credentials_env(cls) -> dict[str, str]:
+        """The environment variables that give riskwatch this exchange's credentials."""
+        return {
+            "BITGET_API_KEY": cls.API_KEY,
+            "BITGET_API_SECRET": cls.API_SECRET,
+            "BITGET_API_PASSPHRASE": cls.PASSPHRASE,
+        }
+
     def __init__(
         self, *, account_mode: AccountMode = "classic", seed: int = 0, v1_enabled: bool = True
     ) -> None:

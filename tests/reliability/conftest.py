@@ -121,11 +121,7 @@ def creds_env(base: dict[str, str] | None = None) -> dict[str, str]:
     from riskwatch.exchange.fake import FakeBitget
 
     env = dict(os.environ if base is None else base)
-    env.update(
-        BITGET_API_KEY=FakeBitget.API_KEY,
-        BITGET_API_SECRET=FakeBitget.API_SECRET,
-        BITGET_API_PASSPHRASE=FakeBitget.PASSPHRASE,
-    )
+    env.update(FakeBitget.credentials_env())
     env.pop("CREDENTIALS_DIRECTORY", None)
     env.pop("NOTIFY_SOCKET", None)
     return env
