@@ -13,7 +13,7 @@ from typing import Any
 from riskwatch import confkeys as K
 from riskwatch import durations, metrics
 
-SCHEMA_ID = "https://github.com/riskwatch/riskwatch/rules.schema.json"
+SCHEMA_ID = "urn:riskwatch:rules-file"  # no public address exists for it
 
 
 def _kind(key: K.Key) -> dict[str, Any]:
