@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from riskwatch import metrics
 from riskwatch.errors import TransientError
-from riskwatch.exchange import normalise
+from riskwatch.exchange import normalise, normalise_accounts
 from riskwatch.model import UNIFIED, Position
 
 FIX = Path(__file__).parent / "fixtures" / "bitget"
@@ -136,12 +136,12 @@ def test_fast_constructor_equals_dataclass_init() -> None:
 
 
 def test_v2_and_v1_accounts() -> None:
-    (a,), _ = normalise.accounts("v2", _data("v2_accounts.json"), PT, "/e")
+    (a,), _ = normalise_accounts.accounts("v2", _data("v2_accounts.json"), PT, "/e")
     assert a.crossed_risk_rate == Decimal("0.0412") and a.account_equity == Decimal(
         "10582.90265771"
     )
     assert a.product_type == PT and a.margin_coin == "USDT"
-    (b,), _ = normalise.accounts("v1", _data("v1_accounts.json"), PT, "/e")
+    (b,), _ = normalise_accounts.accounts("v1", _data("v1_accounts.json"), PT, "/e")
     assert b.account_equity == Decimal("10582.90265771")
     assert b.crossed_risk_rate == Decimal(0)
     assert b.crossed_max_available == Decimal("10580.56434289")
@@ -149,7 +149,7 @@ def test_v2_and_v1_accounts() -> None:
 
 
 def test_v3_unified_account() -> None:
-    a, warnings = normalise.account_v3(_recorded("Fetch the uta balance"), "USDT", "/e")
+    a, warnings = normalise_accounts.account_v3(_recorded("Fetch the uta balance"), "USDT", "/e")
     assert not warnings
     assert a.product_type == UNIFIED and a.margin_coin == "USDT"
     assert a.available == Decimal("10000") and a.eff_equity == Decimal("256783.39028097")

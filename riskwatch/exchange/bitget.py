@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from riskwatch.errors import AuthError, ExchangeError, Unreachable
-from riskwatch.exchange import codes, normalise
+from riskwatch.exchange import codes, normalise, normalise_accounts
 from riskwatch.exchange.transport import Transport
 from riskwatch.model import (
     V1_PRODUCT_TYPES,
@@ -108,7 +108,7 @@ class Adapter:
             {"productType": self.wire_product_type(pt)},
             bucket="accounts",
             deadline=deadline,
-            parse=lambda data: normalise.accounts(self.version, data, pt, path),
+            parse=lambda data: normalise_accounts.accounts(self.version, data, pt, path),
         )
         coin = self.s.margin_coin
         out.accounts += [a for a in accs if not coin or a.margin_coin == coin]
@@ -157,7 +157,7 @@ class V3(Adapter):
             None,
             bucket="v3-assets",
             deadline=deadline,
-            parse=lambda data: normalise.account_v3(data, coin, path),
+            parse=lambda data: normalise_accounts.account_v3(data, coin, path),
         )
         out.accounts.append(acc)
         out.warnings += warnings

@@ -1,4 +1,4 @@
-"""Bitget rows (v1, v2, v3) -> ``model.Position`` / ``model.Account``: pure, fast, forgiving.
+"""Bitget position rows (v1, v2, v3) -> ``model.Position``: pure, fast, forgiving.
 
 Each row is built in one straight-line expression inside one ``try``: the happy path pays no
 per-field exception handling, which matters at 10,000 rows (Decimal construction is the main
@@ -6,32 +6,38 @@ cost). A row that fails goes through ``_diagnose``, which names the first bad fi
 skipped with ONE warning; it never stops the others. An envelope whose ``data`` has the wrong
 shape is a ``TransientError`` naming the endpoint (Bitget hiccups; the next poll will tell).
 
-Conventions: values are ``Decimal`` as reported; ``leverage`` may be a string or a JSON number;
-a liquidation price that is ``<= 0``, empty or null means "no liquidation price" (``None``);
-zero-size legs are not positions; symbols are bare (``BTCUSDT``), product types canonical.
+Conventions: values are ``Decimal`` as reported (read by ``numbers``); ``leverage`` may be a
+string or a JSON number; a liquidation price that is ``<= 0``, empty or null means "no
+liquidation price" (``None``); zero-size legs are not positions; symbols are bare
+(``BTCUSDT``), product types canonical. Account rows are ``normalise_accounts``' job.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import math
-from collections.abc import Callable, Mapping, Sequence
-from decimal import Context, Decimal, InvalidOperation
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from riskwatch.errors import TransientError
-from riskwatch.model import UNIFIED, V1_PRODUCT_TYPES, Account, Position
+from riskwatch.exchange.numbers import ROW_ERRORS as _ROW_ERRORS
+from riskwatch.exchange.numbers import ZERO as _ZERO
+from riskwatch.exchange.numbers import D as _D
+from riskwatch.exchange.numbers import cached as _cached
+from riskwatch.exchange.numbers import lev as _lev
+from riskwatch.exchange.numbers import liq as _liq
+from riskwatch.exchange.numbers import num as _num
+from riskwatch.exchange.numbers import opt as _opt
+from riskwatch.exchange.numbers import plr as _plr
+from riskwatch.model import V1_PRODUCT_TYPES, Position
+
+# The ``numbers`` helpers are imported under their old private names as this module's globals:
+# the hot path looks them up exactly as fast as when they were defined here.
 
 log = logging.getLogger("riskwatch.exchange")
 
-# Converting through one private context skips the thread-local context lookup that
-# Decimal(str) pays on every call (~15 % of the hot path). 64 digits of precision: exact for
-# anything Bitget sends (a longer string would be rounded, never truncated to garbage).
-_D = Context(prec=64).create_decimal
-_ZERO = Decimal(0)
 _SIDES = {"long": "long", "short": "short"}
-_ROW_ERRORS = (InvalidOperation, TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError)
 
 Row = Mapping[str, Any]
 Result = tuple[list[Position], list[str]]
@@ -79,52 +85,6 @@ def _position(
     for setter, default in _EXTRA:
         setter(p, default)
     return p
-
-
-# Leverage and maintenance rates take few distinct values: cache their Decimals.
-_CACHE: dict[Any, Decimal] = {}
-
-
-def _cached(v: Any) -> Decimal | None:
-    d = _CACHE.get(v)
-    if d is None:
-        d = _opt(v)
-        if d is not None and len(_CACHE) < 4096:
-            _CACHE[v] = d
-    return d
-
-
-def _num(v: Any) -> Decimal:
-    """A JSON number (or string) as Decimal; floats via repr so 0.1 stays 0.1."""
-    if v.__class__ is str:
-        return _D(v)
-    if v.__class__ is int:
-        return _D(v)
-    if v.__class__ is float and math.isfinite(v):
-        return _D(repr(v))
-    raise TypeError(f"not a number: {type(v).__name__}")
-
-
-def _opt(v: Any) -> Decimal | None:
-    if v is None or v == "":
-        return None
-    return _D(v) if v.__class__ is str else _num(v)
-
-
-def _liq(v: Any) -> Decimal | None:
-    d = _opt(v)
-    return d if d is not None and d > _ZERO else None
-
-
-def _lev(v: Any) -> Decimal:
-    d = _cached(v)
-    return d if d is not None else _num(None)
-
-
-def _plr(upl: Decimal | None, margin: Decimal | None) -> Decimal | None:
-    if upl is None or not margin:
-        return None
-    return upl / margin
 
 
 def bare_symbol(symbol: str) -> str:
@@ -369,113 +329,3 @@ def v3_rows(data: Any, endpoint: str) -> list[Any]:
         )
     rows = data.get("list")
     return [] if rows is None else rows
-
-
-# --------------------------------------------------------------------------- accounts
-
-_V2_ACCOUNT = (
-    ("account_equity", "accountEquity"),
-    ("available", "available"),
-    ("locked", "locked"),
-    ("crossed_max_available", "crossedMaxAvailable"),
-    ("isolated_max_available", "isolatedMaxAvailable"),
-    ("max_transfer_out", "maxTransferOut"),
-    ("crossed_risk_rate", "crossedRiskRate"),
-    ("unrealized_pl", "unrealizedPL"),
-    ("usdt_equity", "usdtEquity"),
-    ("btc_equity", "btcEquity"),
-)
-_V1_ACCOUNT = (
-    ("account_equity", "equity"),
-    ("available", "available"),
-    ("locked", "locked"),
-    ("crossed_max_available", "crossMaxAvailable"),
-    ("isolated_max_available", "fixedMaxAvailable"),
-    ("max_transfer_out", "maxTransferOut"),
-    ("crossed_risk_rate", "crossRiskRate"),
-    ("unrealized_pl", "unrealizedPL"),
-    ("usdt_equity", "usdtEquity"),
-    ("btc_equity", "btcEquity"),
-)
-_V3_ACCOUNT = (
-    ("account_equity", "accountEquity"),
-    ("unrealized_pl", "unrealisedPnl"),
-    ("usdt_equity", "usdtEquity"),
-    ("btc_equity", "btcEquity"),
-    ("eff_equity", "effEquity"),
-    ("mgn_ratio", "mgnRatio"),
-    # mgnRatio is the unified account's margin ratio (maintenance margin / effective equity,
-    # 1.0 = liquidation), the quantity v2 calls crossedRiskRate: rules on it work unchanged.
-    ("crossed_risk_rate", "mgnRatio"),
-    ("imr", "imr"),
-    ("mmr", "mmr"),
-    ("position_mgn_ratio", "positionMgnRatio"),
-)
-
-
-def _fields(
-    r: Row, spec: Sequence[tuple[str, str]], endpoint: str, who: str, warnings: list[str]
-) -> dict[str, Decimal | None]:
-    out: dict[str, Decimal | None] = {}
-    for attr, key in spec:
-        try:
-            out[attr] = _opt(r.get(key))
-        except _ROW_ERRORS:
-            text = f"{endpoint}: {who}: {key} is not a number; ignored"
-            log.warning("%s", text)
-            warnings.append(text)
-            out[attr] = None
-    return out
-
-
-def accounts(
-    shape: str, rows: Any, product_type: str, endpoint: str
-) -> tuple[list[Account], list[str]]:
-    """v1/v2 account rows (a list, one per margin coin) of one product type."""
-    if not isinstance(rows, list):
-        raise TransientError(
-            f"{endpoint}: expected a list of accounts, got {type(rows).__name__}",
-            endpoint=endpoint,
-        )
-    spec = _V1_ACCOUNT if shape == "v1" else _V2_ACCOUNT
-    out: list[Account] = []
-    warnings: list[str] = []
-    for r in rows:
-        coin = r.get("marginCoin") if isinstance(r, Mapping) else None
-        if not isinstance(coin, str) or not coin:
-            text = f"{endpoint}: skipped an account row: marginCoin is missing"
-            log.warning("%s", text)
-            warnings.append(text)
-            continue
-        values = _fields(r, spec, endpoint, f"{coin} account", warnings)
-        out.append(Account(product_type=product_type, margin_coin=coin, **values))
-    return out, warnings
-
-
-def account_v3(data: Any, margin_coin: str, endpoint: str) -> tuple[Account, list[str]]:
-    """The unified account (``/api/v3/account/assets``): one object, ``available`` and
-    ``locked`` from the asset of ``margin_coin``."""
-    if not isinstance(data, dict):
-        raise TransientError(
-            f"{endpoint}: expected an account object, got {type(data).__name__}",
-            endpoint=endpoint,
-        )
-    warnings: list[str] = []
-    values = _fields(data, _V3_ACCOUNT, endpoint, "unified account", warnings)
-    assets = data.get("assets")
-    asset = (
-        next((a for a in assets if isinstance(a, Mapping) and a.get("coin") == margin_coin), None)
-        if isinstance(assets, list)
-        else None
-    )
-    if asset is not None:
-        values.update(
-            _fields(
-                asset,
-                (("available", "available"), ("locked", "locked")),
-                endpoint,
-                f"{margin_coin} asset",
-                warnings,
-            )
-        )
-    return Account(product_type=UNIFIED, margin_coin=margin_coin, **values), warnings

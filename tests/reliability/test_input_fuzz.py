@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from riskwatch import config
 from riskwatch.errors import ConfigError, TransientError
-from riskwatch.exchange import normalise
+from riskwatch.exchange import normalise, normalise_accounts
 
 pytestmark = pytest.mark.reliability
 
@@ -191,7 +191,7 @@ def test_v3_rows_never_crash(data, ledger) -> None:
 def test_account_rows_never_crash(rows, ledger) -> None:
     for shape in ("v1", "v2"):
         try:
-            out, warnings = normalise.accounts(shape, rows, "USDT-FUTURES", ENDPOINT)
+            out, warnings = normalise_accounts.accounts(shape, rows, "USDT-FUTURES", ENDPOINT)
         except TransientError:
             assert not isinstance(rows, list)
             continue
