@@ -10,6 +10,9 @@ Faults are injected with ``inject(kind, ...)``: ``429`` (with or without Retry-A
 ``reset`` (connection reset), ``hang`` (bounded), ``garbage`` (malformed JSON), ``empty``,
 ``code`` (any Bitget error code); for ``count`` requests or until ``clear_faults()``, optionally
 only on paths matching a glob. ``requests`` logs (path, query, status) of every request.
+
+This module is the controller (lifecycle, scripting, auth, routing, fault queue); the book lives
+in ``fake_state`` and the request handler that writes the answers in ``fake_http``.
 """
 
 from __future__ import annotations
@@ -18,43 +21,22 @@ import base64
 import fnmatch
 import hashlib
 import hmac
-import json
 import random
-import socket
-import struct
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
+from riskwatch.exchange.fake_http import Handler, Raw, account_rows, contract_rows
 from riskwatch.exchange.fake_state import (
     Book,
     FakePosition,
     default_account,
 )
 from riskwatch.model import V1_PRODUCT_TYPES, AccountMode
-
-ERR = {
-    "40006": "Invalid ACCESS_KEY",
-    "40012": "apikey/password is incorrect",
-    "40009": "sign signature error",
-    "40008": "Request timestamp expired",
-    "40005": "Invalid ACCESS_TIMESTAMP",
-    "40085": "You are in Unified Account mode, and the Classic Account API is not supported "
-    "at this time",
-    "40084": "You are in Classic Account mode, and the Unified Account API is not supported "
-    "at this time",
-    "30032": "The V1 API has been decommissioned. Please migrate to a newer version.",
-    "40017": "Parameter verification failed",
-    "40404": "Request URL NOT FOUND",
-    "429": "Too Many Requests",
-}
-CLASSIC_PREFIXES = ("/api/v2/mix/", "/api/mix/v1/")
-PUBLIC = {"/api/v2/public/time", "/api/spot/v1/public/time", "/api/v2/mix/market/contracts"}
 
 
 @dataclass
@@ -118,7 +100,7 @@ class FakeBitget:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> FakeBitget:
-        handler = type("Handler", (_Handler,), {"fake": self})
+        handler = type("Handler", (Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -325,7 +307,7 @@ class FakeBitget:
             return lambda: str(self.now_ms())
         if path == "/api/v2/mix/market/contracts":
             pt = params.get("productType", "USDT-FUTURES").upper()
-            return self._cached(("contracts", pt), lambda: _contracts(b, pt))
+            return self._cached(("contracts", pt), lambda: contract_rows(b, pt))
         if path == "/api/v2/mix/position/all-position":
             pt = params.get("productType", "").upper()
             if not pt:
@@ -334,13 +316,13 @@ class FakeBitget:
             return self._cached(("v2", pt, coin), lambda: [p.v2() for p in b.select(pt, coin)])
         if path == "/api/v2/mix/account/accounts":
             pt = params.get("productType", "").upper()
-            return self._cached(("v2a", pt), lambda: _accounts(b, pt, v1=False))
+            return self._cached(("v2a", pt), lambda: account_rows(b, pt, v1=False))
         if path in ("/api/mix/v1/position/allPosition-v2", "/api/mix/v1/account/accounts"):
             pt = V1_PRODUCT_TYPES.get(params.get("productType", "").lower())
             if pt is None:
                 return "40017"
             if path.endswith("accounts"):
-                return self._cached(("v1a", pt), lambda: _accounts(b, pt, v1=True))
+                return self._cached(("v1a", pt), lambda: account_rows(b, pt, v1=True))
             coin = params.get("marginCoin", "").upper() or None
             return self._cached(("v1", pt, coin), lambda: [p.v1() for p in b.select(pt, coin)])
         if path == "/api/v3/position/current-position":
@@ -353,152 +335,4 @@ class FakeBitget:
         return "40404"
 
     def _cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Callable[[], Any]:
-        return lambda: _Raw(self.book.rendered(key, build))
-
-
-class _Raw(bytes):
-    """Already-serialised ``data``: spliced into the envelope as is."""
-
-
-def _accounts(b: Book, pt: str, *, v1: bool) -> list[dict[str, Any]]:
-    out = []
-    for (apt, _coin), acc in sorted(b.accounts.items()):
-        if apt != pt:
-            continue
-        row = dict(acc)
-        if v1:
-            row["equity"] = row.pop("accountEquity", "0")
-            row["crossRiskRate"] = row.pop("crossedRiskRate", "0")
-            row["crossMaxAvailable"] = row.pop("crossedMaxAvailable", "0")
-            row["fixedMaxAvailable"] = row.pop("isolatedMaxAvailable", "0")
-        out.append(row)
-    return out
-
-
-def _contracts(b: Book, pt: str) -> list[dict[str, Any]]:
-    symbols = sorted({p.symbol for p in b.positions.values() if p.product_type == pt})
-    coin = "USDT" if pt.endswith("USDT-FUTURES") else "USDC" if "USDC" in pt else ""
-    return [
-        {
-            "symbol": s,
-            "baseCoin": s.removesuffix(coin or "USD"),
-            "quoteCoin": coin or "USD",
-            "symbolType": "perpetual",
-            "symbolStatus": "normal",
-            "supportMarginCoins": [coin or s.removesuffix("USD")],
-            "pricePlace": "2",
-            "volumePlace": "3",
-            "sizeMultiplier": "0.001",
-            "minTradeNum": "0.001",
-            "makerFeeRate": "0.0002",
-            "takerFeeRate": "0.0006",
-            "maxLever": "125",
-            "minLever": "1",
-        }
-        for s in symbols
-    ]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeBitget
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out as two writes; without TCP_NODELAY a small reply waits ~40 ms
-    # for the client's delayed ACK, which would dominate every benchmark on loopback.
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read fake.requests
-        pass
-
-    def do_GET(self) -> None:
-        split = urlsplit(self.path)
-        path, query = split.path, split.query
-        params = dict(parse_qsl(query))
-        fx = self.fake
-        fault = fx.take_fault(path)
-        if fault is not None and self._fault(fault, path, query):
-            return
-        public = path in PUBLIC
-        if not public and fx.account_mode == "unified" and path.startswith(CLASSIC_PREFIXES):
-            return self._error(path, query, "40085")
-        if path.startswith("/api/mix/v1/") and not fx.v1_enabled:
-            return self._error(path, query, "30032")
-        if not public:
-            code = fx.check_auth("GET", path, query, self.headers)
-            if code:
-                return self._error(path, query, code)
-        if path.startswith("/api/v3/") and fx.account_mode == "classic":
-            return self._error(path, query, "40084")
-        built = fx.route(path, params)
-        if isinstance(built, str):
-            return self._error(path, query, built, status=404 if built == "40404" else 400)
-        data = built()
-        raw = data if isinstance(data, _Raw) else json.dumps(data).encode()
-        head = b'{"code":"00000","msg":"success","requestTime":%d,"data":' % fx.now_ms()
-        self._send(path, query, 200, head + raw + b"}")
-
-    # ------------------------------------------------------------------ answers
-
-    def _send(
-        self, path: str, query: str, status: int, body: bytes, headers: dict[str, str] | None = None
-    ) -> None:
-        self.fake.log(path, query, status)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _error(
-        self,
-        path: str,
-        query: str,
-        code: str,
-        status: int = 400,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        body = json.dumps(
-            {
-                "code": code,
-                "msg": ERR.get(code, "error"),
-                "requestTime": self.fake.now_ms(),
-                "data": None,
-            }
-        ).encode()
-        self._send(path, query, status, body, headers)
-
-    def _fault(self, f: Fault, path: str, query: str) -> bool:
-        """Answer with fault ``f``; False when the fault lets the request through."""
-        if f.kind == "429":
-            hdr = {"Retry-After": f.retry_after} if f.retry_after is not None else None
-            self._error(path, query, "429", status=429, headers=hdr)
-        elif f.kind == "5xx":
-            self._send(path, query, f.status or 503, b"<html>Service Unavailable</html>")
-        elif f.kind == "garbage":
-            self._send(path, query, 200, b'{"code":"00000","data":[{"symbol":')
-        elif f.kind == "raw":
-            self._send(path, query, f.status or 200, f.body)
-        elif f.kind == "empty":
-            self._send(path, query, 200, b"")
-        elif f.kind == "code":
-            self._error(path, query, f.code or "40015", status=f.status or 400)
-        elif f.kind == "reset":
-            self.fake.log(path, query, 0)
-            self._reset()
-        elif f.kind == "hang":
-            self.fake.log(path, query, 0)
-            self.fake._stopping.wait(f.seconds)
-            self._reset()
-        else:
-            return False
-        return True
-
-    def _reset(self) -> None:
-        """Close with RST (SO_LINGER 0): the client sees 'connection reset by peer'."""
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
+        return lambda: Raw(self.book.rendered(key, build))

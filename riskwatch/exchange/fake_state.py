@@ -1,6 +1,6 @@
 """The simulated exchange's book: positions and accounts held in memory, thread-safe.
 
-Kept apart from the HTTP server (``fake.py``) so tests and the demo can script prices without
+Kept apart from the server (``fake``, ``fake_http``) so tests and the demo can script prices without
 caring how they are served. Rows are rendered in Bitget's v1, v2 and v3 shapes (numbers as
 strings, v1 symbol suffixes, v1 ``marketPrice``), and each rendering is cached until the state
 changes, so 10,000 positions are served at the speed of a socket write.
