@@ -59,7 +59,7 @@ def wire(
     client = exchange.build_client(
         cfg.exchange,
         creds,
-        account_mode=remembered if remembered in ("classic", "unified") else None,
+        account_mode=remembered,
         on_account_mode=remember,
         stop=stop,
         rate_limit=rate_limit,

@@ -56,7 +56,7 @@ def run(
     client = exchange.build_client(
         cfg.exchange,
         creds,
-        account_mode=remembered if remembered in ("classic", "unified") else None,
+        account_mode=remembered,
         clock=clock,
         sleep=sleep,
     )

@@ -20,7 +20,7 @@ def build_client(
     settings: ExchangeSettings,
     creds: Credentials,
     *,
-    account_mode: AccountMode | None = None,
+    account_mode: str | None = None,
     on_account_mode: Callable[[AccountMode], None] | None = None,
     sleep: Callable[[float], object] | None = None,
     clock: Callable[[], float] | None = None,
@@ -30,7 +30,9 @@ def build_client(
 ) -> ExchangeClient:
     """A Bitget client for ``settings.api``. ``clock`` times retry budgets and rate limits
     (monotonic by default); ``wall`` stamps snapshots and signs requests (``time.time``);
-    ``sleep`` defaults to ``stop.wait`` so a stop request ends any backoff at once."""
+    ``sleep`` defaults to ``stop.wait`` so a stop request ends any backoff at once.
+    ``account_mode`` is what the state dir remembers, as stored: with ``api: auto``,
+    "unified" starts on v3 and anything else (None, a stale value) on v2."""
     from riskwatch.exchange.bitget import BitgetClient
     from riskwatch.exchange.ratelimit import RateLimiter
     from riskwatch.exchange.transport import Transport

@@ -174,7 +174,7 @@ class BitgetClient:
         settings: ExchangeSettings,
         transport: Transport,
         *,
-        account_mode: AccountMode | None = None,
+        account_mode: str | None = None,  # remembered: "unified" starts auto on v3
         on_account_mode: Callable[[AccountMode], None] | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
