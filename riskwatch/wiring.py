@@ -89,7 +89,9 @@ def wire(
     if store is not None:
         hooks.closers.append(store.close)
     if cfg.heartbeat_url:
-        hooks.pinged = Pinger(cfg.heartbeat_url, timeout=cfg.exchange.timeout)
+        pinger = Pinger(cfg.heartbeat_url, timeout=cfg.exchange.timeout)
+        hooks.pinged = pinger
+        hooks.closers.append(pinger.join)
     if cfg.metrics_listen:
         from riskwatch.promexport import Exporter
 
@@ -119,6 +121,11 @@ class Pinger:
     def __call__(self, outcome: Outcome) -> None:
         if self._busy.acquire(blocking=False):
             threading.Thread(target=self._ping, name="riskwatch-heartbeat", daemon=True).start()
+
+    def join(self, timeout: float = 1.0) -> None:
+        """Wait (briefly, at shutdown) for a ping in flight to finish."""
+        if self._busy.acquire(timeout=timeout):
+            self._busy.release()
 
     def _ping(self) -> None:
         try:

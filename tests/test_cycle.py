@@ -181,6 +181,7 @@ def test_heartbeat_url_is_pinged_and_its_failure_logged_without_the_url(caplog):
         with caplog.at_level(logging.WARNING, logger="riskwatch"):
             # a ping still finishing makes the next call a no-op (one at a time): call again
             _wait(lambda: ping(None) or "answered HTTP 500" in caplog.text)
+        ping.join(timeout=5)
     finally:
         server.shutdown()
         server.server_close()
