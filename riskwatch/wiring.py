@@ -31,6 +31,7 @@ class Wired:
     hooks: Hooks
     deliverer: object | None  # notify.Deliverer, None in dry-run
     store: Store | None
+    stop: threading.Event  # ends every backoff of the client and the deliverer: give it the loop
 
 
 def wire(
@@ -98,7 +99,7 @@ def wire(
         exporter = Exporter(cfg.metrics_listen)
         hooks.exported = exporter.update
         hooks.closers.append(exporter.close)
-    return Wired(watcher=watcher, hooks=hooks, deliverer=deliverer, store=store)
+    return Wired(watcher=watcher, hooks=hooks, deliverer=deliverer, store=store, stop=stop)
 
 
 def _open_store(cfg: Config, dry_run: bool) -> Store | None:

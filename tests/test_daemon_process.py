@@ -177,6 +177,19 @@ def test_kill_9_and_restart_sends_no_repeat_before_it_is_due(setup: Setup, daemo
     assert count(setup.rx, "near-liquidation") == 1, setup.rx.bodies()
 
 
+def test_sigterm_ends_a_retry_backoff_at_once(setup: Setup, daemon) -> None:
+    setup.fake.inject("5xx", status=503)  # every poll retries with backoff for its budget
+    proc = daemon()
+    deadline = time.monotonic() + 15
+    while len(setup.fake.requests) < 2:  # the first request failed: it is in a backoff now
+        assert time.monotonic() < deadline, "the daemon sent nothing"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=6) == 0
+    err = setup.stderr()
+    assert "stopped" in err and "in the middle of a cycle" not in err, err
+
+
 def test_stale_when_the_exchange_fails_and_resolved_when_it_is_back(setup: Setup, daemon) -> None:
     setup.write_rules(stale="3s")
     daemon()

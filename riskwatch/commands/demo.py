@@ -44,18 +44,20 @@ def run(args: argparse.Namespace) -> int:
         env.update(FakeBitget.credentials_env())
         env.update(RISKWATCH_DEMO_URL=fake.url, RISKWATCH_DEMO_STATE=state_dir)
         cfg = config.load(str(rules), environ=env)
-        stop = threading.Event()
         print(
             f"riskwatch demo: a simulated Bitget on {fake.url} holds 3 positions; BTCUSDT long "
             "(liquidation 90,000) drifts toward liquidation and back every 30 s.\n"
             "Alerts appear below as they would on Telegram or Slack. Ctrl-C to stop.\n",
             flush=True,
         )
-        wired = wire(cfg, environ=env, out=sys.stdout, stop=stop)
+        wired = wire(cfg, environ=env, out=sys.stdout)
+        stop = wired.stop
         script = threading.Thread(target=play, args=(fake, stop), name="demo-prices", daemon=True)
         script.start()
         if args.duration:
-            threading.Timer(args.duration, stop.set).start()
+            timer = threading.Timer(args.duration, stop.set)
+            timer.daemon = True  # Ctrl-C before the end must not wait for it
+            timer.start()
         return Daemon(str(rules), wired.watcher, wired.hooks, environ=env, stop=stop).run()
 
 

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         cfg.exchange.poll_interval,
         len(cfg.rules),
     )
-    return Daemon(args.config, wired.watcher, wired.hooks).run()
+    return Daemon(args.config, wired.watcher, wired.hooks, stop=wired.stop).run()
 
 
 def once(wired) -> int:
