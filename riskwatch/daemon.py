@@ -68,6 +68,8 @@ class Daemon:
         self._refusals = 0
         self.cycles = 0
         self.failed: Exception | None = None
+        self._ready_sent = False
+        self._last: Outcome | None = None
 
     # ------------------------------------------------------------------ process level
     def run(self) -> int:
@@ -84,6 +86,8 @@ class Daemon:
         try:
             while loop.is_alive() and not self.stop.wait(0.5):
                 pass
+            if not self.stop.is_set() and self.failed is None:  # the loop died some other way
+                self.failed = RuntimeError("the watch loop ended unexpectedly")
         finally:
             self.stop.set()
             self.sd.stopping()
@@ -104,7 +108,12 @@ class Daemon:
         slow cycle shortens the next sleep instead of shifting every later poll."""
         next_at = self.monotonic()
         while not self.stop.is_set():
-            self._maybe_reload()
+            try:
+                self._maybe_reload()
+            except RiskwatchError as exc:  # e.g. the store refused the outbox clean-up
+                log.error("reload incomplete, will try again on the next change: %s", exc)
+            except Exception as exc:
+                return self._die(exc)
             now = self.monotonic()
             if now >= next_at:
                 try:
@@ -113,10 +122,9 @@ class Daemon:
                     log.error("cycle failed, state kept as it was; retrying: %s", exc)
                     outcome = None
                 except Exception as exc:  # a bug: exit non-zero, systemd restarts us
-                    log.critical("internal error, stopping: %s: %s", type(exc).__name__, exc)
-                    self.failed = exc
-                    self.stop.set()
-                    return
+                    return self._die(exc)
+                finally:
+                    self._ready_once()
                 interval = self._interval(outcome)
                 next_at += interval
                 now = self.monotonic()
@@ -128,15 +136,26 @@ class Daemon:
     def one_cycle(self) -> Outcome:
         outcome = self.watcher.cycle()
         self.cycles += 1
+        self._last = outcome
         self.hooks.delivered(outcome)
         self.hooks.exported(outcome, self.watcher)
         if outcome.error is None:
             self.hooks.pinged(outcome)
-        if self.cycles == 1:
-            self.sd.ready(self.status_line(outcome))  # READY follows the first poll attempt
-        else:
+        if self._ready_sent:
             self.sd.status(self.status_line(outcome))
         return outcome
+
+    def _ready_once(self) -> None:
+        """READY follows the first poll attempt, whatever its outcome (DESIGN 8): a first cycle
+        that failed must not leave systemd waiting for a start that never completes."""
+        if not self._ready_sent:
+            self._ready_sent = True
+            self.sd.ready(self.status_line(self._last))
+
+    def _die(self, exc: Exception) -> None:
+        log.critical("internal error, stopping: %s: %s", type(exc).__name__, exc)
+        self.failed = exc
+        self.stop.set()
 
     def _interval(self, outcome: Outcome | None) -> float:
         base = self.watcher.cfg.exchange.poll_interval

@@ -175,6 +175,34 @@ def test_the_loop_tells_systemd_ready_status_watchdog_and_reloading(tmp_path):
     assert after["status"].endswith("rules file invalid (running on the last good rules)")
 
 
+def test_ready_follows_a_first_cycle_that_failed():
+    sd = RecordingNotifier({"NOTIFY_SOCKET": "/unused"})
+    clock = Clock()
+    watcher = FakeWatcher(clock, raises=[StoreError("state.sqlite: disk I/O error")] * 2)
+    make_daemon(watcher, clock, cycles=2, notifier=sd).loop()
+    assert len(watcher.started) == 2
+    assert [f["ready"] for f in sd.sent if "ready" in f] == ["1"], "READY once, after attempt 1"
+
+
+def test_a_reload_that_fails_on_the_store_keeps_the_loop_running(tmp_path, monkeypatch, caplog):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("# v1\n")
+    clock = Clock()
+    watcher = FakeWatcher(clock)
+    d = make_daemon(watcher, clock, cycles=4, path=str(rules))
+    cfg = Config(path=str(rules), exchange=ExchangeSettings(poll_interval=10))
+    monkeypatch.setattr("riskwatch.daemon.config_mod.load", lambda path, environ=None: cfg)
+
+    def reconfigure(new: Config) -> None:
+        raise StoreError("state.sqlite: database is locked")
+
+    d.hooks.reconfigure = reconfigure
+    d.hup.set()
+    d.loop()
+    assert len(watcher.started) == 4 and d.failed is None
+    assert "reload incomplete, will try again on the next change" in caplog.text
+
+
 def test_notify_datagrams_reach_the_socket_as_key_value_lines(tmp_path):
     addr = str(tmp_path / "notify.sock")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
