@@ -123,6 +123,36 @@ def test_malformed_row_skipped_with_one_warning_naming_symbol_and_field(
     assert len([r for r in caplog.records if "BTCUSDT" in r.getMessage()]) == 1
 
 
+def _live_row(shape: str) -> dict:
+    """One row of ``shape`` that normalises to a position as it stands."""
+    if shape == "v1":
+        return dict(_data("v1_allPosition-v2.json")[1])
+    if shape == "v3":
+        return dict(normalise.v3_rows(_recorded("uta fetchPosition"), "/e")[0])
+    return dict(_data("v2_all_position.json")[0])
+
+
+@pytest.mark.parametrize("shape", ["v1", "v2", "v3"])
+@pytest.mark.parametrize("field", ["symbol", "marginCoin"])
+@pytest.mark.parametrize("value", [None, 123, "", ["BTCUSDT"]])
+def test_non_string_or_empty_symbol_or_coin_skipped_with_one_warning_naming_it(
+    shape, field, value, caplog
+) -> None:
+    good = _live_row(shape)
+    assert len(normalise.positions(shape, [good], PT, "/e")[0]) == 1
+    bad = dict(good, **{field: value})
+    with caplog.at_level(logging.WARNING, logger="riskwatch.exchange"):
+        ps, warnings = normalise.positions(shape, [bad, good], PT, "/e")
+    assert len(ps) == 1 and isinstance(ps[0].symbol, str) and ps[0].symbol
+    assert len(warnings) == 1 and f"{field} is missing or not valid" in warnings[0]
+    assert [r.getMessage() for r in caplog.records] == warnings
+
+
+def test_v1_symbol_that_is_only_a_suffix_is_skipped() -> None:
+    ps, warnings = normalise.positions("v1", [dict(_live_row("v1"), symbol="_UMCBL")], PT, "/e")
+    assert ps == [] and len(warnings) == 1
+
+
 def test_unknown_fields_ignored_and_non_object_row_skipped() -> None:
     row = dict(_data("v2_all_position.json")[1], brandNewField={"x": 1})
     ps, warnings = normalise.positions("v2", [row, "junk"], PT, "/e")

@@ -107,13 +107,17 @@ def _v2(r: Row, pt: str) -> Position | None:
     mark = _D(mark) if mark.__class__ is str else _num(mark)
     if not mark > _ZERO:
         raise _Bad
+    symbol = r["symbol"]
+    coin = r["marginCoin"]
+    if not (symbol.__class__ is str and symbol and coin.__class__ is str and coin):
+        raise _Bad  # null/number/empty: later code sorts and lower()s these
     side = _SIDES[r["holdSide"]]
     lev = _lev(r["leverage"])
     p = _new(Position)
     _s0(p, pt)
-    _s1(p, r["symbol"])
+    _s1(p, symbol)
     _s2(p, side)
-    _s3(p, r["marginCoin"])
+    _s3(p, coin)
     _s4(p, total)
     _s5(p, mark)
     v = r.get("liquidationPrice")
@@ -146,11 +150,12 @@ def _v1(r: Row, pt: str) -> Position | None:
         return None if total == _ZERO else _bad()
     mark_raw = r.get("markPrice")
     mark = _num(mark_raw if mark_raw is not None else r["marketPrice"])
+    symbol, coin = _names(r)
     return _position(
         pt,
-        bare_symbol(r["symbol"]),
+        bare_symbol(symbol) or _bad(),
         _SIDES[r["holdSide"]],
-        r["marginCoin"],
+        coin,
         total,
         mark if mark > _ZERO else _bad(),
         _liq(r.get("liquidationPrice")),
@@ -174,11 +179,12 @@ def _v3(r: Row, pt: str) -> Position | None:
     margin = _opt(r.get("positionBalance"))
     upl = _opt(r.get("unrealisedPnl"))
     plr = _opt(r.get("profitRate"))
+    symbol, coin = _names(r)
     return _position(
         pt,
-        r["symbol"],
+        symbol,
         _SIDES[r["posSide"]],
-        r["marginCoin"],
+        coin,
         total,
         mark if mark > _ZERO else _bad(),
         _liq(r.get("liquidationPrice")),
@@ -195,6 +201,16 @@ def _v3(r: Row, pt: str) -> Position | None:
 
 
 def _bad() -> Any:
+    raise _Bad
+
+
+def _names(r: Row) -> tuple[str, str]:
+    """The row's ``symbol`` and ``marginCoin``, both non-empty ``str`` or ``_Bad``: a null or a
+    number here would pass normalisation and crash the engine, render and sort much later."""
+    symbol = r["symbol"]
+    coin = r["marginCoin"]
+    if symbol.__class__ is str and symbol and coin.__class__ is str and coin:
+        return symbol, coin
     raise _Bad
 
 

@@ -136,6 +136,9 @@ def _check_positions(shape: str, rows: object, ledger) -> None:
         assert p.side in ("long", "short")
         assert isinstance(p.mark_price, Decimal)
         assert p.liquidation_price is None or p.liquidation_price > 0
+        # Engine, render and sorting use these as text: null or a number would crash them.
+        assert p.symbol.__class__ is str and p.symbol, f"bad symbol {p.symbol!r}"
+        assert p.margin_coin.__class__ is str and p.margin_coin, f"bad coin {p.margin_coin!r}"
     for w in warnings:
         # One line each: a symbol carrying a newline must not forge log lines.
         assert "\n" not in w and "\r" not in w, f"multi-line skip warning: {w!r}"
