@@ -197,11 +197,13 @@ class _Items:
         return f
 
     def closes(self, product_type: str) -> bool:
-        """Whether absence from this snapshot means gone (its product type was read)."""
+        """Whether absence from this snapshot means gone (its list was read whole)."""
         snap = self.snapshot
-        if product_type == UNIFIED:
-            return snap.account_mode == "classic" and bool(snap.fetched)
-        return product_type in snap.fetched
+        if self.is_position:
+            return product_type in snap.fetched
+        if product_type == UNIFIED:  # gone once the account is classic again
+            return snap.account_mode == "classic" and bool(snap.accounts_fetched)
+        return product_type in snap.accounts_fetched
 
 
 def _fields(item: Position | Account) -> Fields:

@@ -95,13 +95,16 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """What one poll saw. ``fetched`` names the product types whose positions were read
-    successfully: only those may close positions (DESIGN section 8, closed versus missing)."""
+    """What one poll saw. Absence means "closed" only where the list was read whole (DESIGN
+    section 8, closed versus missing): ``fetched`` names the product types whose positions
+    were read without a skipped row, ``accounts_fetched`` those whose accounts were read
+    (``UNIFIED`` for a unified account)."""
 
     taken_at: float
     positions: tuple[Position, ...] = ()
     accounts: tuple[Account, ...] = ()
     fetched: frozenset[str] = frozenset()
+    accounts_fetched: frozenset[str] = frozenset()
     account_mode: AccountMode = "classic"
     warnings: tuple[str, ...] = ()  # skipped rows etc., one line each, already said in the log
 

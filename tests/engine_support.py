@@ -44,8 +44,20 @@ def pos(symbol: str = "BTCUSDT", gap: float | None = 20.0, side: str = "long", *
     return Position(**base)  # type: ignore[arg-type]
 
 
-def snap(*positions: Position, accounts: tuple[Account, ...] = (), fetched=FETCHED) -> Snapshot:
-    return Snapshot(taken_at=0.0, positions=positions, accounts=accounts, fetched=fetched)
+def snap(
+    *positions: Position,
+    accounts: tuple[Account, ...] = (),
+    fetched=FETCHED,
+    accounts_fetched=None,
+) -> Snapshot:
+    """A poll that read ``fetched`` whole, accounts too unless ``accounts_fetched`` says."""
+    return Snapshot(
+        taken_at=0.0,
+        positions=positions,
+        accounts=accounts,
+        fetched=fetched,
+        accounts_fetched=fetched if accounts_fetched is None else accounts_fetched,
+    )
 
 
 def gap_rule(**kw: object) -> Rule:

@@ -341,6 +341,25 @@ def test_account_rule_keys_and_resolves() -> None:
     assert kinds(run.cycle(10, snap(accounts=(calm,)))) == ["resolved:critical"]
 
 
+def test_an_account_is_gone_only_when_its_accounts_were_read() -> None:
+    rule = Rule("acct", "crossedRiskRate", ">=", critical=0.8, scope="account", channels=("x",))
+    run = Run(rule)
+    run.cycle(0, snap(accounts=(Account(PT, "USDT", crossed_risk_rate=D("0.9")),)))
+    # positions read, the accounts endpoint failed: nothing changes
+    assert run.cycle(10, snap(accounts_fetched=frozenset())) == []
+    assert run.state[("acct", PT, "USDT", "")].status == "firing"
+    # accounts read and the account is absent: gone
+    (t,) = run.cycle(20, snap())
+    assert (t.kind, t.reason) == ("resolved", "account gone")
+
+
+def test_a_product_type_read_with_skipped_rows_closes_nothing() -> None:
+    run = Run(gap_rule())
+    run.gap(0, 10)
+    assert run.cycle(10, snap(fetched=frozenset())) == []  # the row was skipped as malformed
+    assert run.state[key()].status == "firing"
+
+
 def test_unified_account_key() -> None:
     rule = Rule("acct", "mgnRatio", ">=", critical=0.8, scope="account")
     run = Run(rule)

@@ -17,12 +17,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from riskwatch.errors import AuthError, ExchangeError, Unreachable
 from riskwatch.exchange import codes, normalise, normalise_accounts
 from riskwatch.exchange.transport import Transport
 from riskwatch.model import (
+    UNIFIED,
     V1_PRODUCT_TYPES,
     Account,
     AccountMode,
@@ -39,9 +40,11 @@ V1_NAMES = {canonical: v1 for v1, canonical in V1_PRODUCT_TYPES.items()}
 class _Partial:
     positions: list[Position]
     accounts: list[Account]
-    fetched: set[str]
+    read: set[str]  # product types whose positions were read
     warnings: list[str]
     errors: list[ExchangeError]
+    whole: set[str] = field(default_factory=set)  # ... read with no row skipped
+    accounts_read: set[str] = field(default_factory=set)
 
     def attempt(self, what: Callable[[], None]) -> None:
         """Run one endpoint's fetch; a refusal propagates, any other failure is remembered."""
@@ -99,7 +102,9 @@ class Adapter:
         coin = self.s.margin_coin  # v1/v2 filter by the query too; v3 has no such parameter
         out.positions += [p for p in ps if p.margin_coin == coin] if coin else ps
         out.warnings += warnings
-        out.fetched.add(pt)
+        out.read.add(pt)
+        if not warnings:  # a skipped row is not a closed position: close nothing this time
+            out.whole.add(pt)
 
     def _accounts(self, pt: str, deadline: float, out: _Partial) -> None:
         path = self.accounts_path
@@ -113,6 +118,8 @@ class Adapter:
         coin = self.s.margin_coin
         out.accounts += [a for a in accs if not coin or a.margin_coin == coin]
         out.warnings += warnings
+        if not warnings:
+            out.accounts_read.add(pt)
 
 
 class V2(Adapter):
@@ -161,6 +168,8 @@ class V3(Adapter):
         )
         out.accounts.append(acc)
         out.warnings += warnings
+        if not warnings:
+            out.accounts_read.add(UNIFIED)
 
 
 ADAPTERS: dict[str, type[Adapter]] = {"v1": V1, "v2": V2, "v3": V3}
@@ -237,7 +246,7 @@ class BitgetClient:
 
     def _fetch(self) -> Snapshot:
         part = self._adapter.fetch(self._t.deadline())
-        if not part.fetched:
+        if not part.read:
             first = part.errors[0] if part.errors else None
             if isinstance(first, Unreachable) or first is None:
                 raise Unreachable(
@@ -249,7 +258,8 @@ class BitgetClient:
             taken_at=self._wall(),
             positions=tuple(part.positions),
             accounts=tuple(part.accounts),
-            fetched=frozenset(part.fetched),
+            fetched=frozenset(part.whole),
+            accounts_fetched=frozenset(part.accounts_read),
             account_mode=self._adapter.mode,
             warnings=tuple(part.warnings),
         )
