@@ -95,6 +95,7 @@ class Watcher:
             health=self.health,
             defaults=self.cfg.defaults,
             stale_after=self.cfg.exchange.stale_after,
+            previous=self.last_snapshot,
         )
         outgoing = render.messages_for(transitions, self._routes, now)
         outgoing += self._heartbeat(now, snapshot, next_state)

@@ -161,14 +161,14 @@ class _Items:
         items: Sequence[Position] | Sequence[Account],
         snapshot: Snapshot,
         is_position: bool,
+        previous: Sequence[Position] | Sequence[Account] = (),
     ) -> None:
         self.items = items
         self.is_position = is_position
         self.snapshot = snapshot
-        if is_position:
-            self.subjects = list(map(_POSITION_SUBJECT, items))
-        else:
-            self.subjects = [(a.product_type, a.margin_coin, "") for a in items]  # type: ignore[union-attr]
+        self.subjects = list(map(self._subject, items))
+        self._previous = previous
+        self._last: dict[tuple[str, str, str], Position | Account] | None = None
         self.index = dict(zip(self.subjects, range(len(items)), strict=True))
         self.columns: dict[Callable[..., float | None], list[float]] = {}
         self.match_columns: dict[int, list[str]] = {}
@@ -195,6 +195,18 @@ class _Items:
         if f is None:
             f = self.fields_cache[i] = _fields(self.items[i])
         return f
+
+    def _subject(self, item: Position | Account) -> tuple[str, str, str]:
+        if self.is_position:
+            return _POSITION_SUBJECT(item)
+        return (item.product_type, item.margin_coin, "")
+
+    def last_seen(self, subject: tuple[str, str, str]) -> Position | Account | None:
+        """The item as the previous poll saw it: a closed position's line shows its last known
+        values (DESIGN 8). Indexed only when something closes, so a steady cycle pays nothing."""
+        if self._last is None:
+            self._last = {self._subject(it): it for it in self._previous}
+        return self._last.get(subject)
 
     def closes(self, product_type: str) -> bool:
         """Whether absence from this snapshot means gone (its list was read whole)."""
@@ -281,7 +293,8 @@ def _evaluate_rule(
             i = index.get(key[1:])  # type: ignore[arg-type]
             if i is None:
                 if items.closes(key[1]):
-                    _end(lc, prev, now, _gone(items), out, nxt)
+                    last = items.last_seen(key[1:])  # type: ignore[arg-type]
+                    _end(lc, prev, now, _gone(items), out, nxt, last=last, fn=c.fn)
                 continue
             handled.add(i)
             if allowed is not None and i not in allowed:
@@ -331,8 +344,15 @@ def _end(
     reason: str,
     out: list[Transition],
     nxt: dict[AlertKey, AlertState],
+    *,
+    last: Position | Account | None = None,
+    fn: Callable[..., float | None] | None = None,
 ) -> None:
-    t = resolve(lc, prev, now, reason)
+    """End ``prev``; ``last`` (the item as last seen) gives the line its last known values."""
+    if last is None or fn is None:
+        t = resolve(lc, prev, now, reason)
+    else:
+        t = resolve(lc, prev, now, reason, fn(last), _fields(last))
     if t is not None:
         out.append(t)
     nxt.pop(prev.key, None)
@@ -380,18 +400,21 @@ def evaluate(
     health: Health | None = None,
     defaults: Defaults = Defaults(),  # noqa: B008 - frozen, shared safely
     stale_after: float = 120.0,
+    previous: Snapshot | None = None,
 ) -> tuple[list[Transition], dict[AlertKey, AlertState]]:
     """One cycle. ``snapshot=None`` means this cycle's poll failed: nothing closes or fires
     from positions, pending timers keep running, and only the built-ins move (from ``health``).
+    ``previous`` is the last snapshot seen, for the last known values of what closed.
     """
     compiled = _compile(rules, defaults)
     out: list[Transition] = []
     nxt: dict[AlertKey, AlertState] = dict(state)
     by_rule = _group(compiled, state, defaults, now, out, nxt)
     if snapshot is not None:
+        before = previous or Snapshot(taken_at=0.0)
         scopes = {
-            "position": _Items(snapshot.positions, snapshot, True),
-            "account": _Items(snapshot.accounts, snapshot, False),
+            "position": _Items(snapshot.positions, snapshot, True, before.positions),
+            "account": _Items(snapshot.accounts, snapshot, False, before.accounts),
         }
         for c in compiled:
             items = scopes[c.lc.scope]

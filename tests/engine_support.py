@@ -79,6 +79,7 @@ class Run:
         self.rules = tuple(rules)
         self.state: dict[AlertKey, AlertState] = {}
         self.defaults = defaults
+        self.last: Snapshot | None = None  # the previous good snapshot, as the Watcher keeps
 
     def cycle(
         self,
@@ -99,7 +100,10 @@ class Run:
             health=health,
             defaults=self.defaults,
             stale_after=stale_after,
+            previous=self.last,
         )
+        if snapshot is not None:
+            self.last = snapshot
         return out
 
     def gap(self, now: float, gap: float | None, **kw: object) -> list[str]:

@@ -341,6 +341,25 @@ def test_account_rule_keys_and_resolves() -> None:
     assert kinds(run.cycle(10, snap(accounts=(calm,)))) == ["resolved:critical"]
 
 
+def test_a_closed_position_line_shows_its_last_known_values() -> None:
+    run = Run(gap_rule())
+    run.gap(0, 14)  # fires (warning) at a 14 % gap
+    run.gap(10, 6)  # drifts toward liquidation; still warning: nothing said, state unchanged
+    (t,) = run.cycle(20, snap())  # gone from a product type read whole
+    assert (t.kind, t.reason) == ("resolved", "position closed")
+    assert t.value == pytest.approx(6.0)
+    assert t.field_map()["liq_gap_pct"] == pytest.approx(6.0)
+    assert t.field_map()["markPrice"] == 1000.0
+
+
+def test_after_a_restart_a_closed_line_falls_back_to_the_stored_values() -> None:
+    run = Run(gap_rule())
+    run.gap(0, 14)
+    run.last = None  # a restart: no previous snapshot in memory
+    (t,) = run.cycle(20, snap())
+    assert t.value == pytest.approx(14.0)
+
+
 def test_an_account_is_gone_only_when_its_accounts_were_read() -> None:
     rule = Rule("acct", "crossedRiskRate", ">=", critical=0.8, scope="account", channels=("x",))
     run = Run(rule)
