@@ -277,7 +277,10 @@ def resolve(
 
 
 def orphan(prev: AlertState, defaults: Defaults, name: str | None = None) -> Lifecycle:
-    """A stand-in lifecycle for an alert whose rule is gone or changed: its old channels."""
+    """A stand-in lifecycle for an alert whose rule is gone or changed: its old channels.
+
+    It always sends its one resolve line (DESIGN 8: a removed or changed rule ends its firing
+    alerts "with one line"): whoever removed the rule still needs to hear the alert is over."""
     return Lifecycle(
         name=name or prev.key[0],
         metric=prev.metric,
@@ -289,7 +292,7 @@ def orphan(prev: AlertState, defaults: Defaults, name: str | None = None) -> Lif
         for_=0.0,
         repeat=0.0,
         worsen_by=None,
-        send_resolved=defaults.send_resolved,
+        send_resolved=True,
         channels=prev.channels or defaults.channels,
         message=None,
     )

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 
 from riskwatch import engine
-from riskwatch.model import Account, Match, Rule
+from riskwatch.model import Account, Defaults, Match, Rule
 from tests.engine_support import (
     PT,
     Run,
@@ -308,6 +308,15 @@ def test_rule_thresholds_changed_keeps_state() -> None:
     assert run.state[key()].since == since
     assert run.gap(20, 12.5) == []  # 12 + 1 band: still firing under the new thresholds
     assert run.gap(30, 13) == ["resolved:warning"]
+
+
+def test_a_removed_rule_says_so_even_when_resolves_are_off() -> None:
+    run = Run(
+        gap_rule(send_resolved=False), defaults=Defaults(channels=("x",), send_resolved=False)
+    )
+    run.gap(0, 10)
+    (t,) = run.cycle(10, snap(pos(gap=10)), rules=())
+    assert (t.kind, t.reason) == ("resolved", "rule removed")
 
 
 def test_send_resolved_false_removes_state_silently() -> None:
