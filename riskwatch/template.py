@@ -47,6 +47,8 @@ def check(tpl: str) -> str | None:
     """Return ``None`` when ``tpl`` is a safe template, else the reason in a few words."""
     if len(tpl) > MAX_LENGTH:
         return f"longer than {MAX_LENGTH} characters"
+    if "\n" in tpl or "\r" in tpl:
+        return "must be one line: each alert is one line of the message"
     try:
         pieces = list(_pieces(tpl))
     except ValueError as exc:  # unbalanced braces and the like

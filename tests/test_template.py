@@ -65,3 +65,10 @@ def test_fill_formats_values() -> None:
 )
 def test_fill_never_raises(tpl: str, values: dict[str, object], expected: str) -> None:
     assert template.fill(tpl, values) == expected
+
+
+def test_a_template_must_stay_on_one_line() -> None:
+    assert template.check("{symbol}\nsecond line") == (
+        "must be one line: each alert is one line of the message"
+    )
+    assert template.check("{symbol}\r") is not None
