@@ -6,13 +6,12 @@ import argparse
 import logging
 import sys
 
-from riskwatch import config
+from riskwatch import cli, config
 from riskwatch.daemon import Daemon
-from riskwatch.errors import AuthError, ExchangeError
 from riskwatch.wiring import wire
 
 log = logging.getLogger("riskwatch")
-EXIT_OK, EXIT_REFUSED, EXIT_UNREACHABLE = 0, 3, 4
+EXIT_OK = 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,13 +41,6 @@ def once(wired) -> int:
     finally:
         for close in wired.hooks.closers:
             close()
-    if isinstance(outcome.error, AuthError):
-        print(
-            f"riskwatch: exchange refused the credentials: {outcome.error.explanation}",
-            file=sys.stderr,
-        )
-        return EXIT_REFUSED
-    if isinstance(outcome.error, ExchangeError):
-        print(f"riskwatch: exchange unreachable: {outcome.error}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+    if outcome.error is not None:  # after delivering: the auth alert went out first
+        return cli.report(outcome.error)  # one redacted line, exit 3 refused / 4 unreachable
     return EXIT_OK
