@@ -8,7 +8,7 @@ from email.utils import formatdate
 import pytest
 
 from riskwatch import metrics
-from riskwatch.errors import ExchangeError, Unreachable
+from riskwatch.errors import ExchangeError, TransientError, Unreachable
 from riskwatch.exchange.fake import FakeBitget
 from riskwatch.exchange.ratelimit import RateLimiter
 from riskwatch.exchange.transport import FALLBACK_HOLD, parse_retry_after
@@ -160,6 +160,19 @@ def test_timestamp_rejection_resyncs_and_retries_once(fx) -> None:
     assert _gaps(c.fetch_snapshot()) == EXPECTED
     assert fx.paths().count("/api/v2/public/time") == before + 1
     assert [r.status for r in fx.requests if r.path == POS][-2:] == [400, 200]
+
+
+@pytest.mark.parametrize("code", ["40008", "40004", "40005"])
+def test_timestamp_rejected_again_after_the_resync_fails_at_once(fx, code) -> None:
+    clock = FakeClock()
+    fx.inject("code", code=code, path=POS)
+    with pytest.raises(ExchangeError) as info:
+        client(fx, clock).fetch_snapshot()
+    assert not isinstance(info.value, Unreachable | TransientError)
+    assert "still rejects the request timestamp after syncing to its clock" in str(info.value)
+    assert POS in str(info.value) and info.value.code == code
+    assert fx.paths().count(POS) == 2  # the request, then one retry after one resync
+    assert clock.slept == []
 
 
 def test_fallback_host_when_primary_is_unreachable_and_primary_again_later(fx) -> None:

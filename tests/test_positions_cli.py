@@ -137,6 +137,15 @@ def test_unreachable_exits_4_naming_the_endpoint(tmp_path, fx, capsys) -> None:
     assert rc == 4 and "/api/v2/mix/position/all-position" in err
 
 
+def test_timestamp_still_rejected_after_resync_exits_4_saying_so(tmp_path, fx, capsys) -> None:
+    fx.inject("code", code="40008", path="/api/v2/mix/position/*")
+    clock = FakeClock()
+    rc, _ = _run(_config(tmp_path, fx, "v2"), clock)
+    err = capsys.readouterr().err
+    assert rc == 4 and "still rejects the request timestamp after syncing" in err
+    assert clock.slept == []  # not retried until the deadline
+
+
 def test_missing_credentials_exit_1(tmp_path, fx, capsys, monkeypatch) -> None:
     monkeypatch.delenv("BITGET_API_SECRET")
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)

@@ -100,3 +100,16 @@ def test_a_refused_key_exits_3_after_alerting(tmp_path, monkeypatch, capsys):
         assert "CRITICAL riskwatch-auth" in rx.bodies()[0]
     err = capsys.readouterr().err
     assert "secret" in err.lower() and "not-the-secret-0000" not in err
+
+
+def test_timestamp_still_rejected_after_resync_exits_4_saying_so(tmp_path, capsys):
+    with FakeBitget() as fx, Receiver() as rx:
+        book(fx)
+        fx.inject("code", code="40008", path="/api/v2/mix/position/*")
+        rules = tmp_path / "rules.yaml"
+        rules.write_text(RULES.format(url=fx.url, state=tmp_path / "state", rx=rx.url))
+        assert main(["run", "-c", str(rules), "--once"]) == 4
+        assert fx.paths().count("/api/v2/mix/position/all-position") == 2
+    err = capsys.readouterr().err
+    assert "still rejects the request timestamp after syncing to its clock" in err
+    assert "Traceback" not in err

@@ -9,7 +9,8 @@ Policy, in order of application for one ``get``:
 - a token bucket per endpoint family (``RateLimiter``) so we do not earn 429s;
 - the clock offset to Bitget's server time, measured before the first signed request and again
   whenever Bitget rejects a timestamp (then the request is retried once at once), so a local
-  clock minutes off does not matter;
+  clock minutes off does not matter; a second rejection right after the resync is an
+  ``ExchangeError`` (not retried: resyncing again would only loop until the deadline);
 - tenacity retries on ``TransientError`` (which includes ``RateLimited``) with exponential
   backoff and jitter, honouring Retry-After, and a *deadline*: a fetch never outlives the poll
   interval by much. Sleeps go through the injected ``sleep`` (which waits on the stop event), so
@@ -31,7 +32,7 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from riskwatch.credentials import Credentials
-from riskwatch.errors import TransientError, Unreachable
+from riskwatch.errors import ExchangeError, TransientError, Unreachable
 from riskwatch.exchange import codes, signing
 from riskwatch.exchange.ratelimit import RateLimiter
 from riskwatch.model import ExchangeSettings
@@ -209,7 +210,14 @@ class Transport:
         except codes.TimestampRejected:
             log.info("%s: Bitget rejected our timestamp; resyncing the clock", path)
             self.sync_time(end)
-            data = self._request(path, params, bucket, signed, end)
+            try:
+                data = self._request(path, params, bucket, signed, end)
+            except codes.TimestampRejected as exc:
+                raise ExchangeError(
+                    f"Bitget still rejects the request timestamp after syncing to its clock: {exc}",
+                    code=exc.code,
+                    endpoint=path,
+                ) from exc
         return data if parse is None else parse(data)
 
     def _request(
