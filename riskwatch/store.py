@@ -15,12 +15,12 @@ SQLite serialises writers anyway, and a lock is simpler than a connection per th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -155,24 +155,28 @@ class Store:
                         self._conn.execute(statement)
                 self._conn.execute(f"PRAGMA user_version={i + 1}")
 
-    @contextmanager
+    @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
         try:
             yield
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot {doing}: {exc}") from exc
 
-    @contextmanager
+    @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE .. COMMIT, rolled back on any error."""
+        """BEGIN IMMEDIATE .. COMMIT, rolled back on any error, COMMIT's own included: the
+        connection is shared, so one failed COMMIT (disk full, I/O error, busy) left open would
+        make every later BEGIN fail until a restart."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):  # the first error is the one to report
+                        self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def _write(self, doing: str, body: Callable[[sqlite3.Connection], None]) -> None:
         with self._errors(doing), self._transaction() as conn:

@@ -180,3 +180,27 @@ def test_unchanged_alerts_are_kept_and_changed_ones_rewritten(store):
     b2 = AlertState(**{**{f: getattr(b, f) for f in b.__slots__}, "value": 1.5})
     store.commit_cycle({a.key: a, b.key: b2})
     assert store.load_state() == {a.key: a, b.key: b2}
+
+
+def test_a_failed_commit_does_not_leave_the_connection_in_a_transaction(store):
+    """COMMIT itself can fail (disk full, I/O error, here a deferred foreign key): the next
+    cycle must still be able to BEGIN, or no alert would ever be saved again."""
+    conn = store._conn
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("CREATE TEMP TABLE parent (id INTEGER PRIMARY KEY)")
+    conn.execute(
+        "CREATE TEMP TABLE child (pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    conn.execute(
+        "CREATE TEMP TRIGGER poison AFTER INSERT ON main.meta WHEN NEW.key = 'poison'"
+        " BEGIN INSERT INTO child VALUES (42); END"
+    )
+    with pytest.raises(StoreError, match="FOREIGN KEY"):
+        store.commit_cycle({KEY: _state()}, [("d1", _msg("lost"))], {"poison": "1"})
+    assert not conn.in_transaction
+    assert store.load_state() == {} and store.undelivered() == []
+
+    store.commit_cycle({KEY: _state()}, [("d1", _msg("saved"))], {"k": "v"})
+    assert store.load_state() == {KEY: _state()}
+    assert [i.body for i in store.undelivered()] == ["saved"]
+    assert store.get_meta("k") == "v"
