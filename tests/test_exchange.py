@@ -81,6 +81,23 @@ def test_retry_after_longer_than_budget_gives_up_at_once(fx) -> None:
     assert all(s < 60 for s in clock.slept)
 
 
+@pytest.mark.parametrize("path", [POS, "*"])
+def test_retry_after_longer_than_budget_is_passed_on_with_unreachable(fx, path) -> None:
+    clock = FakeClock()
+    fx.inject("429", path=path, retry_after=120)
+    with pytest.raises(Unreachable) as info:
+        client(fx, clock).fetch_snapshot()
+    assert info.value.retry_after == 120
+    assert sum(clock.slept) < 10.0  # gave up within the budget, did not wait the 120 s
+
+
+def test_unreachable_without_a_rate_limit_has_no_retry_after(fx) -> None:
+    fx.inject("5xx", path=POS)
+    with pytest.raises(Unreachable) as info:
+        client(fx).fetch_snapshot()
+    assert info.value.retry_after is None
+
+
 def test_retry_after_http_date_and_seconds() -> None:
     assert parse_retry_after("7", now=0) == 7.0
     assert parse_retry_after(formatdate(1000 + 12, usegmt=True), now=1000.0) == pytest.approx(12)

@@ -132,7 +132,8 @@ class Transport:
         parse: Callable[[Any], Any] | None = None,
     ) -> Any:
         """The envelope's ``data`` of GET ``path``; raises AuthError / ExchangeError at once,
-        ``Unreachable`` naming ``path`` when retries until ``deadline`` did not help.
+        ``Unreachable`` naming ``path`` when retries until ``deadline`` did not help (with the
+        server's Retry-After when the last answer was a rate limit that sent one).
         ``parse`` (pure) turns ``data`` into the result inside the retried attempt, so a
         malformed envelope (a ``TransientError`` from it) is retried like any other fault."""
         end = deadline if deadline is not None else self.deadline()
@@ -148,7 +149,12 @@ class Transport:
             data = retrying(self._attempt, path, params, bucket, signed, end, parse)
         except TransientError as exc:
             why = "stopping" if self._stop.is_set() else "giving up after retries"
-            raise Unreachable(f"{path}: {why}: {exc}", code=exc.code, endpoint=path) from exc
+            raise Unreachable(
+                f"{path}: {why}: {exc}",
+                code=exc.code,
+                endpoint=path,
+                retry_after=getattr(exc, "retry_after", None),  # a 429's hint, for the caller
+            ) from exc
         return data
 
     def sync_time(self, deadline: float | None = None) -> None:
