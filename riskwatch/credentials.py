@@ -44,6 +44,8 @@ def _read_file(directory: str, name: str) -> str | None:
         return None
     except OSError as exc:
         raise CredentialsError(f"cannot read credential file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:  # its text would show bytes of the secret: name the file only
+        raise CredentialsError(f"cannot read credential file {path}: not UTF-8 text") from None
 
 
 def load(environ: Mapping[str, str] | None = None) -> Credentials:

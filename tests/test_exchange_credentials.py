@@ -41,3 +41,18 @@ def test_missing_names_the_variable_never_a_value() -> None:
     msg = str(info.value)
     assert "BITGET_API_SECRET" in msg and "BITGET_API_PASSPHRASE" in msg
     assert ENV["BITGET_API_KEY"] not in msg
+
+
+def test_non_utf8_file_is_an_error_naming_the_file_never_its_content(tmp_path) -> None:
+    (tmp_path / "bitget_api_key").write_bytes(b"bg_key_\xff\xfe_secretbytes")
+    with pytest.raises(CredentialsError) as info:
+        credentials.load({"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    msg = str(info.value)
+    assert str(tmp_path / "bitget_api_key") in msg and "UTF-8" in msg
+    assert "bg_key" not in msg and "secretbytes" not in msg and "xff" not in msg
+
+
+def test_unreadable_file_is_an_error_naming_the_file(tmp_path) -> None:
+    (tmp_path / "bitget_api_key").mkdir()  # a directory where the file should be
+    with pytest.raises(CredentialsError, match="bitget_api_key"):
+        credentials.load({"CREDENTIALS_DIRECTORY": str(tmp_path)})
