@@ -73,3 +73,35 @@ def test_alert_raised_while_channel_down_is_shown_then_arrives_once(tmp_path, ca
         assert rx.bodies() == ["CRITICAL near-liquidation BTCUSDT long"]
         assert main(["status", "--state-dir", state]) == 0
         assert "No undelivered messages." in capsys.readouterr().out
+
+
+def _stored_alert(state_dir: str) -> None:
+    store = Store.open(state_dir)
+    now = time.time()
+    store.commit_cycle({KEY: AlertState(KEY, "firing", "critical", now - 60, 3.1, now, 3.1)})
+    store.close()
+
+
+def test_missing_rules_file_falls_back_to_the_default_state_dir(tmp_path, capsys, monkeypatch):
+    state = str(tmp_path / "default-state")
+    monkeypatch.setenv("STATE_DIRECTORY", state)
+    _stored_alert(state)
+    assert main(["status", "-c", str(tmp_path / "missing.yaml")]) == 0
+    captured = capsys.readouterr()
+    assert f"state dir {state}" in captured.out and "Firing alerts (1):" in captured.out
+    (line,) = captured.err.strip().splitlines()
+    assert "missing.yaml" in line and f"default state dir {state}" in line
+
+
+def test_invalid_rules_file_falls_back_to_the_default_state_dir(tmp_path, capsys, monkeypatch):
+    state = str(tmp_path / "default-state")
+    monkeypatch.setenv("STATE_DIRECTORY", state)
+    _stored_alert(state)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: x\n    metric: no_such_metric\n")
+    assert main(["status", "-c", str(rules)]) == 0
+    captured = capsys.readouterr()
+    assert "Firing alerts (1):" in captured.out
+    (line,) = captured.err.strip().splitlines()
+    assert "rules file could not be used" in line and str(rules) in line
+    assert f"default state dir {state}" in line

@@ -2,7 +2,8 @@
 
 Why it needs no secret: it reads only the state dir (which never holds one). With
 ``--state-dir`` it reads no config at all; otherwise the config is loaded with unset
-``${VARS}`` tolerated, only to find ``state_dir``. It never creates the state dir.
+``${VARS}`` tolerated, only to find ``state_dir`` (a missing or invalid rules file falls back to
+the default state dir, with one line on stderr). It never creates the state dir.
 Exit 0, also when nothing is stored yet.
 """
 
@@ -10,27 +11,41 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
+from riskwatch.errors import ConfigError
 from riskwatch.model import AlertState
 from riskwatch.store import FILENAME, OutboxItem, Store
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, now: float | None = None) -> int:
-    state_dir = args.state_dir or _state_dir_of(args.config)
+    state_dir = args.state_dir or _state_dir_of(args.config, sys.stderr)
     now = time.time() if now is None else now
     lines = report(state_dir, now)
     print("\n".join(lines), file=out)
     return 0
 
 
-def _state_dir_of(path: str) -> str:
+def _state_dir_of(path: str, err: TextIO) -> str:
+    """The rules file's ``state_dir``; when the file is missing or invalid (exactly when an
+    operator runs ``status``), the default state dir, said on ``err`` in one line."""
     from riskwatch import config
 
-    cfg = config.load(path, strict_env=False)
+    try:
+        cfg = config.load(path, strict_env=False)
+    except ConfigError as exc:
+        fallback = config.default_state_dir(os.environ)
+        print(
+            f"status: the rules file could not be used ({exc.problems[0]}); "
+            f"showing the default state dir {fallback}",
+            file=err,
+            flush=True,
+        )
+        return fallback
     return cfg.state_dir or config.default_state_dir(os.environ)
 
 
