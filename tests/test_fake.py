@@ -37,6 +37,22 @@ def test_request_log_and_public_time_needs_no_key() -> None:
         ]
 
 
+def test_request_log_is_bounded_keeping_the_latest() -> None:
+    class Small(FakeBitget):
+        MAX_LOGGED = 3
+
+    with Small() as fx:
+        for i in range(5):
+            requests.get(f"{fx.url}/api/v2/public/time?n={i}", timeout=5)
+        assert [x.query for x in fx.requests] == ["n=2", "n=3", "n=4"]
+        assert len(fx.requests) == 3 and fx.paths() == ["/api/v2/public/time"] * 3
+    with FakeBitget() as fx:
+        for i in range(FakeBitget.MAX_LOGGED + 5):
+            fx.log("/p", str(i), 200)
+        assert len(fx.requests) == FakeBitget.MAX_LOGGED
+        assert fx.requests[-1].query == str(FakeBitget.MAX_LOGGED + 4)
+
+
 def test_faults_count_down_and_clear() -> None:
     with FakeBitget() as fx:
         fx.inject("429", count=2, retry_after=1)

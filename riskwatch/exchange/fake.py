@@ -9,7 +9,8 @@ any signature check, as Bitget does; a classic account answers 40084 on v3 paths
 Faults are injected with ``inject(kind, ...)``: ``429`` (with or without Retry-After), ``5xx``,
 ``reset`` (connection reset), ``hang`` (bounded), ``garbage`` (malformed JSON), ``empty``,
 ``code`` (any Bitget error code); for ``count`` requests or until ``clear_faults()``, optionally
-only on paths matching a glob. ``requests`` logs (path, query, status) of every request.
+only on paths matching a glob. ``requests`` lists (path, query, status) of the latest
+``MAX_LOGGED`` requests (bounded: ``riskwatch demo`` may run for hours).
 
 This module is the controller (lifecycle, scripting, auth, routing, fault queue); the book lives
 in ``fake_state`` and the request handler that writes the answers in ``fake_http``.
@@ -24,6 +25,7 @@ import hmac
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -65,6 +67,7 @@ class FakeBitget:
     API_SECRET = "fake_secret_9f8e7d6c5b4a39281706"
     PASSPHRASE = "fake_passphrase_2718"
     WINDOW_MS = 30_000
+    MAX_LOGGED = 10_000  # requests remembered; older ones are forgotten
 
     @classmethod
     def credentials_env(cls) -> dict[str, str]:
@@ -83,7 +86,7 @@ class FakeBitget:
         self.v1_enabled = v1_enabled
         self.skew_seconds = 0.0
         self.rng = random.Random(seed)
-        self.requests: list[Logged] = []
+        self._logged: deque[Logged] = deque(maxlen=self.MAX_LOGGED)
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -269,13 +272,20 @@ class FakeBitget:
                     return f
         return None
 
+    @property
+    def requests(self) -> list[Logged]:
+        """The latest ``MAX_LOGGED`` requests, oldest first: a copy, so a test may iterate it
+        while the server thread keeps logging (iterating a deque being appended to raises)."""
+        with self._lock:
+            return list(self._logged)
+
     def log(self, path: str, query: str, status: int) -> None:
         with self._lock:
-            self.requests.append(Logged(path, query, status))
+            self._logged.append(Logged(path, query, status))
 
     def paths(self) -> list[str]:
         with self._lock:
-            return [r.path for r in self.requests]
+            return [r.path for r in self._logged]
 
     # ------------------------------------------------------------------ routing
 
