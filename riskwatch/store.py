@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pathlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -109,9 +110,10 @@ def _key_json(key: AlertKey) -> str:
 class Store:
     """Alert state + outbox + meta. Every sqlite3 error leaves as ``StoreError`` naming the file."""
 
-    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: str, *, readonly: bool = False) -> None:
         self._conn = conn
         self.path = path
+        self.readonly = readonly
         self._lock = threading.RLock()
         # What the file holds, so a cycle serialises and writes only the alerts that changed.
         self._committed: dict[AlertKey, AlertState] = {}
@@ -119,8 +121,11 @@ class Store:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, state_dir: str) -> Store:
-        """Open (creating it 0700, the file 0600) the state dir's database, migrated."""
+    def open(cls, state_dir: str, *, readonly: bool = False) -> Store:
+        """Open (creating it 0700, the file 0600) the state dir's database, migrated.
+        ``readonly`` (``--dry-run``) opens an existing file without writing anything."""
+        if readonly:
+            return cls._open_readonly(state_dir)
         path = os.path.join(state_dir, FILENAME)
         try:
             if not os.path.isdir(state_dir):
@@ -140,6 +145,43 @@ class Store:
             conn.execute("PRAGMA synchronous=FULL")
             store._migrate()
         store._committed = store.load_state()
+        return store
+
+    @classmethod
+    def _open_readonly(cls, state_dir: str) -> Store:
+        """A dry run reads the state and never writes it: no journal_mode pragma, no
+        migration, and no -wal/-shm files. SQLite creates those even for ``mode=ro`` when the
+        database is in WAL mode, so when no -wal file exists (no riskwatch has the file open and
+        everything is in the main file) the file is also opened ``immutable``; when one exists,
+        a daemon is probably running and the WAL must be read through."""
+        path = os.path.join(state_dir, FILENAME)
+        if not os.path.isfile(path):
+            raise StoreError(f"{path}: no such file")
+        uri = pathlib.Path(path).absolute().as_uri() + "?mode=ro"
+        if not os.path.exists(path + "-wal"):
+            uri += "&immutable=1"
+        try:
+            conn = sqlite3.connect(
+                uri, uri=True, check_same_thread=False, isolation_level=None, timeout=10
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open read-only: {exc}") from exc
+        store = cls(conn, path, readonly=True)
+        try:
+            with store._errors("open read-only"):
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != len(MIGRATIONS):
+                raise StoreError(
+                    f"{path}: schema {version}, this riskwatch uses {len(MIGRATIONS)}; run"
+                    " riskwatch once without --dry-run to migrate it"
+                    if version < len(MIGRATIONS)
+                    else f"{path}: written by a newer riskwatch (schema {version});"
+                    " upgrade riskwatch"
+                )
+            store._committed = store.load_state()
+        except StoreError:
+            conn.close()
+            raise
         return store
 
     def _migrate(self) -> None:
@@ -179,6 +221,8 @@ class Store:
                 raise
 
     def _write(self, doing: str, body: Callable[[sqlite3.Connection], None]) -> None:
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only (--dry-run): cannot {doing}")
         with self._errors(doing), self._transaction() as conn:
             body(conn)
 

@@ -103,10 +103,12 @@ def wire(
 
 
 def _open_store(cfg: Config, dry_run: bool) -> Store | None:
-    """A dry run reads an existing state dir but creates nothing."""
-    if dry_run and not os.path.exists(os.path.join(cfg.state_dir, "state.sqlite")):
+    """A dry run reads an existing state dir (read-only) but creates and writes nothing."""
+    if not dry_run:
+        return Store.open(cfg.state_dir)
+    if not os.path.exists(os.path.join(cfg.state_dir, "state.sqlite")):
         return None
-    return Store.open(cfg.state_dir)
+    return Store.open(cfg.state_dir, readonly=True)
 
 
 class Pinger:

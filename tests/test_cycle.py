@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -115,15 +116,18 @@ def test_dry_run_prints_and_writes_nothing(tmp_path, fake):
     Store.open(cfg.state_dir).close()  # an existing, empty state dir
     db = Path(cfg.state_dir) / "state.sqlite"
     before = db.read_bytes()
+    listing = sorted(os.listdir(cfg.state_dir))  # no -wal, no -shm: the store is closed
     fake.set_mark("BTCUSDT", "95000")  # gap 5.3 %: warning
     out = io.StringIO()
     wired = wire(cfg, environ=env, out=out, dry_run=True)
     outcome = wired.watcher.cycle()
     wired.hooks.delivered(outcome)
+    assert sorted(os.listdir(cfg.state_dir)) == listing  # not even while the store is open
     for close in wired.hooks.closers:
         close()
     assert "WARNING near-liquidation BTCUSDT long" in out.getvalue()
     assert db.read_bytes() == before
+    assert sorted(os.listdir(cfg.state_dir)) == listing
     again = Store.open(cfg.state_dir)
     assert again.load_state() == {} and again.undelivered() == []
     again.close()

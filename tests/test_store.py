@@ -204,3 +204,60 @@ def test_a_failed_commit_does_not_leave_the_connection_in_a_transaction(store):
     assert store.load_state() == {KEY: _state()}
     assert [i.body for i in store.undelivered()] == ["saved"]
     assert store.get_meta("k") == "v"
+
+
+def test_readonly_reads_and_refuses_every_write(tmp_path):
+    state_dir = str(tmp_path / "state")
+    rw = Store.open(state_dir)
+    rw.commit_cycle({KEY: _state()}, [("d1", _msg())], {"k": "v"})
+    rw.close()
+    db = tmp_path / "state" / FILENAME
+    before, listing = db.read_bytes(), sorted(os.listdir(state_dir))
+
+    ro = Store.open(state_dir, readonly=True)
+    assert ro.load_state() == {KEY: _state()} and ro.get_meta("k") == "v"
+    (item,) = ro.undelivered()
+    writes = [
+        lambda: ro.commit_cycle({}),
+        lambda: ro.set_meta("k", "w"),
+        lambda: ro.mark_parts_sent(item.id, 1),
+        lambda: ro.mark_failed(item.id, attempts=1, next_attempt_at=1.0, error="x"),
+        lambda: ro.remove(item.id),
+    ]
+    for write in writes:
+        with pytest.raises(StoreError, match="read-only"):
+            write()
+    assert sorted(os.listdir(state_dir)) == listing
+    ro.close()
+    assert db.read_bytes() == before and sorted(os.listdir(state_dir)) == listing
+
+
+def test_readonly_sees_what_a_running_daemon_has_only_in_its_wal(tmp_path):
+    state_dir = str(tmp_path / "state")
+    rw = Store.open(state_dir)
+    rw.commit_cycle({KEY: _state()})  # in the -wal file until a checkpoint
+    listing = sorted(os.listdir(state_dir))
+    ro = Store.open(state_dir, readonly=True)
+    assert ro.load_state() == {KEY: _state()}
+    ro.close()
+    assert sorted(os.listdir(state_dir)) == listing
+    rw.close()
+
+
+@pytest.mark.parametrize(("version", "says"), [(0, "without --dry-run"), (99, "upgrade")])
+def test_readonly_refuses_another_schema_version(tmp_path, version, says):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    conn = sqlite3.connect(state_dir / FILENAME)
+    conn.execute(f"PRAGMA user_version={version}")
+    conn.close()
+    before = (state_dir / FILENAME).read_bytes()
+    with pytest.raises(StoreError, match=says):
+        Store.open(str(state_dir), readonly=True)
+    assert (state_dir / FILENAME).read_bytes() == before  # not migrated
+
+
+def test_readonly_needs_an_existing_file(tmp_path):
+    with pytest.raises(StoreError, match="no such file"):
+        Store.open(str(tmp_path / "state"), readonly=True)
+    assert not (tmp_path / "state").exists()
