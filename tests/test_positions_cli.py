@@ -108,6 +108,21 @@ def test_survives_429_burst_and_45s_clock_skew(tmp_path, fx) -> None:
     _assert_table(text)
 
 
+def test_render_computes_each_gap_once_for_sorting(tmp_path, fx, monkeypatch) -> None:
+    from riskwatch import config, metrics
+    from tests.exchange_support import client
+
+    snap = client(fx).fetch_snapshot()
+    cfg = config.load(_config(tmp_path, fx))
+    calls = []
+    real = metrics.liq_gap_pct
+    monkeypatch.setattr(metrics, "liq_gap_pct", lambda p: calls.append(p) or real(p))
+    text = positions.render(snap, cfg)
+    assert [p.symbol for p in snap.positions if calls.count(p) > 2] == []  # sort once + row once
+    symbols = [line.split()[1] for line in text.splitlines()[2:5]]
+    assert symbols == ["BTCUSDT", "ETHUSDT", "SOLUSDT"]  # nearest liquidation first, none last
+
+
 @pytest.mark.parametrize(
     ("code", "phrase"),
     [

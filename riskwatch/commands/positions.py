@@ -162,12 +162,15 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return [fmt(header), *(fmt(r) for r in rows)]
 
 
+def _nearest_first(p: Position) -> tuple[bool, float, str]:
+    """Sort key: smallest liq_gap_pct first, positions without one last (gap computed once)."""
+    gap = metrics.liq_gap_pct(p)
+    return (gap is None, gap or 0.0, p.symbol)
+
+
 def render(snap: Snapshot, cfg: Config) -> str:
     rules = cfg.rules
-    order = sorted(
-        snap.positions,
-        key=lambda p: (metrics.liq_gap_pct(p) is None, metrics.liq_gap_pct(p) or 0.0, p.symbol),
-    )
+    order = sorted(snap.positions, key=_nearest_first)
     lines = [
         f"{len(snap.positions)} position(s), account mode {snap.account_mode}, "
         f"product types read: {', '.join(sorted(snap.fetched)) or 'none'}"
