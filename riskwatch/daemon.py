@@ -24,7 +24,7 @@ from riskwatch.sdnotify import Notifier
 
 log = logging.getLogger("riskwatch.daemon")
 
-MAX_REFUSED_BACKOFF = 300.0  # seconds between polls while the exchange refuses the key
+MAX_BACKOFF = 300.0  # longest wait between polls, whatever the exchange says
 RELOAD_SETTLE = 0.5  # a changed rules file must stay unchanged this long before it is read
 SHUTDOWN_GRACE = 4.0
 
@@ -158,11 +158,17 @@ class Daemon:
         self.stop.set()
 
     def _interval(self, outcome: Outcome | None) -> float:
+        """The poll interval, longer while the exchange refuses the key (2x per refusal) or
+        asked us to wait (its Retry-After outlived the cycle's retry budget)."""
         base = self.watcher.cfg.exchange.poll_interval
         self._refusals = self._refusals + 1 if outcome is not None and outcome.refused else 0
-        if not self._refusals:
-            return base
-        return min(MAX_REFUSED_BACKOFF, base * 2 ** min(self._refusals - 1, 10))
+        hint = getattr(outcome.error, "retry_after", None) if outcome is not None else None
+        wait = base
+        if self._refusals:
+            wait = base * 2 ** min(self._refusals - 1, 10)
+        elif hint:
+            wait = hint
+        return max(base, min(MAX_BACKOFF, wait))
 
     def _nap(self, until_next: float) -> float:
         cap = 1.0  # the rules file is checked for changes about once a second

@@ -9,7 +9,7 @@ import pytest
 
 from riskwatch.cycle import Outcome
 from riskwatch.daemon import Daemon, Hooks
-from riskwatch.errors import AuthError, ConfigError, StoreError
+from riskwatch.errors import AuthError, ConfigError, StoreError, Unreachable
 from riskwatch.model import Config, ExchangeSettings, Health
 from riskwatch.sdnotify import Notifier
 
@@ -28,6 +28,7 @@ class FakeWatcher:
     cycle_cost: float = 0.0
     refuse: bool = False
     raises: list[Exception] = field(default_factory=list)  # raised by the next cycles, in turn
+    errors: list[Exception] = field(default_factory=list)  # the next cycles' poll errors
     cfg: Config = field(
         default_factory=lambda: Config(path="r.yaml", exchange=ExchangeSettings(poll_interval=10))
     )
@@ -44,6 +45,8 @@ class FakeWatcher:
         if self.raises:
             raise self.raises.pop(0)
         error = AuthError("refused", code="40006", explanation="wrong key") if self.refuse else None
+        if self.errors:
+            error = self.errors.pop(0)
         return Outcome(self.clock.t, self.cycle_cost, None, error, (), (), 0)
 
     def apply_config(self, cfg: Config) -> None:
@@ -91,6 +94,15 @@ def test_refusals_back_off_but_never_stop_polling():
     gaps = [b - a for a, b in zip(watcher.started, watcher.started[1:], strict=False)]
     assert gaps == pytest.approx([10, 20, 40, 80, 160])
     assert len(watcher.started) == 6
+
+
+def test_a_retry_after_longer_than_the_cycle_is_honoured_once():
+    clock = Clock()
+    told = Unreachable("429 for too long", retry_after=45.0)
+    watcher = FakeWatcher(clock, errors=[told, Unreachable("down", retry_after=9999.0)])
+    make_daemon(watcher, clock, cycles=4).loop()
+    gaps = [b - a for a, b in zip(watcher.started, watcher.started[1:], strict=False)]
+    assert gaps == pytest.approx([45, 300, 10])
 
 
 def test_a_failed_cycle_is_retried_at_the_next_tick(caplog):
