@@ -86,8 +86,7 @@ class Unreachable(ExchangeError):
 
     ``retry_after`` (seconds) is the server's hint when the last failure was a rate limit that
     sent one longer than the fetch budget allowed: the caller should wait that long before the
-    next try rather than earn more 429s. An ``Unreachable`` raised ``from`` another one (a
-    summary over several endpoints) inherits its hint unless given its own.
+    next try rather than earn more 429s.
     """
 
     def __init__(
@@ -99,14 +98,7 @@ class Unreachable(ExchangeError):
         retry_after: float | None = None,
     ) -> None:
         super().__init__(message, code=code, endpoint=endpoint)
-        self._retry_after = retry_after
-
-    @property
-    def retry_after(self) -> float | None:
-        if self._retry_after is not None:
-            return self._retry_after
-        cause = self.__cause__
-        return cause.retry_after if isinstance(cause, Unreachable) else None
+        self.retry_after = retry_after
 
 
 class DeliveryError(RiskwatchError):

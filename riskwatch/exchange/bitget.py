@@ -252,6 +252,7 @@ class BitgetClient:
                 raise Unreachable(
                     f"no product type could be read ({'; '.join(map(str, part.errors))})",
                     endpoint=self._adapter.positions_path,
+                    retry_after=getattr(first, "retry_after", None),
                 ) from first
             raise first
         return Snapshot(
