@@ -19,10 +19,12 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from riskwatch import logs
 from riskwatch.apprise_send import Sender
-from riskwatch.errors import DeliveryError, RiskwatchError
+from riskwatch.errors import ConfigError, DeliveryError, StoreError
 from riskwatch.store import OutboxItem, Store
 
 log = logging.getLogger("riskwatch.notify")
+
+RECORD_RETRY = 1.0  # seconds before a worker retries recording an accepted send
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], object]
@@ -137,6 +139,11 @@ class Destination:
         return "/".join(self.channels)
 
 
+# Accepted sends whose record failed (item id -> parts accepted, None: all, remove it), kept
+# in memory and written before anything else is sent to that URL.
+Unrecorded = dict[int, int | None]
+
+
 def deliver_pending(
     dest: Destination,
     store: Store,
@@ -148,10 +155,20 @@ def deliver_pending(
     sleep: Sleep,
     stop: threading.Event,
     rand: Callable[[], float] = random.random,
+    unrecorded: Unrecorded | None = None,
 ) -> PassResult:
     """Try ``dest``'s due messages in order (all of them when ``force``); stop at the first one
-    that still fails, so that messages reach a URL in the order they were queued."""
+    that still fails, so that messages reach a URL in the order they were queued.
+
+    A store failure after the service accepted a send is no failed send: the acceptance is
+    kept in ``unrecorded`` (the caller's, across passes) and recorded before anything else is
+    sent, so the message is not sent again (unless the process ends first: at-least-once)."""
     result = PassResult()
+    unrecorded = {} if unrecorded is None else unrecorded
+    try:
+        _record(store, unrecorded)
+    except StoreError as exc:
+        return _unrecorded_result(result, dest, exc, 0, clock)
     items = store.undelivered(dest.key)
     for n, item in enumerate(items):
         now = clock()
@@ -164,8 +181,12 @@ def deliver_pending(
             result.next_due = item.next_attempt_at
             break
         try:
-            _deliver_item(dest, store, item, policy=policy, clock=clock, sleep=sleep, stop=stop)
-        except RiskwatchError as exc:
+            _deliver_item(
+                dest, store, item, unrecorded, policy=policy, clock=clock, sleep=sleep, stop=stop
+            )
+        except StoreError as exc:  # accepted, but not recorded: not a failed send
+            return _unrecorded_result(result, dest, exc, len(items) - n, clock)
+        except (DeliveryError, ConfigError) as exc:
             error = logs.redact(str(exc))
             delay = policy.backoff(item.attempts + 1, getattr(exc, "retry_after", None), rand)
             store.mark_failed(
@@ -190,22 +211,52 @@ def _deliver_item(
     dest: Destination,
     store: Store,
     item: OutboxItem,
+    unrecorded: Unrecorded,
     *,
     policy: RetryPolicy,
     clock: Clock,
     sleep: Sleep,
     stop: threading.Event,
 ) -> None:
+    """Send the parts not yet accepted, recording each acceptance. ``DeliveryError`` or
+    ``ConfigError``: a send failed. ``StoreError``: a send was accepted but not recorded."""
     parts = parts_of(item, dest.sender)
     for i in range(item.parts_sent, len(parts)):
         title, body = parts[i]
         send_with_retries(
             dest.sender, title, body, policy=policy, clock=clock, sleep=sleep, stop=stop
         )
-        if i + 1 < len(parts):
-            store.mark_parts_sent(item.id, i + 1)
-    store.remove(item.id)
+        unrecorded[item.id] = i + 1 if i + 1 < len(parts) else None
+        _record(store, unrecorded)
     log.debug("channel %s: delivered message %d (%d parts)", item.channel, item.id, len(parts))
+
+
+def _record(store: Store, unrecorded: Unrecorded) -> None:
+    """Write the accepted sends not yet recorded (parts sent, or the message's removal)."""
+    for item_id, parts in list(unrecorded.items()):
+        if parts is None:
+            store.remove(item_id)
+        else:
+            store.mark_parts_sent(item_id, parts)
+        del unrecorded[item_id]
+
+
+def _unrecorded_result(
+    result: PassResult, dest: Destination, exc: StoreError, pending: int, clock: Clock
+) -> PassResult:
+    """Stop the pass: nothing more goes to this URL until its acceptances are recorded (so a
+    message is never sent twice); no backoff, the record is retried soon."""
+    log.error(
+        "channel %s: a message was accepted but recording that failed (%s); it stays queued,"
+        " nothing more is sent to this URL until it is recorded (retried in %.0f s)",
+        dest.label,
+        exc,
+        RECORD_RETRY,
+    )
+    result.error = str(exc)
+    result.pending = pending
+    result.next_due = clock() + RECORD_RETRY
+    return result
 
 
 def _drop_expired(store: Store, item: OutboxItem, now: float, ttl: float) -> None:

@@ -27,6 +27,7 @@ from riskwatch.delivery import (
     PassResult,
     RetryPolicy,
     Sleep,
+    Unrecorded,
     deliver_pending,
     drop_orphans,
 )
@@ -166,6 +167,7 @@ class Deliverer:
         self._lock = threading.Lock()
         self._workers: dict[str, _Worker] = {}
         self._busy: dict[str, threading.Lock] = {}
+        self._unrecorded: dict[str, Unrecorded] = {}  # per URL, guarded by its busy lock
         self.ttl = cfg.send_ttl
         self.dests = destinations(cfg, out)
         drop_orphans(store, set(self.dests), "is no longer in the config")
@@ -247,6 +249,7 @@ class Deliverer:
     def _pass(self, dest: Destination, *, force: bool) -> PassResult:
         with self._lock:
             busy = self._busy.setdefault(dest.key, threading.Lock())
+            unrecorded = self._unrecorded.setdefault(dest.key, {})
         with busy:
             try:
                 return deliver_pending(
@@ -259,6 +262,7 @@ class Deliverer:
                     sleep=self.sleep,
                     stop=self.stop,
                     rand=self.rand,
+                    unrecorded=unrecorded,
                 )
             except Exception as exc:  # a store failure must not kill the worker: log, retry later
                 log.error("channel %s: delivery pass failed: %s", dest.label, exc)
