@@ -37,12 +37,32 @@ def redact(text: str) -> str:
 
 
 class _RedactingFormatter(logging.Formatter):
+    """Masks secrets and keeps every event on one line (an exception's text, or an exchange's
+    message with a newline in it, is folded in with " | "), so a log line cannot be forged."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return redact(super().format(record)).replace("\r", "").replace("\n", " | ")
 
     def formatException(self, ei) -> str:
         # One line, never a traceback: exceptions are reported by their message.
         return f"{ei[0].__name__}: {ei[1]}" if ei and ei[0] else ""
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted, not when configured: a
+    test runner (or an embedding program) that swaps stderr must not leave us holding a
+    closed stream."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
 
 
 def configure(level: str = "info", stream=None) -> None:
@@ -52,7 +72,7 @@ def configure(level: str = "info", stream=None) -> None:
     fmt = "%(levelname)s %(name)s: %(message)s"
     if not under_journald:
         fmt = "%(asctime)s " + fmt
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(_RedactingFormatter(fmt, datefmt="%Y-%m-%dT%H:%M:%S%z"))
     root = logging.getLogger()
     for h in list(root.handlers):
