@@ -173,11 +173,14 @@ def render(snap: Snapshot, cfg: Config) -> str:
     order = sorted(snap.positions, key=_nearest_first)
     lines = [
         f"{len(snap.positions)} position(s), account mode {snap.account_mode}, "
-        f"product types read: {', '.join(sorted(snap.fetched)) or 'none'}"
+        f"product types read whole: {', '.join(sorted(snap.fetched)) or 'none'}"
     ]
     missing = set(cfg.exchange.product_types) - set(snap.fetched)
     if (missing and snap.account_mode == "classic") or (missing and snap.fetched):
-        lines.append(f"NOT read (failed): {', '.join(sorted(missing))}")
+        lines.append(
+            f"NOT read whole (a request failed or a row was skipped, see below): "
+            f"{', '.join(sorted(missing))}"
+        )
     if order:
         lines += table(POSITION_COLUMNS, [position_row(p, rules) for p in order])
     else:
