@@ -234,15 +234,21 @@ class Deliverer:
             t.join(max(0.0, deadline - time.monotonic()))
         return DeliveryReport(tuple(self._report(d, results.get(d.key)) for d in chosen))
 
-    def close(self) -> None:
-        """Stop the workers (a send in flight finishes or times out in the background)."""
+    def close(self, timeout: float = 3.0) -> None:
+        """Stop the workers, waiting up to ``timeout`` for sends in flight: one accepted after
+        the store is closed could not be recorded and would be sent again after a restart."""
         self.stop.set()
         with self._lock:
             workers = list(self._workers.values())
+            busy = list(self._busy.values())
         for w in workers:
             w.wake.set()
+        deadline = time.monotonic() + timeout
+        for lock in busy:  # held by a worker's or a one-shot run's pass
+            if lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                lock.release()
         for w in workers:
-            w.thread.join(0.5)
+            w.thread.join(max(0.0, deadline - time.monotonic()))
 
     # ------------------------------------------------------------------ internals
 

@@ -11,7 +11,7 @@ import pytest
 
 from riskwatch.receiver import Receiver
 from riskwatch.store import FILENAME, Store
-from tests.test_delivery import config, deliverer, queue
+from tests.test_delivery import config, deliverer, queue, until
 
 
 @pytest.fixture
@@ -80,3 +80,16 @@ def test_accepted_part_is_not_resent_when_recording_it_fails(tmp_path, store, rx
     assert d.deliver_all_once().ok
     parts = rx.bodies()
     assert len(parts) > 2 and "\n".join(parts) == body
+
+
+def test_close_waits_for_a_send_in_flight_to_be_recorded(tmp_path, store, rx):
+    """Closing the store under a send in flight would leave it queued, sent again after the
+    restart; close() waits (bounded) for it."""
+    cfg = config(str(tmp_path), phone=[rx.url])
+    rx.hang(1, seconds=1.0)  # answers 200 after a second
+    queue(store, cfg, "phone", "in flight")
+    d = deliverer(cfg, store)
+    d.kick()
+    assert until(lambda: rx.requests == 1)
+    d.close()
+    assert store.undelivered() == []
