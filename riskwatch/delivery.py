@@ -25,6 +25,7 @@ from riskwatch.store import OutboxItem, Store
 log = logging.getLogger("riskwatch.notify")
 
 RECORD_RETRY = 1.0  # seconds before a worker retries recording an accepted send
+STUCK_AFTER = 3  # failed cycles after which a message no longer holds back newer ones
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], object]
@@ -157,8 +158,12 @@ def deliver_pending(
     rand: Callable[[], float] = random.random,
     unrecorded: Unrecorded | None = None,
 ) -> PassResult:
-    """Try ``dest``'s due messages in order (all of them when ``force``); stop at the first one
-    that still fails, so that messages reach a URL in the order they were queued.
+    """Try ``dest``'s due messages in order (all of them when ``force``), so that messages reach
+    a URL in the order they were queued: a failure ends the pass, unless the failed message has
+    now failed ``STUCK_AFTER`` cycles (a permanent error, such as a 400 for its content, must not
+    hold back newer alerts until its send_ttl). Newer messages then go past it, but a pass still
+    ends at its second failure: when the URL is down, trying every queued message each pass
+    would only make the pass long.
 
     A store failure after the service accepted a send is no failed send: the acceptance is
     kept in ``unrecorded`` (the caller's, across passes) and recorded before anything else is
@@ -168,43 +173,65 @@ def deliver_pending(
     try:
         _record(store, unrecorded)
     except StoreError as exc:
-        return _unrecorded_result(result, dest, exc, 0, clock)
+        return _unrecorded_result(result, dest, exc, clock)
     items = store.undelivered(dest.key)
-    for n, item in enumerate(items):
+    wake: list[float] = []
+    for item in items:
         now = clock()
         if now - item.created_at > ttl:
             _drop_expired(store, item, now, ttl)
             result.dropped += 1
             continue
-        if stop.is_set() or (not force and item.next_attempt_at > now):
-            result.pending = len(items) - n
-            result.next_due = item.next_attempt_at
+        if stop.is_set():
+            break
+        if not force and item.next_attempt_at > now:
+            wake.append(item.next_attempt_at)
+            if item.attempts >= STUCK_AFTER:
+                continue
             break
         try:
             _deliver_item(
                 dest, store, item, unrecorded, policy=policy, clock=clock, sleep=sleep, stop=stop
             )
         except StoreError as exc:  # accepted, but not recorded: not a failed send
-            return _unrecorded_result(result, dest, exc, len(items) - n, clock)
+            result.pending = len(items) - result.sent - result.dropped
+            return _unrecorded_result(result, dest, exc, clock)
         except (DeliveryError, ConfigError) as exc:
-            error = logs.redact(str(exc))
-            delay = policy.backoff(item.attempts + 1, getattr(exc, "retry_after", None), rand)
-            store.mark_failed(
-                item.id, attempts=item.attempts + 1, next_attempt_at=clock() + delay, error=error
-            )
-            log.warning(
-                "channel %s: message not delivered (%d cycles so far), next try in %.0f s: %s",
-                item.channel,
-                item.attempts + 1,
-                delay,
-                error,
-            )
-            result.failed, result.error = 1, error
-            result.pending = len(items) - n
-            result.next_due = clock() + delay
+            result.error = logs.redact(str(exc))
+            wake.append(_mark_failed(store, item, exc, result.error, policy, clock, rand))
+            result.failed += 1
+            if item.attempts + 1 >= STUCK_AFTER and result.failed == 1:
+                continue
             break
         result.sent += 1
+    result.pending = len(items) - result.sent - result.dropped
+    result.next_due = min(wake, default=None)
     return result
+
+
+def _mark_failed(
+    store: Store,
+    item: OutboxItem,
+    exc: DeliveryError | ConfigError,
+    error: str,
+    policy: RetryPolicy,
+    clock: Clock,
+    rand: Callable[[], float],
+) -> float:
+    """Record a failed cycle and its backoff; return when the message is next due."""
+    attempts = item.attempts + 1
+    delay = policy.backoff(attempts, getattr(exc, "retry_after", None), rand)
+    due = clock() + delay
+    store.mark_failed(item.id, attempts=attempts, next_attempt_at=due, error=error)
+    log.warning(
+        "channel %s: message not delivered (%d cycles so far), next try in %.0f s%s: %s",
+        item.channel,
+        attempts,
+        delay,
+        "; newer messages to this URL now go past it" if attempts == STUCK_AFTER else "",
+        error,
+    )
+    return due
 
 
 def _deliver_item(
@@ -242,7 +269,7 @@ def _record(store: Store, unrecorded: Unrecorded) -> None:
 
 
 def _unrecorded_result(
-    result: PassResult, dest: Destination, exc: StoreError, pending: int, clock: Clock
+    result: PassResult, dest: Destination, exc: StoreError, clock: Clock
 ) -> PassResult:
     """Stop the pass: nothing more goes to this URL until its acceptances are recorded (so a
     message is never sent twice); no backoff, the record is retried soon."""
@@ -254,7 +281,6 @@ def _unrecorded_result(
         RECORD_RETRY,
     )
     result.error = str(exc)
-    result.pending = pending
     result.next_due = clock() + RECORD_RETRY
     return result
 

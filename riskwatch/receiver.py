@@ -3,8 +3,8 @@
 Shipped in the package, like structlog's testing module, so every test (and the lead's
 integration tests) can deliver through real apprise to a real socket instead of mocking. It
 records each accepted JSON payload and can be scripted to answer 429 (with or without
-Retry-After), 500, to hang (bounded), or to be down (listening socket closed) and come back on
-the same port.
+Retry-After), 500, to refuse messages by their content (``fail_if``), to hang (bounded), or to
+be down (listening socket closed) and come back on the same port.
 
     with Receiver() as rx:
         rx.fail(2, status=429)           # the next two requests get 429
@@ -18,6 +18,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -47,6 +48,7 @@ class Receiver:
         self._lock = threading.Condition()
         self._script: deque[_Answer] = deque()
         self._default = _Answer()
+        self._content_rule: tuple[Callable[[str], bool], _Answer] | None = None
         self._received: list[Received] = []
         self.requests = 0  # every request seen, accepted or not
         self._release = threading.Event()  # set to end every hang at once
@@ -132,6 +134,13 @@ class Receiver:
         with self._lock:
             self._script.extend(_Answer(hang=min(seconds, self.max_hang)) for _ in range(times))
 
+    def fail_if(self, predicate: Callable[[str], bool] | None, *, status: int = 400) -> None:
+        """Answer ``status`` to every request whose body (the raw JSON text) satisfies
+        ``predicate``, before any scripted answer (a permanent error for one message's content,
+        such as Telegram's "message is too long"); None ends it."""
+        with self._lock:
+            self._content_rule = None if predicate is None else (predicate, _Answer(status))
+
     def always(self, status: int = 200, *, retry_after: float | None = None) -> None:
         """Answer every unscripted request with ``status`` (200 restores normal service)."""
         with self._lock:
@@ -164,7 +173,11 @@ class Receiver:
         raw = req.rfile.read(length) if length else b""
         with self._lock:
             self.requests += 1
-            answer = self._script.popleft() if self._script else self._default
+            rule = self._content_rule
+            if rule is not None and rule[0](raw.decode("utf-8", "replace")):
+                answer = rule[1]
+            else:
+                answer = self._script.popleft() if self._script else self._default
         if answer.hang:
             self._release.wait(answer.hang)
         # A hung request is never recorded: its client gave up, so it counts as lost.
