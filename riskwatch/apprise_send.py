@@ -172,15 +172,33 @@ def instantiate(url: str) -> Any:
         return None
 
 
+class _QuietWhileBuilding(logging.Filter):
+    """Drops apprise's records from a thread that is building a plugin, and only those.
+
+    Why per thread: disabling the logger would also drop the records of another worker's send
+    at that moment, and apprise collects ``result.logs()`` through a handler on this logger, so
+    that send would lose its reason and Telegram's "retry after N"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.local, "quiet", False)
+
+
+_QUIET = _QuietWhileBuilding()
+
+
 @contextlib.contextmanager
 def _apprise_silenced() -> Iterator[None]:
-    logger = logging.getLogger("apprise")
-    was = logger.disabled
-    logger.disabled = True
+    logging.getLogger("apprise").addFilter(_QUIET)  # once: addFilter skips a filter it has
+    was = getattr(_QUIET.local, "quiet", False)
+    _QUIET.local.quiet = True
     try:
         yield
     finally:
-        logger.disabled = was
+        _QUIET.local.quiet = was
 
 
 def _short(private_url: str) -> str:
