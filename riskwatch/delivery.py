@@ -52,9 +52,11 @@ class RetryPolicy:
         return min(self.max_wait, self.initial * 2 ** (attempt - 1)) + self.jitter * rand()
 
     def backoff(self, failures: int, retry_after: float | None, rand: Callable[[], float]) -> float:
-        """Delay before the next cycle's attempt after ``failures`` failed cycles in a row."""
-        delay = min(self.cap, self.cross_initial * 2 ** max(0, failures - 1))
-        delay *= 0.75 + 0.5 * rand()
+        """Delay before the next cycle's attempt after ``failures`` failed cycles in a row:
+        jittered, then capped (the cap is the most a URL waits), unless the service's
+        retry-after asks for longer."""
+        delay = self.cross_initial * 2 ** min(max(0, failures - 1), 30)
+        delay = min(self.cap, delay * (0.75 + 0.5 * rand()))
         return max(delay, retry_after or 0.0)
 
 

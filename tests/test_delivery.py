@@ -288,3 +288,16 @@ def test_delivery_error_carries_retry_after():
     assert retry_after_in(line) == 35.0
     assert retry_after_in("Failed to send Slack notification: error=429.") is None
     assert DeliveryError("x", retry_after=3.0).retry_after == 3.0
+
+
+def test_backoff_across_cycles_stays_within_the_cap_after_jitter(store, rx):
+    cfg = config(store.path, phone=[rx.url])
+    rx.always(500)
+    queue(store, cfg, "phone", "kept")
+    d = deliverer(cfg, store, clock=lambda: 1000.0, rand=lambda: 1.0)  # the most jitter
+    delays = []
+    for _ in range(6):
+        d.deliver_all_once()
+        (item,) = store.undelivered()
+        delays.append(item.next_attempt_at - 1000.0)
+    assert delays == [6.25, 12.5, 25.0, 50.0, FAST.cap, FAST.cap]

@@ -110,5 +110,5 @@ def test_slack_always_429_backs_off_across_cycles_capped(tmp_path):
         delays.append(item.next_attempt_at - t.now)
     assert item.attempts == 6
     assert delays[1] > delays[0] and delays[2] > delays[1]
-    assert max(delays) <= POLICY.cap * 1.25
+    assert max(delays) <= POLICY.cap  # jitter included
     assert "error=429" in (item.last_error or "")
