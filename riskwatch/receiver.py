@@ -51,7 +51,7 @@ class Receiver:
         self._content_rule: tuple[Callable[[str], bool], _Answer] | None = None
         self._received: list[Received] = []
         self.requests = 0  # every request seen, accepted or not
-        self._release = threading.Event()  # set to end every hang at once
+        self._released = 0  # bumped (under _lock) to end the hangs in progress, not later ones
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -76,7 +76,6 @@ class Receiver:
         server.daemon_threads = True
         self._server = server
         self.port = server.server_address[1]
-        self._release.clear()
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -85,7 +84,7 @@ class Receiver:
     def down(self) -> None:
         """Close the listening socket: connections are refused until ``up()``."""
         if self._server is not None:
-            self._release.set()
+            self.release()
             self._server.shutdown()
             self._server.server_close()
             self._server = None
@@ -148,8 +147,10 @@ class Receiver:
             self._default = _Answer(status, ra)
 
     def release(self) -> None:
-        """End every current hang now."""
-        self._release.set()
+        """End every current hang now (a hang scripted afterwards hangs again)."""
+        with self._lock:
+            self._released += 1
+            self._lock.notify_all()
 
     # ------------------------------------------------------------------ observing
 
@@ -173,13 +174,15 @@ class Receiver:
         raw = req.rfile.read(length) if length else b""
         with self._lock:
             self.requests += 1
+            released = self._released
             rule = self._content_rule
             if rule is not None and rule[0](raw.decode("utf-8", "replace")):
                 answer = rule[1]
             else:
                 answer = self._script.popleft() if self._script else self._default
         if answer.hang:
-            self._release.wait(answer.hang)
+            with self._lock:
+                self._lock.wait_for(lambda: self._released != released, answer.hang)
         # A hung request is never recorded: its client gave up, so it counts as lost.
         if answer.status == 200 and not answer.hang:
             try:
