@@ -196,23 +196,6 @@ class Deliverer:
         drop_orphans(self.store, set(self.dests), "was removed from the config by a reload")
         self.kick()
 
-    def drain(self, timeout: float) -> bool:
-        """Wait (real time) until the outbox holds nothing due for a configured URL; True if so."""
-        self.kick()
-        deadline = time.monotonic() + timeout
-        while True:
-            now = self.clock()
-            due = [
-                i
-                for i in self.store.undelivered()
-                if i.dest_key in self.dests and i.next_attempt_at <= now
-            ]
-            busy = any(lock.locked() for lock in list(self._busy.values()))
-            if not due and not busy:
-                return True
-            if time.monotonic() >= deadline or self.stop.wait(0.02):
-                return False
-
     def deliver_all_once(self, timeout: float | None = None) -> DeliveryReport:
         """``run --once``: try every pending message now, whatever its next attempt time, each
         URL in its own thread, all within ``timeout`` (default: the retry budget plus 20 s)."""

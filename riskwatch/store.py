@@ -244,11 +244,6 @@ class Store:
             raise StoreError(f"{self.path}: unreadable alert state ({exc})") from exc
         return {s.key: s for s in states}
 
-    def firing(self) -> list[AlertState]:
-        """Firing alerts, oldest first."""
-        states = [s for s in self.load_state().values() if s.status == "firing"]
-        return sorted(states, key=lambda s: (s.since, s.key))
-
     def commit_cycle(
         self,
         state: Mapping[AlertKey, AlertState],

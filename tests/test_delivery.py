@@ -80,7 +80,7 @@ def test_500_then_success_through_the_worker(store, rx):
         queue(store, cfg, "phone", "one")
         d.kick()
         assert rx.wait_for(1, timeout=10)
-        assert d.drain(timeout=10)
+        assert until(lambda: store.undelivered() == [])
     finally:
         d.close()
     assert rx.bodies() == ["one"] and rx.requests == 2
