@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 
-import pytest
-
 from riskwatch.errors import DeliveryError
 from riskwatch.model import Channel, Config, Message
 from riskwatch.notify import Deliverer, RetryPolicy, destination_key, routes
@@ -39,19 +37,6 @@ def until(cond, timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.01)
     return True
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store.open(str(tmp_path / "state"))
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def rx():
-    with Receiver() as r:
-        yield r
 
 
 def deliverer(cfg: Config, store: Store, **kw) -> Deliverer:

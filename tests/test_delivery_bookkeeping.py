@@ -7,24 +7,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-import pytest
-
-from riskwatch.receiver import Receiver
-from riskwatch.store import FILENAME, Store
+from riskwatch.store import FILENAME
 from tests.test_delivery import config, deliverer, queue, until
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store.open(str(tmp_path / "state"))
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def rx():
-    with Receiver() as r:
-        yield r
 
 
 def _break_removal(state_dir: str) -> sqlite3.Connection:

@@ -3,24 +3,7 @@ for its content) holds back newer ones for 3 delivery cycles, not for the whole 
 
 from __future__ import annotations
 
-import pytest
-
-from riskwatch.receiver import Receiver
-from riskwatch.store import Store
 from tests.test_delivery import config, deliverer, queue
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store.open(str(tmp_path / "state"))
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def rx():
-    with Receiver() as r:
-        yield r
 
 
 def test_message_failing_three_cycles_lets_later_ones_past_in_order(store, rx):

@@ -37,13 +37,6 @@ def _msg(body="hello", at=1000.0) -> Message:
     return Message(channel="phone", title="1 warning", body=body, created_at=at, keys=(KEY,))
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store.open(str(tmp_path / "state"))
-    yield s
-    s.close()
-
-
 floats = st.floats(allow_nan=False, allow_infinity=True) | st.none()
 texts = st.text(max_size=12)
 
