@@ -144,7 +144,7 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             store._migrate()
-        store._committed = store.load_state()
+        store._committed = store._read_state()
         return store
 
     @classmethod
@@ -178,7 +178,7 @@ class Store:
                     else f"{path}: written by a newer riskwatch (schema {version});"
                     " upgrade riskwatch"
                 )
-            store._committed = store.load_state()
+            store._committed = store._read_state()
         except StoreError:
             conn.close()
             raise
@@ -237,6 +237,11 @@ class Store:
     # ------------------------------------------------------------------ alert state
 
     def load_state(self) -> dict[AlertKey, AlertState]:
+        """The alert state as last committed: read once at open, then kept by commit_cycle
+        (this process is the state's only writer), so a start does not parse it twice."""
+        return dict(self._committed)
+
+    def _read_state(self) -> dict[AlertKey, AlertState]:
         rows = self._read("read alert state", "SELECT data FROM alerts")
         try:
             states = [state_from_json(data) for (data,) in rows]
