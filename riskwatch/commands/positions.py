@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TextIO
@@ -51,7 +50,7 @@ def run(
 
     cfg = config.load(args.config)
     creds = credentials.load()
-    state_dir = cfg.state_dir or config.default_state_dir(os.environ)
+    state_dir = cfg.state_dir
     remembered = _meta(state_dir, None) if cfg.exchange.api == "auto" else None
     client = exchange.build_client(
         cfg.exchange,

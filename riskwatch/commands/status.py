@@ -46,7 +46,7 @@ def _state_dir_of(path: str, err: TextIO) -> str:
             flush=True,
         )
         return fallback
-    return cfg.state_dir or config.default_state_dir(os.environ)
+    return cfg.state_dir
 
 
 def report(state_dir: str, now: float) -> list[str]:
