@@ -15,7 +15,7 @@ import statistics
 import time
 from decimal import Decimal
 
-from riskwatch import engine
+from riskwatch.core import engine
 from riskwatch.model import Account, Match, Position, Rule, Snapshot
 
 PT = "USDT-FUTURES"

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import benchlib
 
-from riskwatch.exchange.fake import FakeBitget
-from riskwatch.receiver import Receiver
+from riskwatch.delivery.fake import Receiver
+from riskwatch.exchange.fake.server import FakeBitget
 
 TARGET_P95 = 1.2
 

@@ -9,7 +9,7 @@ import json
 import statistics
 import time
 
-from riskwatch.exchange import normalise
+from riskwatch.exchange.normalise import positions as normalise
 
 ROWS = 10_000
 RUNS = 9

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import benchlib
 
-from riskwatch.exchange.fake import FakeBitget
-from riskwatch.receiver import Receiver
+from riskwatch.delivery.fake import Receiver
+from riskwatch.exchange.fake.server import FakeBitget
 
 
 class Stamped:

@@ -12,7 +12,7 @@ import tempfile
 import time
 
 from riskwatch.model import AlertState, Message
-from riskwatch.store import Store
+from riskwatch.store.db import Store
 
 
 def main(alerts: int = 2000, cycles: int = 50) -> None:

@@ -174,7 +174,7 @@ rules:
 
 
 def creds_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    from riskwatch.exchange.fake import FakeBitget
+    from riskwatch.exchange.fake.server import FakeBitget
 
     env = dict(os.environ)
     env.update(FakeBitget.credentials_env())
@@ -192,7 +192,7 @@ def populate(fx, n: int, *, firing: float = 0.10) -> list[str]:
     warning under the 15 % rule), the rest 20-60 % away. Returns the safe symbols."""
     from decimal import Decimal
 
-    from riskwatch.exchange.fake_state import FakePosition
+    from riskwatch.exchange.fake.state import FakePosition
 
     every = max(1, round(1 / firing)) if firing else n + 1
     safe: list[str] = []
@@ -256,7 +256,7 @@ class FakeServer:
 
 
 def _serve(n: int, firing: float) -> None:
-    from riskwatch.exchange.fake import FakeBitget
+    from riskwatch.exchange.fake.server import FakeBitget
 
     with FakeBitget() as fx:
         populate(fx, n, firing=firing)
@@ -275,8 +275,8 @@ def build_watcher(base_url: str, workdir: str, *, rate_limit: bool = False, **ru
     """The production wiring (``riskwatch.wiring.wire``) for a rules file written in
     ``workdir``, console output discarded. The client-side rate limiter is off unless asked
     for (DESIGN 8 "Benchmarks": a cycle is timed, not Bitget's 5 requests/s allowance)."""
-    from riskwatch import config
-    from riskwatch.wiring import wire
+    from riskwatch.config import load as config
+    from riskwatch.service.wiring import wire
 
     path = Path(workdir) / "rules.yaml"
     path.write_text(rules_yaml(base_url=base_url, state_dir=str(Path(workdir) / "state"), **rules))

@@ -2,6 +2,6 @@
 
 import sys
 
-from riskwatch.cli import main
+from riskwatch.cli.main import main
 
 sys.exit(main())

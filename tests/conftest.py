@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from riskwatch.receiver import Receiver
-from riskwatch.store import Store
+from riskwatch.delivery.fake import Receiver
+from riskwatch.store.db import Store
 
 
 @pytest.fixture

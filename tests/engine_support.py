@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from riskwatch import engine
+from riskwatch.core import engine
 from riskwatch.model import (
     Account,
     AlertKey,

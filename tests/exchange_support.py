@@ -7,9 +7,9 @@ import threading
 from dataclasses import replace
 from typing import Any
 
-from riskwatch.credentials import Credentials
 from riskwatch.exchange import build_client
-from riskwatch.exchange.fake import FakeBitget
+from riskwatch.exchange.credentials import Credentials
+from riskwatch.exchange.fake.server import FakeBitget
 from riskwatch.model import ExchangeSettings
 
 CREDS = Credentials(FakeBitget.API_KEY, FakeBitget.API_SECRET, FakeBitget.PASSPHRASE)

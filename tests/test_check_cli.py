@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from riskwatch.cli import main
+from riskwatch.cli.main import main
 
 BROKEN = Path(__file__).parent / "broken"
 EXAMPLE = Path(__file__).parent.parent / "rules.example.yaml"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from riskwatch import config, durations
+from riskwatch import durations
+from riskwatch.config import load as config
 from riskwatch.errors import ConfigError
 from riskwatch.logs import redact
 from riskwatch.model import Match

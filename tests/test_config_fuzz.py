@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from riskwatch import config
+from riskwatch.config import load as config
 from riskwatch.errors import ConfigError
 
 EXAMPLE = (Path(__file__).parent.parent / "rules.example.yaml").read_text().splitlines()

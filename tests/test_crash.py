@@ -21,7 +21,7 @@ from decimal import Decimal
 
 import pytest
 
-from riskwatch.receiver import Receiver
+from riskwatch.delivery.fake import Receiver
 
 pytestmark = pytest.mark.slow
 
@@ -68,10 +68,10 @@ def _lines(transitions) -> str:
 
 def child_main(argv: list[str]) -> None:
     """One process: resume after the last committed cycle, run to CYCLES, deliver each cycle."""
-    from riskwatch import engine
+    from riskwatch.core import engine
+    from riskwatch.delivery.workers import Deliverer, RetryPolicy, routes
     from riskwatch.model import Channel, Config, Defaults, Health, Message, Rule
-    from riskwatch.notify import Deliverer, RetryPolicy, routes
-    from riskwatch.store import Store
+    from riskwatch.store.db import Store
 
     state_dir, url = argv
     rule = Rule("near", "liq_gap_pct", "<", warning=15, critical=5, repeat=REPEAT)
@@ -107,7 +107,7 @@ def child_main(argv: list[str]) -> None:
 
 def _expected() -> list[str]:
     """The crash-free run's lines, computed in-process with the same engine."""
-    from riskwatch import engine
+    from riskwatch.core import engine
     from riskwatch.model import Defaults, Health, Rule
 
     rule = Rule("near", "liq_gap_pct", "<", warning=15, critical=5, repeat=REPEAT)
@@ -136,7 +136,7 @@ def _start(state_dir: str, url: str) -> subprocess.Popen:
 
 
 def test_sigkill_at_varied_points_loses_nothing_and_repeats_nothing(tmp_path):
-    pytest.importorskip("riskwatch.engine")
+    pytest.importorskip("riskwatch.core.engine")
     expected = _expected()
     assert any(line.startswith("repeat") for line in expected)  # the scenario covers repeats
     assert any(line.startswith("resolved") for line in expected)

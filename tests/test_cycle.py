@@ -14,10 +14,10 @@ from typing import ClassVar
 
 import pytest
 
-from riskwatch import config
-from riskwatch.exchange.fake import FakeBitget
-from riskwatch.store import Store
-from riskwatch.wiring import Pinger, wire
+from riskwatch.config import load as config
+from riskwatch.exchange.fake.server import FakeBitget
+from riskwatch.service.wiring import Pinger, wire
+from riskwatch.store.db import Store
 
 RULES = """\
 exchange:

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from riskwatch.cycle import Outcome
-from riskwatch.daemon import Daemon, Hooks
 from riskwatch.errors import AuthError, ConfigError, StoreError, Unreachable
 from riskwatch.model import Config, ExchangeSettings, Health
-from riskwatch.sdnotify import Notifier
+from riskwatch.service.cycle import Outcome
+from riskwatch.service.daemon import Daemon, Hooks
+from riskwatch.service.sdnotify import Notifier
 
 
 class Clock:
@@ -150,7 +150,7 @@ def test_a_changed_file_is_reloaded_without_a_signal(tmp_path, monkeypatch):
         loaded.append(path)
         raise ConfigError(f"{path}:1:1: rules: required")
 
-    monkeypatch.setattr("riskwatch.daemon.config_mod.load", fake_load)
+    monkeypatch.setattr("riskwatch.service.daemon.config_mod.load", fake_load)
     rules.write_text("# v2, longer\n")
     d.loop()
     assert loaded == [str(rules)]
@@ -203,7 +203,7 @@ def test_a_reload_that_fails_on_the_store_keeps_the_loop_running(tmp_path, monke
     watcher = FakeWatcher(clock)
     d = make_daemon(watcher, clock, cycles=4, path=str(rules))
     cfg = Config(path=str(rules), exchange=ExchangeSettings(poll_interval=10))
-    monkeypatch.setattr("riskwatch.daemon.config_mod.load", lambda path, environ=None: cfg)
+    monkeypatch.setattr("riskwatch.service.daemon.config_mod.load", lambda path, environ=None: cfg)
 
     def reconfigure(new: Config) -> None:
         raise StoreError("state.sqlite: database is locked")

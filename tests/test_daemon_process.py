@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from riskwatch.exchange.fake import FakeBitget
-from riskwatch.receiver import Receiver
+from riskwatch.delivery.fake import Receiver
+from riskwatch.exchange.fake.server import FakeBitget
 
 pytestmark = pytest.mark.slow
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 
+from riskwatch.delivery.fake import Receiver
+from riskwatch.delivery.workers import Deliverer, RetryPolicy, destination_key, routes
 from riskwatch.errors import DeliveryError
 from riskwatch.model import Channel, Config, Message
-from riskwatch.notify import Deliverer, RetryPolicy, destination_key, routes
-from riskwatch.receiver import Receiver
-from riskwatch.store import FILENAME, Store
+from riskwatch.store.db import FILENAME, Store
 
 FAST = RetryPolicy(initial=0.01, max_wait=0.05, jitter=0.0)
 TOKEN = "s3cretTOKENvalue42"
@@ -169,7 +169,7 @@ def test_not_due_messages_wait_but_once_runs_try_them(store, rx):
     d.deliver_all_once()
     rx.always(200)
     # a daemon pass respects next_attempt_at ...
-    from riskwatch.delivery import deliver_pending
+    from riskwatch.delivery.retry import deliver_pending
 
     res = deliver_pending(
         d.dests[destination_key(rx.url)],
@@ -265,7 +265,7 @@ def test_unknown_scheme_stays_queued_with_an_error(store):
 
 
 def test_delivery_error_carries_retry_after():
-    from riskwatch.apprise_send import retry_after_in
+    from riskwatch.delivery.apprise_sender import retry_after_in
 
     line = (
         "Failed to send Telegram notification to 123: Too Many Requests: retry after 35, error=429."

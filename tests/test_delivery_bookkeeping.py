@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from riskwatch.store import FILENAME
+from riskwatch.store.db import FILENAME
 from tests.test_delivery import config, deliverer, queue, until
 
 

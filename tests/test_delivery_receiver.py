@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from riskwatch.receiver import Receiver
+from riskwatch.delivery.fake import Receiver
 
 
 def _post(url: str, timeout: float) -> int:

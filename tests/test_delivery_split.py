@@ -9,12 +9,12 @@ import threading
 import pytest
 import responses
 
-from riskwatch.delivery import Destination, RetryPolicy, deliver_pending
+from riskwatch.delivery.retry import Destination, RetryPolicy, deliver_pending
 from riskwatch.errors import DeliveryError
 from riskwatch.model import Message
-from riskwatch.store import Store
+from riskwatch.store.db import Store
 
-pytest.importorskip("riskwatch.render")
+pytest.importorskip("riskwatch.render.lines")
 
 FAST = RetryPolicy(attempts=2, initial=0.0, max_wait=0.0, jitter=0.0)
 BODY = "\n".join(f"WARNING near-liquidation SYM{i:03d}USDT long: gap {i}.00%" for i in range(120))
@@ -75,8 +75,8 @@ def test_split_parts_are_not_resent_after_a_failure(tmp_path):
 
 @responses.activate
 def test_telegram_parts_fit_4096_with_the_title(tmp_path):
+    from riskwatch.delivery.workers import Deliverer
     from riskwatch.model import Channel, Config
-    from riskwatch.notify import Deliverer
 
     api = re.compile(r"https://api\.telegram\.org/bot.*/sendMessage")
     responses.add(responses.POST, api, json={"ok": True, "result": {}})
@@ -84,7 +84,7 @@ def test_telegram_parts_fit_4096_with_the_title(tmp_path):
     cfg = Config(path="r", channels=(Channel("phone", (url,)),))
     store = Store.open(str(tmp_path / "s"))
     body = BODY * 3
-    from riskwatch.notify import routes
+    from riskwatch.delivery.workers import routes
 
     store.commit_cycle({}, [(routes(cfg)["phone"][0], Message("phone", "t", body, 1000.0))])
     report = Deliverer(cfg, store, clock=lambda: 1000.0, policy=FAST).deliver_all_once()

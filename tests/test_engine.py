@@ -8,7 +8,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from riskwatch import engine
+from riskwatch.core import engine
 from riskwatch.model import Account, Defaults, Match, Rule
 from tests.engine_support import (
     PT,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from riskwatch import render
 from riskwatch.model import Defaults, Health
+from riskwatch.render import lines as render
 from tests.engine_support import Run, kinds
 
 STALE = ("riskwatch-stale", "", "", "")

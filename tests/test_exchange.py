@@ -7,9 +7,9 @@ from email.utils import formatdate
 
 import pytest
 
-from riskwatch import metrics
+from riskwatch.core import metrics
 from riskwatch.errors import ExchangeError, TransientError, Unreachable
-from riskwatch.exchange.fake import FakeBitget
+from riskwatch.exchange.fake.server import FakeBitget
 from riskwatch.exchange.ratelimit import RateLimiter
 from riskwatch.exchange.transport import FALLBACK_HOLD, parse_retry_after
 from tests.exchange_support import FakeClock, client, seed_fixture_positions

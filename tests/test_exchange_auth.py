@@ -7,9 +7,9 @@ import logging
 import pytest
 
 from riskwatch import logs
-from riskwatch.credentials import Credentials
 from riskwatch.errors import AuthError
-from riskwatch.exchange.fake import FakeBitget
+from riskwatch.exchange.credentials import Credentials
+from riskwatch.exchange.fake.server import FakeBitget
 from tests.exchange_support import CREDS, SECRETS, client, seed_fixture_positions
 
 WRONG = Credentials("bg_wrong_key_000111222", "wrong_secret_333444555", "wrong_pass_666777")
@@ -97,7 +97,7 @@ def test_secrets_registered_are_masked_by_the_log_filter() -> None:
 
 
 def _gaps(snap):
-    from riskwatch import metrics
+    from riskwatch.core import metrics
 
     return sorted((p.symbol, p.side, metrics.liq_gap_pct(p) is None) for p in snap.positions)
 

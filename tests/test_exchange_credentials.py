@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from riskwatch import credentials, logs
+from riskwatch import logs
 from riskwatch.errors import CredentialsError
+from riskwatch.exchange import credentials
 
 ENV = {
     "BITGET_API_KEY": "bg_key_abcdef123",

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import requests
 
-from riskwatch.exchange.fake import FakeBitget
+from riskwatch.exchange.fake.server import FakeBitget
 from tests.exchange_support import FakeClock, client
 
 

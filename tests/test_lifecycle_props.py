@@ -7,8 +7,8 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskwatch import engine
-from riskwatch.lifecycle import Lifecycle, quiet_check, step
+from riskwatch.core import engine
+from riskwatch.core.lifecycle import Lifecycle, quiet_check, step
 from riskwatch.model import AlertState, Defaults
 from tests.engine_support import PT, Run, gap_rule, pos, snap
 

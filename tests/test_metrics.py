@@ -6,7 +6,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from riskwatch import metrics
+from riskwatch.core import metrics
 from riskwatch.model import UNIFIED, Account, Position
 
 

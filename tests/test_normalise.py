@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskwatch import metrics
+from riskwatch.core import metrics
 from riskwatch.errors import TransientError
-from riskwatch.exchange import normalise, normalise_accounts
+from riskwatch.exchange.normalise import accounts as normalise_accounts
+from riskwatch.exchange.normalise import positions as normalise
 from riskwatch.model import UNIFIED, Position
 
 FIX = Path(__file__).parent / "fixtures" / "bitget"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from riskwatch.apprise_send import _apprise_silenced
+from riskwatch.delivery.apprise_sender import _apprise_silenced
 
 
 class _Collect(logging.Handler):

@@ -10,9 +10,9 @@ import re
 import pytest
 import responses
 
+from riskwatch.delivery.workers import Deliverer, RetryPolicy, routes
 from riskwatch.model import Channel, Config, Message
-from riskwatch.notify import Deliverer, RetryPolicy, routes
-from riskwatch.store import Store
+from riskwatch.store.db import Store
 
 BOT = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 TG_URL = f"tgram://{BOT}/987654321"

@@ -7,11 +7,11 @@ import io
 
 import pytest
 
-from riskwatch import cli
-from riskwatch.commands import positions
+from riskwatch.cli import main as cli
+from riskwatch.cli import positions
 from riskwatch.errors import RiskwatchError
-from riskwatch.exchange.fake import FakeBitget
-from riskwatch.store import Store
+from riskwatch.exchange.fake.server import FakeBitget
+from riskwatch.store.db import Store
 from tests.exchange_support import SECRETS, FakeClock, seed_fixture_positions
 
 RULES = """
@@ -109,7 +109,8 @@ def test_survives_429_burst_and_45s_clock_skew(tmp_path, fx) -> None:
 
 
 def test_render_computes_each_gap_once_for_sorting(tmp_path, fx, monkeypatch) -> None:
-    from riskwatch import config, metrics
+    from riskwatch.config import load as config
+    from riskwatch.core import metrics
     from tests.exchange_support import client
 
     snap = client(fx).fetch_snapshot()

@@ -6,8 +6,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from riskwatch import render
 from riskwatch.model import Account, Rule, Transition
+from riskwatch.render import lines as render
 from tests.engine_support import PT, Run, gap_rule, pos, snap
 
 PHONE = {"phone": ["dest-phone"]}

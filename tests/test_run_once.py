@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from riskwatch.cli import main
-from riskwatch.exchange.fake import FakeBitget
-from riskwatch.receiver import Receiver
-from riskwatch.store import Store
+from riskwatch.cli.main import main
+from riskwatch.delivery.fake import Receiver
+from riskwatch.exchange.fake.server import FakeBitget
+from riskwatch.store.db import Store
 
 RULES = """\
 exchange:

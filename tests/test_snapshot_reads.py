@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from riskwatch.exchange.fake import FakeBitget
+from riskwatch.exchange.fake.server import FakeBitget
 from riskwatch.model import UNIFIED
 from tests.exchange_support import client
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from riskwatch.cli import main
+from riskwatch.cli.main import main
+from riskwatch.delivery.fake import Receiver
+from riskwatch.delivery.workers import Deliverer, RetryPolicy, routes
 from riskwatch.model import AlertState, Channel, Config, Message
-from riskwatch.notify import Deliverer, RetryPolicy, routes
-from riskwatch.receiver import Receiver
-from riskwatch.store import Store
+from riskwatch.store.db import Store
 
 KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from riskwatch.errors import StoreError
 from riskwatch.model import AlertState, Message
-from riskwatch.store import FILENAME, MIGRATIONS, Store, state_from_json, state_to_json
+from riskwatch.store.db import FILENAME, MIGRATIONS, Store, state_from_json, state_to_json
 
 KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
 

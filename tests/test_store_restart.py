@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from riskwatch.model import Defaults, Health, Position, Rule, Snapshot
-from riskwatch.store import Store
+from riskwatch.store.db import Store
 
-engine = pytest.importorskip("riskwatch.engine")
+engine = pytest.importorskip("riskwatch.core.engine")
 
 T0 = 1_700_000_000.0
 DEFAULTS = Defaults(channels=("phone",))

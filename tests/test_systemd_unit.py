@@ -174,7 +174,7 @@ MDWE_CHILD = textwrap.dedent(
     else:
         sys.exit("writable+executable memory was allowed: MDWE not in force")
     import apprise, requests, yaml
-    from riskwatch import cli
+    from riskwatch.cli import main as cli
     ssl.create_default_context()
     apprise.Apprise().add("json://127.0.0.1:9/")
     with tempfile.TemporaryDirectory() as d:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from riskwatch import template
-from riskwatch.metrics import CATALOGUE
+from riskwatch.core.metrics import CATALOGUE
+from riskwatch.render import template
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from riskwatch.cli import main
-from riskwatch.commands.test_notify import test_channels as send_tests
+from riskwatch.cli.main import main
+from riskwatch.cli.testnotify import test_channels as send_tests
+from riskwatch.delivery.fake import Receiver
+from riskwatch.delivery.workers import RetryPolicy
 from riskwatch.model import Channel, Config
-from riskwatch.notify import RetryPolicy
-from riskwatch.receiver import Receiver
 
 TOKEN = "tokenTOKEN123456"
 FAST = RetryPolicy(initial=0.01, max_wait=0.02, jitter=0)

@@ -9,8 +9,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from riskwatch.credentials import Credentials
 from riskwatch.exchange.base import ExchangeClient
+from riskwatch.exchange.credentials import Credentials
 from riskwatch.model import AccountMode, ExchangeSettings
 
 __all__ = ["ExchangeClient", "build_client"]

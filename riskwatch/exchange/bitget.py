@@ -20,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from riskwatch.errors import AuthError, ExchangeError, Unreachable
-from riskwatch.exchange import codes, normalise, normalise_accounts
+from riskwatch.exchange import codes
+from riskwatch.exchange.normalise import accounts as normalise_accounts
+from riskwatch.exchange.normalise import positions as normalise
 from riskwatch.exchange.transport import Transport
 from riskwatch.model import (
     UNIFIED,

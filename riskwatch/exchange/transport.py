@@ -31,9 +31,9 @@ from typing import Any
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
-from riskwatch.credentials import Credentials
 from riskwatch.errors import ExchangeError, TransientError, Unreachable
 from riskwatch.exchange import codes, signing
+from riskwatch.exchange.credentials import Credentials
 from riskwatch.exchange.ratelimit import RateLimiter
 from riskwatch.model import ExchangeSettings
 

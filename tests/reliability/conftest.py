@@ -95,7 +95,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 
 def secrets() -> tuple[str, ...]:
     """Every secret the suite plants: none may appear in any output or in the state dir."""
-    from riskwatch.exchange.fake import FakeBitget
+    from riskwatch.exchange.fake.server import FakeBitget
 
     return (FakeBitget.API_KEY, FakeBitget.API_SECRET, FakeBitget.PASSPHRASE, CHANNEL_TOKEN)
 
@@ -118,7 +118,7 @@ def state_bytes(state_dir: str | Path) -> list[bytes]:
 
 
 def creds_env(base: dict[str, str] | None = None) -> dict[str, str]:
-    from riskwatch.exchange.fake import FakeBitget
+    from riskwatch.exchange.fake.server import FakeBitget
 
     env = dict(os.environ if base is None else base)
     env.update(FakeBitget.credentials_env())
@@ -256,8 +256,8 @@ class Rig:
     the test (no timing assumptions: a test runs cycles until a condition holds or a bound)."""
 
     def __init__(self, tmp_path: Path, fx, rx, **rules) -> None:
-        from riskwatch import config
-        from riskwatch.wiring import wire
+        from riskwatch.config import load as config
+        from riskwatch.service.wiring import wire
 
         self.fx, self.rx = fx, rx
         self.state_dir = tmp_path / "state"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from riskwatch.exchange.fake import FakeBitget
-from riskwatch.receiver import Receiver
+from riskwatch.delivery.fake import Receiver
+from riskwatch.exchange.fake.server import FakeBitget
 
 from .conftest import (
     Rig,

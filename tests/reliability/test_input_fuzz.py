@@ -15,9 +15,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from riskwatch import config
+from riskwatch.config import load as config
 from riskwatch.errors import ConfigError, TransientError
-from riskwatch.exchange import normalise, normalise_accounts
+from riskwatch.exchange.normalise import accounts as normalise_accounts
+from riskwatch.exchange.normalise import positions as normalise
 
 pytestmark = pytest.mark.reliability
 

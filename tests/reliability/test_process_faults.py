@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from riskwatch.exchange.fake import FakeBitget
-from riskwatch.receiver import Receiver
+from riskwatch.delivery.fake import Receiver
+from riskwatch.exchange.fake.server import FakeBitget
 
 from .conftest import (
     CHANNEL_TOKEN,

@@ -1,0 +1,192 @@
+"""``riskwatch positions``: fetch once and show what riskwatch sees, the way a trader reads it.
+
+One table of positions (size, leverage, mark, liquidation price, ``liq_gap_pct`` with two
+decimals, the other risk metrics, and which rules match at which severity), then the accounts.
+A refusal exits 3 with the sentence that says what to change, an exchange that stays
+unreachable exits 4 (both via ``cli.report``); no traceback either way. With ``api: auto`` the
+account mode found is remembered in the state dir, as the daemon does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import TextIO
+
+from riskwatch.core import metrics
+from riskwatch.errors import StoreError
+from riskwatch.model import Account, Config, Position, Rule, Snapshot
+
+log = logging.getLogger("riskwatch.positions")
+
+POSITION_COLUMNS = (
+    "PRODUCT",
+    "SYMBOL",
+    "SIDE",
+    "SIZE",
+    "LEV",
+    "MARK",
+    "LIQ",
+    "GAP%",
+    "uPLR",
+    "KEEP_MR",
+    "MARGIN_R",
+    "RULES",
+)
+ACCOUNT_COLUMNS = ("PRODUCT", "COIN", "EQUITY", "AVAILABLE", "RISK_RATE", "RULES")
+
+
+def run(
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    *,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], object] | None = None,
+) -> int:
+    """Fetch once and print. ``clock``/``sleep`` are for tests (retry budgets without waiting)."""
+    from riskwatch import exchange
+    from riskwatch.config import load as config
+    from riskwatch.exchange import credentials
+
+    cfg = config.load(args.config)
+    creds = credentials.load()
+    state_dir = cfg.state_dir
+    remembered = _meta(state_dir, None) if cfg.exchange.api == "auto" else None
+    client = exchange.build_client(
+        cfg.exchange,
+        creds,
+        account_mode=remembered,
+        clock=clock,
+        sleep=sleep,
+    )
+    try:
+        snap = client.fetch_snapshot()
+    finally:
+        client.close()
+    if cfg.exchange.api == "auto" and snap.account_mode != remembered:
+        _meta(state_dir, snap.account_mode)
+    print(render(snap, cfg), file=out)
+    return 0
+
+
+def _meta(state_dir: str, mode: str | None) -> str | None:
+    """Read (``mode`` None) or write the remembered account mode; a state-dir problem is
+    logged, never fatal: listing positions does not need the state dir."""
+    from riskwatch.store.db import Store
+
+    try:
+        store = Store.open(state_dir)
+        try:
+            if mode is None:
+                return store.get_meta("account_mode")
+            store.set_meta("account_mode", mode)
+            return mode
+        finally:
+            store.close()
+    except StoreError as exc:
+        log.warning("cannot remember the account mode: %s", exc)
+        return None
+
+
+# --------------------------------------------------------------------------- rendering (pure)
+
+
+def _dec(d: Decimal | None) -> str:
+    if d is None:
+        return "-"
+    return format(d.normalize(), "f") if d == d.to_integral() else format(d, "f")
+
+
+def _num(v: float | None) -> str:
+    if v is None:
+        return "-"
+    text = f"{v:.4f}"
+    return "0.0000" if text == "-0.0000" else text
+
+
+def rule_matches(rules: Sequence[Rule], item: Position | Account) -> str:
+    """``name:severity`` for each rule that matches ``item`` and fires at its value now."""
+    matches, severity = _engine()
+    scope = "position" if isinstance(item, Position) else "account"
+    hits = []
+    for rule in rules:
+        if rule.scope != scope or not matches(rule, item):
+            continue
+        metric = metrics.lookup(scope, rule.metric)
+        value = metric.fn(item) if metric else None
+        sev = severity(rule, value)
+        if sev is not None:
+            hits.append(f"{rule.name}:{sev}")
+    return ",".join(hits) or "-"
+
+
+def _engine() -> tuple[Callable[..., bool], Callable[..., str | None]]:
+    from riskwatch.core import engine
+
+    return engine.matches, engine.severity
+
+
+def position_row(p: Position, rules: Sequence[Rule]) -> tuple[str, ...]:
+    gap = metrics.liq_gap_pct(p)
+    return (
+        p.product_type,
+        p.symbol,
+        p.side,
+        _dec(p.total),
+        _dec(p.leverage),
+        _dec(p.mark_price),
+        _dec(p.liquidation_price),
+        "-" if gap is None else f"{gap:.2f}",
+        _num(None if p.unrealized_plr is None else float(p.unrealized_plr)),
+        _dec(p.keep_margin_rate),
+        _num(None if p.margin_ratio is None else float(p.margin_ratio)),
+        rule_matches(rules, p),
+    )
+
+
+def account_row(a: Account, rules: Sequence[Rule]) -> tuple[str, ...]:
+    return (
+        a.product_type,
+        a.margin_coin,
+        _dec(a.account_equity),
+        _dec(a.available),
+        _dec(a.crossed_risk_rate),
+        rule_matches(rules, a),
+    )
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()  # noqa: E731
+    return [fmt(header), *(fmt(r) for r in rows)]
+
+
+def _nearest_first(p: Position) -> tuple[bool, float, str]:
+    """Sort key: smallest liq_gap_pct first, positions without one last (gap computed once)."""
+    gap = metrics.liq_gap_pct(p)
+    return (gap is None, gap or 0.0, p.symbol)
+
+
+def render(snap: Snapshot, cfg: Config) -> str:
+    rules = cfg.rules
+    order = sorted(snap.positions, key=_nearest_first)
+    lines = [
+        f"{len(snap.positions)} position(s), account mode {snap.account_mode}, "
+        f"product types read whole: {', '.join(sorted(snap.fetched)) or 'none'}"
+    ]
+    missing = set(cfg.exchange.product_types) - set(snap.fetched)
+    if (missing and snap.account_mode == "classic") or (missing and snap.fetched):
+        lines.append(
+            f"NOT read whole (a request failed or a row was skipped, see below): "
+            f"{', '.join(sorted(missing))}"
+        )
+    if order:
+        lines += table(POSITION_COLUMNS, [position_row(p, rules) for p in order])
+    else:
+        lines.append("no open positions")
+    if snap.accounts:
+        lines += ["", *table(ACCOUNT_COLUMNS, [account_row(a, rules) for a in snap.accounts])]
+    lines += [f"warning: {w}" for w in snap.warnings]
+    return "\n".join(lines)

@@ -1,0 +1,47 @@
+"""``riskwatch run [-c FILE] [--once] [--dry-run]``: the daemon, or one cycle of it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from riskwatch.cli import main as cli
+from riskwatch.config import load as config
+from riskwatch.service.daemon import Daemon
+from riskwatch.service.wiring import wire
+
+log = logging.getLogger("riskwatch")
+EXIT_OK = 0
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config.load(args.config)
+    for warning in config.lint(cfg):
+        log.warning("%s", warning)
+    wired = wire(cfg, dry_run=args.dry_run, out=sys.stdout)
+    if args.once:
+        return once(wired)
+    log.info(
+        "watching %s every %gs with %d rules",
+        ", ".join(cfg.exchange.product_types),
+        cfg.exchange.poll_interval,
+        len(cfg.rules),
+    )
+    return Daemon(args.config, wired.watcher, wired.hooks, stop=wired.stop).run()
+
+
+def once(wired) -> int:
+    """One cycle, deliver what can be delivered, exit by what the exchange said (DESIGN 8)."""
+    try:
+        outcome = wired.watcher.cycle()
+        if wired.deliverer is None:  # dry run: print
+            wired.hooks.delivered(outcome)
+        else:  # no later cycle: try every pending message now, whatever its schedule
+            log.info("%s", wired.deliverer.deliver_all_once())
+    finally:
+        for close in wired.hooks.closers:
+            close()
+    if outcome.error is not None:  # after delivering: the auth alert went out first
+        return cli.report(outcome.error)  # one redacted line, exit 3 refused / 4 unreachable
+    return EXIT_OK

@@ -1,0 +1,135 @@
+"""``riskwatch status``: firing alerts and undelivered messages, read from the state dir.
+
+Why it needs no secret: it reads only the state dir (which never holds one). With
+``--state-dir`` it reads no config at all; otherwise the config is loaded with unset
+``${VARS}`` tolerated, only to find ``state_dir`` (a missing or invalid rules file falls back to
+the default state dir, with one line on stderr). It never creates the state dir.
+Exit 0, also when nothing is stored yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TextIO
+
+from riskwatch.errors import ConfigError
+from riskwatch.model import AlertState
+from riskwatch.store.db import FILENAME, OutboxItem, Store
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, now: float | None = None) -> int:
+    state_dir = args.state_dir or _state_dir_of(args.config, sys.stderr)
+    now = time.time() if now is None else now
+    lines = report(state_dir, now)
+    print("\n".join(lines), file=out)
+    return 0
+
+
+def _state_dir_of(path: str, err: TextIO) -> str:
+    """The rules file's ``state_dir``; when the file is missing or invalid (exactly when an
+    operator runs ``status``), the default state dir, said on ``err`` in one line."""
+    from riskwatch.config import load as config
+
+    try:
+        cfg = config.load(path, strict_env=False)
+    except ConfigError as exc:
+        fallback = config.default_state_dir(os.environ)
+        print(
+            f"status: the rules file could not be used ({exc.problems[0]}); "
+            f"showing the default state dir {fallback}",
+            file=err,
+            flush=True,
+        )
+        return fallback
+    return cfg.state_dir
+
+
+def report(state_dir: str, now: float) -> list[str]:
+    if not os.path.exists(os.path.join(state_dir, FILENAME)):
+        return [
+            f"state dir {state_dir}: nothing stored yet",
+            "No firing alerts.",
+            "No undelivered messages.",
+        ]
+    store = Store.open(state_dir)
+    try:
+        state = store.load_state()
+        outbox = store.undelivered()
+        last = store.get_meta("last_success")
+    finally:
+        store.close()
+    lines = [f"state dir {state_dir}"]
+    if last:
+        lines.append(f"last successful poll: {_when(float(last))} ({_age(now - float(last))} ago)")
+    lines.append("")
+    lines += firing_table(state.values(), now)
+    pending = sum(1 for a in state.values() if a.status == "pending")
+    if pending:
+        lines.append(f"{pending} more pending (condition holds, its `for` not yet elapsed)")
+    lines.append("")
+    lines += outbox_table(outbox, now)
+    return lines
+
+
+def firing_table(alerts: Iterable[AlertState], now: float) -> list[str]:
+    firing = sorted((a for a in alerts if a.status == "firing"), key=lambda a: (a.since, a.key))
+    if not firing:
+        return ["No firing alerts."]
+    rows = [
+        (
+            a.key[0],
+            a.key[2] or "-",
+            a.key[3] or "-",
+            a.severity,
+            f"{_when(a.since)} ({_age(now - a.since)})",
+            "-" if a.last_sent_at is None else f"{_age(now - a.last_sent_at)} ago",
+        )
+        for a in firing
+    ]
+    head = ("RULE", "SYMBOL", "SIDE", "SEVERITY", "SINCE", "LAST SENT")
+    return [f"Firing alerts ({len(firing)}):", *table(head, rows)]
+
+
+def outbox_table(items: Sequence[OutboxItem], now: float) -> list[str]:
+    if not items:
+        return ["No undelivered messages."]
+    rows = [
+        (
+            i.channel or "-",
+            _age(now - i.created_at),
+            str(i.attempts),
+            "now" if i.next_attempt_at <= now else f"in {_age(i.next_attempt_at - now)}",
+            (i.last_error or "-")[:120],
+        )
+        for i in items
+    ]
+    head = ("CHANNEL", "AGE", "ATTEMPTS", "NEXT TRY", "LAST ERROR")
+    return [f"Undelivered messages ({len(items)}):", *table(head, rows)]
+
+
+def table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(str(r[c])) for r in [head, *rows]) for c in range(len(head))]
+    return [
+        "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+        for r in [head, *rows]
+    ]
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _age(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"

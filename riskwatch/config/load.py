@@ -1,0 +1,324 @@
+"""Load the rules file into a frozen ``Config``, reporting every problem with its line.
+
+``load`` reads, composes (``yamlsrc``), validates section by section with the typed readers of
+``confread`` and the key tables of ``confkeys``, and returns model dataclasses: raw dicts never
+leave this module. It never touches the network; ``check`` passes ``url_check`` to validate
+channel URLs with apprise so that this module stays free of it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+from riskwatch.config import keys as K
+from riskwatch.config.reader import Reader, describe, join
+from riskwatch.config.source import Problems, Src, parse, read_text
+from riskwatch.core import metrics
+from riskwatch.errors import ConfigError
+from riskwatch.model import (
+    PRODUCT_TYPES,
+    V1_PRODUCT_TYPES,
+    Channel,
+    Config,
+    Defaults,
+    ExchangeSettings,
+    Rule,
+)
+
+UrlCheck = Callable[[str], str | None]
+CONSOLE_URLS = ("console://", "console://stderr")
+
+
+def load(
+    path: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+    strict_env: bool = True,
+    url_check: UrlCheck | None = None,
+) -> Config:
+    """The validated configuration in ``path``; ``ConfigError`` lists every problem.
+
+    ``strict_env=False`` leaves unset ``${VARS}`` empty (for ``status``); ``url_check`` returns
+    a reason for a channel URL it rejects (``check`` uses apprise; None skips the check)."""
+    env = os.environ if environ is None else environ
+    problems = Problems(path)
+    try:
+        root = parse(read_text(path), path, problems)
+        reader = Reader(problems, env, strict_env)
+        cfg = _Loader(reader, path, env, url_check).config(root)
+    except ConfigError:
+        raise
+    except (RecursionError, MemoryError) as exc:
+        raise ConfigError(f"{path}: too complex to be a rules file") from exc
+    except Exception as exc:  # never a traceback for any input; tests assert this stays unused
+        raise ConfigError(f"{path}: internal error reading the rules file ({exc!r:.80})") from exc
+    if problems or cfg is None:
+        raise ConfigError(problems.messages() or [f"{path}: invalid rules file"])
+    return cfg
+
+
+def default_state_dir(environ: Mapping[str, str]) -> str:
+    """``$STATE_DIRECTORY`` (systemd), else ``$XDG_STATE_HOME/riskwatch``, else ~/.local/state."""
+    if environ.get("STATE_DIRECTORY"):
+        return environ["STATE_DIRECTORY"].split(":")[0]
+    if environ.get("XDG_STATE_HOME"):
+        return os.path.join(environ["XDG_STATE_HOME"], "riskwatch")
+    home = environ.get("HOME") or os.path.expanduser("~")
+    return os.path.join(home, ".local", "state", "riskwatch")
+
+
+def lint(cfg: Config) -> list[str]:
+    """Warnings that leave the file valid but probably not what was meant."""
+    out: list[str] = []
+    api = cfg.exchange.api
+    for i, rule in enumerate(cfg.rules):
+        metric = metrics.lookup(rule.scope, rule.metric)
+        missing = set(metric.unavailable_in) if metric else set()
+        blind = {"v2", "v3"} <= missing if api == "auto" else api in missing
+        if blind:
+            which = "neither v2 nor v3" if api == "auto" else f"exchange.api {api}"
+            out.append(
+                f"rules[{i}] ({rule.name}): metric {rule.metric} is not reported by {which}; "
+                "this rule will never fire"
+            )
+    ex = cfg.exchange
+    if ex.stale_after <= ex.poll_interval:
+        out.append("exchange.stale_after is not longer than poll_interval: expect stale alerts")
+    if not cfg.rules:
+        out.append("no rules: only the built-in alerts (stale, auth, config) will be sent")
+    if not cfg.defaults.channels:
+        out.append("defaults.channels is empty: built-in alerts (riskwatch-stale, ...) go nowhere")
+    return out
+
+
+def _http_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "is not an http(s) URL"
+    return None
+
+
+def _host_port(value: object) -> str | None:
+    if not isinstance(value, str):
+        return "expected host:port"
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return "expected host:port, e.g. 127.0.0.1:9464"
+    return None
+
+
+class _Loader:
+    def __init__(
+        self, r: Reader, path: str, environ: Mapping[str, str], url_check: UrlCheck | None
+    ) -> None:
+        self.r = r
+        self.path = path
+        self.environ = environ
+        self.url_check = url_check
+
+    def config(self, root: Src | None) -> Config | None:
+        if root is None:
+            self.r.error((1, 1), "", "the file is empty: expected channels, defaults and rules")
+            return None
+        top = self.r.mapping(root, "", K.TOP)
+        if top is None:
+            return None
+        cfg = Config(path=self.path, state_dir=default_state_dir(self.environ))
+        if "exchange" in top:
+            cfg = replace(cfg, exchange=self.exchange(top["exchange"]))
+        if "state_dir" in top:
+            sd = self.r.checked(top["state_dir"], "state_dir", lambda _: None)
+            if sd:
+                base = os.path.dirname(os.path.abspath(self.path))
+                cfg = replace(cfg, state_dir=os.path.join(base, os.path.expanduser(sd)))
+        cfg = replace(cfg, **self.top_scalars(top))
+        channels = self.channels(top["channels"]) if "channels" in top else ()
+        names = {c.name for c in channels}
+        defaults, d_src = Defaults(), top.get("defaults")
+        if d_src is not None:
+            defaults = self.defaults(d_src, names)
+        rules = self.rules(top["rules"], defaults, names) if "rules" in top else ()
+        return replace(cfg, channels=channels, defaults=defaults, rules=rules)
+
+    def top_scalars(self, top: dict[str, Src]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        r = self.r
+        if "send_ttl" in top and (v := r.duration(top["send_ttl"], "send_ttl", minimum=1)):
+            out["send_ttl"] = v
+        if (src := top.get("heartbeat")) is not None and src.value is not None:
+            out["heartbeat"] = r.duration(src, "heartbeat", minimum=60)
+        if (src := top.get("heartbeat_url")) is not None and src.value is not None:
+            out["heartbeat_url"] = r.checked(src, "heartbeat_url", _http_url, secret=True)
+        out = {k: v for k, v in out.items() if v is not None}
+        if (src := top.get("metrics")) is not None and src.value is not None:
+            m = r.mapping(src, "metrics", K.METRICS_SECTION)
+            if m and "listen" in m:
+                reason = _host_port(m["listen"].value)
+                if reason:
+                    r.error(
+                        m["listen"], "metrics.listen", f"{describe(m['listen'].value)}: {reason}"
+                    )
+                else:
+                    out["metrics_listen"] = m["listen"].value
+        return out
+
+    # ---------------------------------------------------------------- exchange
+
+    def exchange(self, src: Src) -> ExchangeSettings:
+        r, p = self.r, "exchange"
+        m = r.mapping(src, p, K.EXCHANGE)
+        if m is None:
+            return ExchangeSettings()
+        kw: dict[str, object] = {}
+        if "fallback_url" in m and m["fallback_url"].value is None:
+            kw["fallback_url"] = None
+        if "api" in m and (api := self.interp_enum(m["api"], join(p, "api"), K.API_VERSIONS)):
+            kw["api"] = api
+        for key in ("base_url", "fallback_url"):
+            if (
+                key in m
+                and m[key].value is not None
+                and (u := r.checked(m[key], join(p, key), _http_url))
+            ):
+                kw[key] = u
+            elif key == "base_url" and key in m:
+                r.error(m[key], join(p, key), "expected a URL, got nothing (null)")
+        if "product_types" in m and (
+            pts := self.product_types(m["product_types"], join(p, "product_types"))
+        ):
+            kw["product_types"] = pts
+        if "margin_coin" in m and m["margin_coin"].value is not None:
+            coin = r.checked(m["margin_coin"], join(p, "margin_coin"), lambda _: None)
+            if coin:
+                kw["margin_coin"] = coin.upper()
+        if "demo" in m and (demo := r.boolean(m["demo"], join(p, "demo"))) is not None:
+            kw["demo"] = demo
+        for key, minimum in (("poll_interval", 1.0), ("stale_after", 1.0), ("timeout", 0.1)):
+            if key in m and (d := r.duration(m[key], join(p, key), minimum=minimum)) is not None:
+                kw[key] = d
+        return ExchangeSettings(**kw)  # type: ignore[arg-type]
+
+    def interp_enum(self, src: Src, path: str, choices: tuple[str, ...]) -> str | None:
+        def check(v: str) -> str | None:
+            return None if v in choices else f"is not one of {', '.join(choices)}"
+
+        return self.r.checked(src, path, check)
+
+    def product_types(self, src: Src, path: str) -> tuple[str, ...] | None:
+        out: list[str] = []
+        for ipath, item in self.r.items(src, path, single_ok=True):
+            v = self.r.checked(item, ipath, lambda _: None)
+            if v is None:
+                continue
+            name = V1_PRODUCT_TYPES.get(v.lower(), v.upper())
+            if name not in PRODUCT_TYPES:
+                self.r.error(
+                    item,
+                    ipath,
+                    f"{describe(v)} is not one of {', '.join(PRODUCT_TYPES)}"
+                    " (or a v1 name: " + ", ".join(V1_PRODUCT_TYPES) + ")",
+                )
+            elif name not in out:
+                out.append(name)
+        if not out and src.is_list and not src.value:
+            self.r.error(src, path, "must name at least one product type")
+        return tuple(out) or None
+
+    # ---------------------------------------------------------------- channels
+
+    def channels(self, src: Src) -> tuple[Channel, ...]:
+        r = self.r
+        if not src.is_map:
+            r.error(
+                src, "channels", f"expected a mapping of name: [URLs], got {describe(src.value)}"
+            )
+            return ()
+        out: list[Channel] = []
+        for name, value in src.value.items():  # type: ignore[union-attr]
+            path = join("channels", name)
+            if not re.match(K.CHANNEL_PATTERN, name):
+                r.error(src.keys[name], path, "channel names use letters, digits, _ . -")
+                continue
+            urls = [
+                u
+                for ipath, item in r.items(value, path, single_ok=True)
+                if (u := self.channel_url(item, ipath)) is not None
+            ]
+            if value.is_list and not value.value:
+                r.error(value, path, "a channel needs at least one URL")
+            out.append(Channel(name, tuple(urls)))
+        return tuple(out)
+
+    def channel_url(self, src: Src, path: str) -> str | None:
+        def check(url: str) -> str | None:
+            if url.startswith("console:"):
+                return None if url in CONSOLE_URLS else "is not console:// or console://stderr"
+            if "://" not in url:
+                return "has no scheme (expected scheme://...; see the apprise documentation)"
+            return self.url_check(url) if self.url_check else None
+
+        return self.r.checked(src, path, check, secret=True)
+
+    # ---------------------------------------------------------------- defaults and rules
+
+    def defaults(self, src: Src, channel_names: set[str]) -> Defaults:
+        m = self.r.mapping(src, "defaults", K.DEFAULTS)
+        if m is None:
+            return Defaults()
+        kw = self.inherited(m, "defaults", channel_names)
+        return Defaults(**kw)  # type: ignore[arg-type]
+
+    def inherited(self, m: dict[str, Src], path: str, channel_names: set[str]) -> dict[str, object]:
+        r, kw = self.r, {}
+        if "channels" in m:
+            kw["channels"] = self.channel_refs(m["channels"], join(path, "channels"), channel_names)
+        if "repeat" in m:
+            kw["repeat"] = r.duration(m["repeat"], join(path, "repeat"))
+        if "for" in m:
+            kw["for_"] = r.duration(m["for"], join(path, "for"))
+        if "send_resolved" in m:
+            kw["send_resolved"] = r.boolean(m["send_resolved"], join(path, "send_resolved"))
+        if (
+            "hysteresis" in m
+            and (h := r.number(m["hysteresis"], join(path, "hysteresis"))) is not None
+        ):
+            if h < 0:
+                r.error(m["hysteresis"], join(path, "hysteresis"), "must be 0 or more")
+            kw["hysteresis"] = max(h, 0.0)
+        if "worsen_by" in m and m["worsen_by"].value is None:
+            kw["worsen_by"] = None
+        elif (
+            "worsen_by" in m
+            and (w := r.number(m["worsen_by"], join(path, "worsen_by"))) is not None
+        ):
+            if w <= 0:
+                r.error(m["worsen_by"], join(path, "worsen_by"), "must be more than 0")
+            kw["worsen_by"] = w if w > 0 else None
+        return {k: v for k, v in kw.items() if v is not None or k == "worsen_by"}
+
+    def channel_refs(self, src: Src, path: str, defined: set[str]) -> tuple[str, ...] | None:
+        out: list[str] = []
+        for ipath, item in self.r.items(src, path):
+            name = self.r.string(item, ipath)
+            if name is None:
+                continue
+            if name not in defined:
+                known = ", ".join(sorted(defined)) or "none defined"
+                self.r.error(item, ipath, f"channel '{name}' is not defined in channels ({known})")
+            out.append(name)
+        return tuple(out)
+
+    def rules(self, src: Src, defaults: Defaults, channel_names: set[str]) -> tuple[Rule, ...]:
+        from riskwatch.config.rules import read_rule  # the per-rule checks, split for size
+
+        seen: dict[str, int] = {}
+        out: list[Rule] = []
+        for path, item in self.r.items(src, "rules"):
+            rule = read_rule(self, item, path, defaults, channel_names, seen)
+            if rule is not None:
+                out.append(rule)
+        return tuple(out)

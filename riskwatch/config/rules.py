@@ -1,0 +1,174 @@
+"""One rule of the rules file: its own checks, then what it inherits from ``defaults``.
+
+Split from ``config`` for size; called only by ``config._Loader.rules``. The checks that need
+the whole rule (a metric's scope, warning versus critical, a channel at all) are here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from riskwatch.config import keys as K
+from riskwatch.config.reader import describe, join
+from riskwatch.config.source import Src
+from riskwatch.core import metrics
+from riskwatch.model import OPS, V1_PRODUCT_TYPES, Defaults, Match, Rule
+from riskwatch.render import template
+
+if TYPE_CHECKING:
+    from riskwatch.config.load import _Loader
+
+_GLOB_CHARS = set("*?[")
+_A = {"position": "a position", "account": "an account"}
+
+
+def read_rule(
+    loader: _Loader,
+    src: Src,
+    path: str,
+    defaults: Defaults,
+    channel_names: set[str],
+    seen: dict[str, int],
+) -> Rule | None:
+    r = loader.r
+    m = r.mapping(src, path, K.RULE)
+    if m is None:
+        return None
+    name = _name(loader, m, path, seen)
+    scope = r.enum(m["scope"], join(path, "scope"), K.SCOPES) if "scope" in m else "position"
+    metric = _metric(loader, m, path, scope)
+    op = r.enum(m["op"], join(path, "op"), OPS) if "op" in m else None
+    warning = r.number(m["warning"], join(path, "warning")) if "warning" in m else None
+    critical = r.number(m["critical"], join(path, "critical")) if "critical" in m else None
+    _thresholds(loader, src, m, path, op, warning, critical)
+    inherited = {
+        "channels": defaults.channels,
+        "repeat": defaults.repeat,
+        "send_resolved": defaults.send_resolved,
+        "for_": defaults.for_,
+        "hysteresis": defaults.hysteresis,
+        "worsen_by": defaults.worsen_by,
+    }
+    inherited.update(loader.inherited(m, path, channel_names))
+    if not inherited["channels"]:
+        r.error(src, path, "no channel: set channels here or in defaults.channels")
+    match = _match(loader, m["match"], join(path, "match"), scope) if "match" in m else Match()
+    message = None
+    if "message" in m and (message := r.string(m["message"], join(path, "message"))):
+        reason = template.check(message)
+        if reason:
+            r.error(m["message"], join(path, "message"), f"bad template: {reason}")
+    if None in (name, scope, metric, op) or (warning is None and critical is None):
+        return None
+    return Rule(
+        name=name,  # type: ignore[arg-type]
+        metric=metric,  # type: ignore[arg-type]
+        op=op,  # type: ignore[arg-type]
+        warning=warning,
+        critical=critical,
+        scope=scope,  # type: ignore[arg-type]
+        match=match or Match(),
+        message=message,
+        **inherited,  # type: ignore[arg-type]
+    )
+
+
+def _name(loader: _Loader, m: dict[str, Src], path: str, seen: dict[str, int]) -> str | None:
+    if "name" not in m:
+        return None
+    src = m["name"]
+    name = loader.r.string(src, join(path, "name"))
+    if name is None:
+        return None
+    if not re.match(K.NAME_PATTERN, name):
+        loader.r.error(src, join(path, "name"), f"{describe(name)}: use a-z, 0-9, _ and - only")
+    elif name.startswith(K.RESERVED_PREFIX):
+        loader.r.error(
+            src, join(path, "name"), f"the prefix '{K.RESERVED_PREFIX}' is for built-in alerts"
+        )
+    elif name in seen:
+        loader.r.error(
+            src, join(path, "name"), f"duplicate rule name '{name}' (first at line {seen[name]})"
+        )
+    else:
+        seen[name] = src.line
+        return name
+    return None
+
+
+def _metric(loader: _Loader, m: dict[str, Src], path: str, scope: str | None) -> str | None:
+    if "metric" not in m or scope is None:
+        return None
+    src, mpath = m["metric"], join(path, "metric")
+    name = loader.r.string(src, mpath)
+    if name is None:
+        return None
+    if metrics.lookup(scope, name):  # type: ignore[arg-type]
+        return name
+    other = "account" if scope == "position" else "position"
+    if metrics.lookup(other, name):  # type: ignore[arg-type]
+        hint = "add scope: account" if other == "account" else "remove scope: account"
+        loader.r.error(src, mpath, f"'{name}' is {_A[other]} metric, not {_A[scope]} one; {hint}")
+        return None
+    known = metrics.BY_SCOPE[scope]  # type: ignore[index]
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    loader.r.error(
+        src, mpath, f"unknown {scope} metric {describe(name)}; {hint}known: {', '.join(known)}"
+    )
+    return None
+
+
+def _thresholds(
+    loader: _Loader,
+    src: Src,
+    m: dict[str, Src],
+    path: str,
+    op: str | None,
+    warning: float | None,
+    critical: float | None,
+) -> None:
+    if "warning" not in m and "critical" not in m:
+        loader.r.error(src, path, "set at least one of warning and critical")
+        return
+    if op is None or warning is None or critical is None:
+        return
+    lower_is_worse = op in ("<", "<=")
+    ok = critical < warning if lower_is_worse else critical > warning
+    if not ok:
+        need = "below" if lower_is_worse else "above"
+        loader.r.error(
+            m["critical"],
+            join(path, "critical"),
+            f"with op '{op}' critical must be {need} warning ({critical:g} vs {warning:g}): "
+            "critical is the more dangerous level",
+        )
+
+
+def _match(loader: _Loader, src: Src, path: str, scope: str | None) -> Match | None:
+    r = loader.r
+    m = r.mapping(src, path, K.MATCH)
+    if m is None:
+        return None
+    kw: dict[str, tuple[str, ...]] = {}
+    for key, value in m.items():
+        kpath = join(path, key)
+        if scope == "account" and key in ("symbol", "side"):
+            r.error(src.keys[key], kpath, f"an account rule has no {key}: remove it")
+            continue
+        globs = []
+        for ipath, item in r.items(value, kpath, single_ok=True):
+            g = r.string(item, ipath)
+            if g is None:
+                continue
+            g = g.strip().lower()
+            if key == "product_type":
+                g = V1_PRODUCT_TYPES.get(g, g.upper()).lower()
+            if key == "side" and not _GLOB_CHARS & set(g) and g not in K.SIDES:
+                r.error(item, ipath, f"{describe(g)} is not a side: long or short")
+            globs.append(g)
+        kw[key] = tuple(globs)
+    return Match(**kw)

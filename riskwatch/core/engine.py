@@ -1,0 +1,425 @@
+"""The rule engine: (rules, snapshot, previous state, now) -> (transitions, next state). Pure.
+
+Built for 10,000 positions x 20 rules in well under 100 ms on a small machine, so the data
+layout is column-wise rather than object-wise:
+
+* rules are compiled once (cached by the identity of the rules tuple): the metric, a probe
+  that is the C-level comparison ``threshold.__gt__`` etc., and per-field glob caches;
+* each metric used by some rule becomes one column of floats per cycle (``NaN`` for undefined,
+  which every comparison rejects), so finding the positions where a rule's loosest threshold
+  holds is ``compress(range(n), map(probe, column))``: no Python-level loop, no allocation for
+  the ~90 % of (rule, position) pairs that are quiet;
+* only those hits, plus the alerts already in the state, go through ``lifecycle.step``;
+* the fields of a position (for lines and for "position closed") are built once per cycle, and
+  only for positions that have something to say.
+
+Nothing here reads the clock or does I/O: ``now`` is an argument, state is plain data.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import compress
+from operator import attrgetter
+
+from riskwatch.core import metrics
+from riskwatch.core import selfalerts as builtins
+from riskwatch.core.lifecycle import (
+    Fields,
+    Lifecycle,
+    orphan,
+    quiet_check,
+    resolve,
+    severity_of,
+    state_from_plain,
+    state_to_plain,
+    step,
+)
+from riskwatch.model import (
+    UNIFIED,
+    Account,
+    AlertKey,
+    AlertState,
+    Defaults,
+    Health,
+    Position,
+    Rule,
+    Severity,
+    Snapshot,
+    Transition,
+)
+
+__all__ = ["evaluate", "matches", "severity", "state_from_plain", "state_to_plain"]
+
+_NAN = math.nan
+_MATCH_FIELDS = ("symbol", "side", "product_type", "margin_coin")
+
+
+# --------------------------------------------------------------------------- public helpers
+
+
+def severity(rule: Rule, value: float | None, current: Severity | None = None) -> Severity | None:
+    """The severity ``value`` deserves under ``rule`` (hysteresis relative to ``current``)."""
+    return severity_of(rule.op, rule.warning, rule.critical, rule.hysteresis, value, current)
+
+
+def _match_values(item: Position | Account) -> tuple[str, str, str, str]:
+    if isinstance(item, Position):
+        return item.symbol, item.side, item.product_type, item.margin_coin
+    return "", "", item.product_type, item.margin_coin
+
+
+def matches(rule: Rule, item: Position | Account) -> bool:
+    """Whether ``rule`` applies to ``item``: same scope and every ``match`` glob list agrees."""
+    if (rule.scope == "position") != isinstance(item, Position):
+        return False
+    for globs, value in zip(_globs(rule), _match_values(item), strict=True):
+        if globs and not _any_glob(globs, value.lower()):
+            return False
+    return True
+
+
+def _globs(rule: Rule) -> tuple[tuple[str, ...], ...]:
+    m = rule.match
+    return m.symbol, m.side, m.product_type, m.margin_coin
+
+
+def _any_glob(globs: tuple[str, ...], value: str) -> bool:
+    return any(fnmatch.fnmatchcase(value, g) for g in globs)
+
+
+# --------------------------------------------------------------------------- compiled rules
+
+
+class _GlobCache:
+    """One field's globs with the verdict per distinct value remembered across cycles."""
+
+    __slots__ = ("field", "globs", "seen")
+
+    def __init__(self, field: int, globs: tuple[str, ...]) -> None:
+        self.field = field
+        self.globs = tuple(g.lower() for g in globs)
+        self.seen: dict[str, bool] = {}
+
+    def mask(self, values: list[str]) -> map[bool]:
+        """Verdicts for a column of values, globbing each distinct value once ever."""
+        seen = self.seen
+        if len(seen) > 100_000:  # symbols come and go: do not grow forever
+            seen.clear()
+        for value in set(values).difference(seen):
+            seen[value] = _any_glob(self.globs, value.lower())
+        return map(seen.__getitem__, values)
+
+
+@dataclass(slots=True)
+class _Compiled:
+    lc: Lifecycle
+    fn: Callable[..., float | None]
+    loosest: float  # the threshold easiest to meet: a new alert needs at least this
+    filters: tuple[_GlobCache, ...]
+    quiet: Callable[[float, AlertState, float], bool]
+
+
+def _compile_rule(rule: Rule, defaults: Defaults) -> _Compiled | None:
+    metric = metrics.lookup(rule.scope, rule.metric)
+    thresholds = [float(t) for t in (rule.warning, rule.critical) if t is not None]
+    if metric is None or not thresholds:
+        return None  # config rejects both; never crash the loop on them
+    loosest = max(thresholds) if rule.op in ("<", "<=") else min(thresholds)
+    filters = tuple(_GlobCache(i, globs) for i, globs in enumerate(_globs(rule)) if globs)
+    lc = Lifecycle.of(rule, defaults)
+    return _Compiled(lc, metric.fn, loosest, filters, quiet_check(lc))
+
+
+_cache: tuple[object, Defaults, list[_Compiled]] | None = None
+
+
+def _compile(rules: Sequence[Rule], defaults: Defaults) -> list[_Compiled]:
+    global _cache
+    if _cache is not None and _cache[0] is rules and _cache[1] == defaults:
+        return _cache[2]
+    compiled = [c for c in (_compile_rule(r, defaults) for r in rules) if c is not None]
+    if isinstance(rules, tuple):  # a list could change under us: compile it every time
+        _cache = (rules, defaults, compiled)
+    return compiled
+
+
+# --------------------------------------------------------------------------- one scope
+
+
+_POSITION_SUBJECT = attrgetter("product_type", "symbol", "side")
+_POSITION_MATCH = tuple(attrgetter(f) for f in _MATCH_FIELDS)
+
+
+class _Items:
+    """The positions (or accounts) of one snapshot, laid out for column-wise evaluation."""
+
+    def __init__(
+        self,
+        items: Sequence[Position] | Sequence[Account],
+        snapshot: Snapshot,
+        is_position: bool,
+        previous: Sequence[Position] | Sequence[Account] = (),
+    ) -> None:
+        self.items = items
+        self.is_position = is_position
+        self.snapshot = snapshot
+        self.subjects = list(map(self._subject, items))
+        self._previous = previous
+        self._last: dict[tuple[str, str, str], Position | Account] | None = None
+        self.index = dict(zip(self.subjects, range(len(items)), strict=True))
+        self.columns: dict[Callable[..., float | None], list[float]] = {}
+        self.match_columns: dict[int, list[str]] = {}
+        self.fields_cache: dict[int, Fields] = {}
+
+    def match_column(self, k: int) -> list[str]:
+        col = self.match_columns.get(k)
+        if col is None:
+            if self.is_position:
+                col = list(map(_POSITION_MATCH[k], self.items))
+            else:
+                col = [_match_values(it)[k] for it in self.items]
+            self.match_columns[k] = col
+        return col
+
+    def column(self, fn: Callable[..., float | None]) -> list[float]:
+        col = self.columns.get(fn)
+        if col is None:
+            col = self.columns[fn] = [_NAN if (v := fn(it)) is None else v for it in self.items]
+        return col
+
+    def fields(self, i: int) -> Fields:
+        f = self.fields_cache.get(i)
+        if f is None:
+            f = self.fields_cache[i] = _fields(self.items[i])
+        return f
+
+    def _subject(self, item: Position | Account) -> tuple[str, str, str]:
+        if self.is_position:
+            return _POSITION_SUBJECT(item)
+        return (item.product_type, item.margin_coin, "")
+
+    def last_seen(self, subject: tuple[str, str, str]) -> Position | Account | None:
+        """The item as the previous poll saw it: a closed position's line shows its last known
+        values (DESIGN 8). Indexed only when something closes, so a steady cycle pays nothing."""
+        if self._last is None:
+            self._last = {self._subject(it): it for it in self._previous}
+        return self._last.get(subject)
+
+    def closes(self, product_type: str) -> bool:
+        """Whether absence from this snapshot means gone (its list was read whole)."""
+        snap = self.snapshot
+        if self.is_position:
+            return product_type in snap.fetched
+        if product_type == UNIFIED:  # gone once the account is classic again
+            return snap.account_mode == "classic" and bool(snap.accounts_fetched)
+        return product_type in snap.accounts_fetched
+
+
+def _fields(item: Position | Account) -> Fields:
+    if isinstance(item, Position):
+        head = (
+            ("symbol", item.symbol),
+            ("side", item.side),
+            ("product_type", item.product_type),
+            ("margin_coin", item.margin_coin),
+        )
+        return head + tuple(
+            zip(metrics.POSITION_METRICS, metrics.position_values(item), strict=True)
+        )
+    head = (
+        ("symbol", ""),
+        ("side", ""),
+        ("product_type", item.product_type),
+        ("margin_coin", item.margin_coin),
+    )
+    return head + tuple(zip(metrics.ACCOUNT_METRICS, metrics.account_values(item), strict=True))
+
+
+def _candidates(c: _Compiled, items: _Items) -> list[int] | None:
+    """Indices the rule's ``match`` admits (``None``: no filter, everything)."""
+    if not c.filters:
+        return None
+    result: list[int] | None = None
+    for f in c.filters:
+        ok = list(compress(range(len(items.items)), f.mask(items.match_column(f.field))))
+        result = ok if result is None else sorted(set(result).intersection(ok))
+    return result
+
+
+def _scan(op: str, t: float, col: list[float], cand: list[int] | None) -> list[int]:
+    """Indices where ``col[i] op t`` (NaN never qualifies). One comprehension per op: the
+    comparison stays a bytecode the interpreter specialises (~40 ns a check, no call)."""
+    if cand is None:
+        if op == "<":
+            return [i for i, v in enumerate(col) if v < t]
+        if op == "<=":
+            return [i for i, v in enumerate(col) if v <= t]
+        if op == ">":
+            return [i for i, v in enumerate(col) if v > t]
+        return [i for i, v in enumerate(col) if v >= t]
+    if op == "<":
+        return [i for i in cand if col[i] < t]
+    if op == "<=":
+        return [i for i in cand if col[i] <= t]
+    if op == ">":
+        return [i for i in cand if col[i] > t]
+    return [i for i in cand if col[i] >= t]
+
+
+def _evaluate_rule(
+    c: _Compiled,
+    items: _Items,
+    state: Mapping[AlertKey, AlertState],
+    keys: list[AlertKey],
+    now: float,
+    out: list[Transition],
+    nxt: dict[AlertKey, AlertState],
+) -> None:
+    """Existing alerts of the rule first (each may hold, move, resolve or close), then the
+    positions where the rule newly holds (the only ones that can start an alert)."""
+    lc = c.lc
+    col = items.column(c.fn)
+    cand = _candidates(c, items)
+    handled: set[int] = set()
+    if keys:
+        allowed = None if cand is None else set(cand)
+        quiet = c.quiet
+        index = items.index
+        for key in keys:
+            prev = state[key]
+            i = index.get(key[1:])  # type: ignore[arg-type]
+            if i is None:
+                if items.closes(key[1]):
+                    last = items.last_seen(key[1:])  # type: ignore[arg-type]
+                    _end(lc, prev, now, _gone(items), out, nxt, last=last, fn=c.fn)
+                continue
+            handled.add(i)
+            if allowed is not None and i not in allowed:
+                _end(lc, prev, now, "no longer matches the rule", out, nxt)
+                continue
+            v = col[i]
+            if prev.status == "firing" and v == v and quiet(v, prev, now):
+                continue  # steady: same state object, nothing to say
+            _apply(lc, key, v, prev, now, lambda i=i: items.fields(i), out, nxt)
+    hits = _scan(lc.op, c.loosest, col, cand)
+    name = lc.name
+    subjects = items.subjects
+    for i in hits:
+        if i not in handled:
+            key = (name, *subjects[i])
+            _apply(lc, key, col[i], None, now, lambda i=i: items.fields(i), out, nxt)
+
+
+def _gone(items: _Items) -> str:
+    return "position closed" if items.is_position else "account gone"
+
+
+def _apply(
+    lc: Lifecycle,
+    key: AlertKey,
+    v: float,
+    prev: AlertState | None,
+    now: float,
+    fields: Callable[[], Fields],
+    out: list[Transition],
+    nxt: dict[AlertKey, AlertState],
+) -> None:
+    t, new = step(lc, key, None if v != v else v, prev, now, fields)
+    if t is not None:
+        out.append(t)
+    if new is None:
+        if prev is not None:
+            del nxt[key]
+    elif new is not prev:
+        nxt[key] = new
+
+
+def _end(
+    lc: Lifecycle,
+    prev: AlertState,
+    now: float,
+    reason: str,
+    out: list[Transition],
+    nxt: dict[AlertKey, AlertState],
+    *,
+    last: Position | Account | None = None,
+    fn: Callable[..., float | None] | None = None,
+) -> None:
+    """End ``prev``; ``last`` (the item as last seen) gives the line its last known values."""
+    if last is None or fn is None:
+        t = resolve(lc, prev, now, reason)
+    else:
+        t = resolve(lc, prev, now, reason, fn(last), _fields(last))
+    if t is not None:
+        out.append(t)
+    nxt.pop(prev.key, None)
+
+
+# --------------------------------------------------------------------------- reloads
+
+
+def _group(
+    compiled: list[_Compiled],
+    state: Mapping[AlertKey, AlertState],
+    defaults: Defaults,
+    now: float,
+    out: list[Transition],
+    nxt: dict[AlertKey, AlertState],
+) -> dict[str, list[AlertKey]]:
+    """Group the alerts by rule, ending those of removed rules and of rules whose metric, op
+    or scope changed (a reload); an alert whose rule only changed thresholds keeps its state."""
+    by_name = {c.lc.name: c.lc for c in compiled}
+    groups: dict[str, list[AlertKey]] = {name: [] for name in by_name}
+    for key, prev in state.items():
+        name = key[0]
+        lc = by_name.get(name)
+        if lc is None:
+            if name not in builtins.NAMES:
+                _end(orphan(prev, defaults), prev, now, "rule removed", out, nxt)
+        elif (prev.metric == lc.metric and prev.op == lc.op and prev.scope == lc.scope) or (
+            not prev.metric  # a state from before these fields were recorded: keep it
+        ):
+            groups[name].append(key)
+        else:
+            _end(orphan(prev, defaults), prev, now, "rule changed", out, nxt)
+    return groups
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def evaluate(
+    rules: Sequence[Rule],
+    snapshot: Snapshot | None,
+    state: Mapping[AlertKey, AlertState],
+    now: float,
+    *,
+    health: Health | None = None,
+    defaults: Defaults = Defaults(),  # noqa: B008 - frozen, shared safely
+    stale_after: float = 120.0,
+    previous: Snapshot | None = None,
+) -> tuple[list[Transition], dict[AlertKey, AlertState]]:
+    """One cycle. ``snapshot=None`` means this cycle's poll failed: nothing closes or fires
+    from positions, pending timers keep running, and only the built-ins move (from ``health``).
+    ``previous`` is the last snapshot seen, for the last known values of what closed.
+    """
+    compiled = _compile(rules, defaults)
+    out: list[Transition] = []
+    nxt: dict[AlertKey, AlertState] = dict(state)
+    by_rule = _group(compiled, state, defaults, now, out, nxt)
+    if snapshot is not None:
+        before = previous or Snapshot(taken_at=0.0)
+        scopes = {
+            "position": _Items(snapshot.positions, snapshot, True, before.positions),
+            "account": _Items(snapshot.accounts, snapshot, False, before.accounts),
+        }
+        for c in compiled:
+            items = scopes[c.lc.scope]
+            _evaluate_rule(c, items, state, by_rule[c.lc.name], now, out, nxt)
+    if health is not None:
+        builtins.evaluate(health, state, now, defaults, stale_after, out, nxt)
+    return out, nxt

@@ -1,0 +1,161 @@
+"""riskwatch's own alerts (DESIGN sections 4 and 8): stale data, refused credentials, bad rules.
+
+They are ordinary alerts driven by the ``Health`` input instead of a snapshot, so they share the
+lifecycle (fire once, repeat with ``defaults.repeat``, resolve once) through ``lifecycle.step``:
+each is a one-threshold rule over a number derived from health (seconds since the last good
+poll; 1 while a refusal or a config error stands). Their lines carry a sentence in the field
+``text`` that says what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from riskwatch.core.lifecycle import Lifecycle, step
+from riskwatch.model import AlertKey, AlertState, Defaults, Health, Severity, Transition
+
+STALE = "riskwatch-stale"
+AUTH = "riskwatch-auth"
+CONFIG = "riskwatch-config"
+NAMES = frozenset({STALE, AUTH, CONFIG})
+
+_RESOLVED = {
+    STALE: "polls succeed again",
+    AUTH: "the exchange accepts the credentials again",
+    CONFIG: "the rules file is valid again",
+}
+
+
+def duration(seconds: float) -> str:
+    """``3725`` -> ``1h2m5s``: short and exact enough for a chat line."""
+    s = max(0, int(seconds))
+    h, rest = divmod(s, 3600)
+    m, sec = divmod(rest, 60)
+    parts = [f"{h}h" if h else "", f"{m}m" if m else "", f"{sec}s" if sec or not (h or m) else ""]
+    return "".join(parts)
+
+
+def _lifecycle(name: str, sev: Severity, threshold: float, defaults: Defaults) -> Lifecycle:
+    return Lifecycle(
+        name=name,
+        metric="",
+        op=">=",
+        warning=threshold if sev == "warning" else None,
+        critical=threshold if sev == "critical" else None,
+        scope="builtin",
+        hysteresis=0.0,
+        for_=0.0,
+        repeat=defaults.repeat,
+        worsen_by=None,
+        send_resolved=True,
+        channels=defaults.channels,
+        message=None,
+    )
+
+
+def _observations(
+    health: Health, now: float, stale_after: float
+) -> list[tuple[str, Severity, float, float | None, str]]:
+    """(name, severity, threshold, value, text) per built-in; value None = cannot judge."""
+    since = health.last_success if health.last_success is not None else health.started_at
+    if since is None:
+        stale_value, stale_text = None, ""
+    else:
+        stale_value = now - since
+        what = "no successful poll" if health.last_success is not None else "no poll succeeded"
+        stale_text = (
+            f"{what} for {duration(stale_value)} (stale_after {duration(stale_after)}): "
+            "positions are not being watched; check the network and the exchange status"
+        )
+    auth = health.auth_error
+    cfg = health.config_error
+    return [
+        (STALE, "critical", stale_after, stale_value, stale_text),
+        (
+            AUTH,
+            "critical",
+            1.0,
+            1.0 if auth else 0.0,
+            f"the exchange refuses the credentials: {auth}" if auth else "",
+        ),
+        (
+            CONFIG,
+            "warning",
+            1.0,
+            1.0 if cfg else 0.0,
+            f"the rules file is invalid, still using the last good rules: {cfg}" if cfg else "",
+        ),
+    ]
+
+
+def evaluate(
+    health: Health,
+    state: Mapping[AlertKey, AlertState],
+    now: float,
+    defaults: Defaults,
+    stale_after: float,
+    out: list[Transition],
+    nxt: dict[AlertKey, AlertState],
+) -> None:
+    """Advance the three built-in alerts by one cycle, appending to ``out`` and ``nxt``."""
+    for name, sev, threshold, value, text in _observations(health, now, stale_after):
+        key: AlertKey = (name, "", "", "")
+        prev = state.get(key)
+        if value is None:
+            continue  # nothing to judge by: keep whatever state there is
+        lc = _lifecycle(name, sev, threshold, defaults)
+        fields = (("text", text),)
+        t, new = step(lc, key, value, prev, now, lambda f=fields: f)
+        if _new_problem(name, t, new, prev, text):
+            t = _retell(lc, key, sev, value, now, fields)
+            new = dataclasses.replace(new, last_sent_at=now, context=fields)  # type: ignore[arg-type]
+        if t is not None:
+            out.append(_builtin_line(t, prev))
+        if new is None:
+            nxt.pop(key, None)
+        else:
+            nxt[key] = new
+
+
+def _new_problem(
+    name: str, t: Transition | None, new: AlertState | None, prev: AlertState | None, text: str
+) -> bool:
+    """A refusal or config error whose explanation changed is news, not a repeat."""
+    if t is not None or new is None or prev is None or name == STALE or not text:
+        return False
+    return dict(prev.context).get("text") != text
+
+
+def _retell(
+    lc: Lifecycle,
+    key: AlertKey,
+    sev: Severity,
+    value: float,
+    now: float,
+    fields: tuple[tuple[str, str | float | None], ...],
+) -> Transition:
+    return Transition(
+        key=key,
+        kind="firing",
+        severity=sev,
+        previous_severity=sev,
+        rule=lc.name,
+        metric="",
+        value=value,
+        threshold=None,
+        op=None,
+        at=now,
+        channels=lc.channels,
+        fields=fields,
+    )
+
+
+def _builtin_line(t: Transition, prev: AlertState | None) -> Transition:
+    """Built-in lines show their sentence, not a metric against a threshold."""
+    if t.kind == "resolved":
+        ctx = prev.context if prev is not None else t.fields
+        return dataclasses.replace(
+            t, reason=_RESOLVED[t.rule], metric="", op=None, threshold=None, fields=ctx
+        )
+    return dataclasses.replace(t, metric="", op=None, threshold=None)

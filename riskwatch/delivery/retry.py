@@ -1,0 +1,318 @@
+"""Delivering one URL's queued messages: retries within a cycle, backoff across cycles, TTL,
+splitting. Pure policy plus the outbox bookkeeping; the threads live in ``riskwatch.notify``.
+
+Why the outbox decides and not the sender: a message leaves the outbox only once every part of it
+was accepted, so a crash or a failure never loses it; parts already accepted are recorded, so a
+retry resends only the rest (a retry never duplicates a part, a crash between a part's acceptance
+and its record may: delivery is at-least-once).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from riskwatch import logs
+from riskwatch.delivery.apprise_sender import Sender
+from riskwatch.errors import ConfigError, DeliveryError, StoreError
+from riskwatch.store.db import OutboxItem, Store
+
+log = logging.getLogger("riskwatch.notify")
+
+RECORD_RETRY = 1.0  # seconds before a worker retries recording an accepted send
+STUCK_AFTER = 3  # failed cycles after which a message no longer holds back newer ones
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], object]
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Within a cycle: up to ``attempts`` sends within ``budget`` seconds, exponential waits
+    from ``initial`` (jittered, at most ``max_wait``) or the service's retry-after. Across
+    cycles: ``cross_initial`` doubling per failed cycle, capped at ``cap``; a retry-after that
+    does not fit the budget sets the next attempt time instead (and overrides the cap)."""
+
+    attempts: int = 4
+    budget: float = 10.0
+    initial: float = 0.5
+    max_wait: float = 4.0
+    jitter: float = 0.5
+    cross_initial: float = 5.0
+    cap: float = 60.0
+
+    def wait(self, attempt: int, retry_after: float | None, rand: Callable[[], float]) -> float:
+        if retry_after is not None:
+            return retry_after
+        return min(self.max_wait, self.initial * 2 ** (attempt - 1)) + self.jitter * rand()
+
+    def backoff(self, failures: int, retry_after: float | None, rand: Callable[[], float]) -> float:
+        """Delay before the next cycle's attempt after ``failures`` failed cycles in a row:
+        jittered, then capped (the cap is the most a URL waits), unless the service's
+        retry-after asks for longer."""
+        delay = self.cross_initial * 2 ** min(max(0, failures - 1), 30)
+        delay = min(self.cap, delay * (0.75 + 0.5 * rand()))
+        return max(delay, retry_after or 0.0)
+
+
+def send_with_retries(
+    sender: Sender,
+    title: str,
+    body: str,
+    *,
+    policy: RetryPolicy,
+    clock: Clock,
+    sleep: Sleep,
+    stop: threading.Event,
+    rand: Callable[[], float] = random.random,
+) -> int:
+    """Send once, retrying a ``DeliveryError`` per ``policy``; return the attempts made.
+    Raises the last ``DeliveryError`` when the cycle's attempts or budget run out."""
+    start = clock()
+
+    def wait(rs: RetryCallState) -> float:
+        exc = rs.outcome.exception() if rs.outcome else None
+        return policy.wait(rs.attempt_number, getattr(exc, "retry_after", None), rand)
+
+    def give_up(rs: RetryCallState) -> bool:
+        spent = clock() - start
+        return (
+            rs.attempt_number >= policy.attempts
+            or stop.is_set()
+            or spent + rs.upcoming_sleep > policy.budget
+        )
+
+    retrying = Retrying(
+        stop=give_up,
+        wait=wait,
+        retry=retry_if_exception_type(DeliveryError),
+        sleep=sleep,
+        reraise=True,
+    )
+    retrying(sender.send, title, body)
+    return retrying.statistics.get("attempt_number", 1)
+
+
+def parts_of(item: OutboxItem, sender: Sender) -> list[tuple[str, str]]:
+    """(title, body) per send: the body split at line boundaries to fit the service's limit,
+    with "(2/3)" after the title when split."""
+    # 5 % slack: services count their own newlines and markup (Telegram sends "\r\n" and wraps
+    # the title in <b></b> within its 4096)
+    room = int(sender.limit() * 0.95)
+    if not sender.title_separate():
+        room -= len(item.title) + 32  # the title travels in the body; leave room for "(12/13)"
+    room = max(room, 200)
+    if len(item.body) <= room:
+        return [(item.title, item.body)]
+    from riskwatch.render import lines as render
+
+    bodies = render.split(item.body, room, numbered=False)  # numbered in the title instead
+    n = len(bodies)
+    return [
+        (f"{item.title} ({i}/{n})" if n > 1 else item.title, b) for i, b in enumerate(bodies, 1)
+    ]
+
+
+@dataclass
+class PassResult:
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0
+    pending: int = 0
+    error: str | None = None
+    next_due: float | None = None
+
+
+@dataclass
+class Destination:
+    """One URL: its hash, the channels that list it, its cached sender."""
+
+    key: str
+    url: str
+    channels: tuple[str, ...]
+    sender: Sender
+
+    @property
+    def label(self) -> str:
+        return "/".join(self.channels)
+
+
+# Accepted sends whose record failed (item id -> parts accepted, None: all, remove it), kept
+# in memory and written before anything else is sent to that URL.
+Unrecorded = dict[int, int | None]
+
+
+def deliver_pending(
+    dest: Destination,
+    store: Store,
+    *,
+    ttl: float,
+    force: bool,
+    policy: RetryPolicy,
+    clock: Clock,
+    sleep: Sleep,
+    stop: threading.Event,
+    rand: Callable[[], float] = random.random,
+    unrecorded: Unrecorded | None = None,
+) -> PassResult:
+    """Try ``dest``'s due messages in order (all of them when ``force``), so that messages reach
+    a URL in the order they were queued: a failure ends the pass, unless the failed message has
+    now failed ``STUCK_AFTER`` cycles (a permanent error, such as a 400 for its content, must not
+    hold back newer alerts until its send_ttl). Newer messages then go past it, but a pass still
+    ends at its second failure: when the URL is down, trying every queued message each pass
+    would only make the pass long.
+
+    A store failure after the service accepted a send is no failed send: the acceptance is
+    kept in ``unrecorded`` (the caller's, across passes) and recorded before anything else is
+    sent, so the message is not sent again (unless the process ends first: at-least-once)."""
+    result = PassResult()
+    unrecorded = {} if unrecorded is None else unrecorded
+    try:
+        _record(store, unrecorded)
+    except StoreError as exc:
+        return _unrecorded_result(result, dest, exc, clock)
+    items = store.undelivered(dest.key)
+    wake: list[float] = []
+    for item in items:
+        now = clock()
+        if now - item.created_at > ttl:
+            _drop_expired(store, item, now, ttl)
+            result.dropped += 1
+            continue
+        if stop.is_set():
+            break
+        if not force and item.next_attempt_at > now:
+            wake.append(item.next_attempt_at)
+            if item.attempts >= STUCK_AFTER:
+                continue
+            break
+        try:
+            _deliver_item(
+                dest, store, item, unrecorded, policy=policy, clock=clock, sleep=sleep, stop=stop
+            )
+        except StoreError as exc:  # accepted, but not recorded: not a failed send
+            result.pending = len(items) - result.sent - result.dropped
+            return _unrecorded_result(result, dest, exc, clock)
+        except (DeliveryError, ConfigError) as exc:
+            result.error = logs.redact(str(exc))
+            wake.append(_mark_failed(store, item, exc, result.error, policy, clock, rand))
+            result.failed += 1
+            if item.attempts + 1 >= STUCK_AFTER and result.failed == 1:
+                continue
+            break
+        result.sent += 1
+    result.pending = len(items) - result.sent - result.dropped
+    result.next_due = min(wake, default=None)
+    return result
+
+
+def _mark_failed(
+    store: Store,
+    item: OutboxItem,
+    exc: DeliveryError | ConfigError,
+    error: str,
+    policy: RetryPolicy,
+    clock: Clock,
+    rand: Callable[[], float],
+) -> float:
+    """Record a failed cycle and its backoff; return when the message is next due."""
+    attempts = item.attempts + 1
+    delay = policy.backoff(attempts, getattr(exc, "retry_after", None), rand)
+    due = clock() + delay
+    store.mark_failed(item.id, attempts=attempts, next_attempt_at=due, error=error)
+    log.warning(
+        "channel %s: message not delivered (%d cycles so far), next try in %.0f s%s: %s",
+        item.channel,
+        attempts,
+        delay,
+        "; newer messages to this URL now go past it" if attempts == STUCK_AFTER else "",
+        error,
+    )
+    return due
+
+
+def _deliver_item(
+    dest: Destination,
+    store: Store,
+    item: OutboxItem,
+    unrecorded: Unrecorded,
+    *,
+    policy: RetryPolicy,
+    clock: Clock,
+    sleep: Sleep,
+    stop: threading.Event,
+) -> None:
+    """Send the parts not yet accepted, recording each acceptance. ``DeliveryError`` or
+    ``ConfigError``: a send failed. ``StoreError``: a send was accepted but not recorded."""
+    parts = parts_of(item, dest.sender)
+    for i in range(item.parts_sent, len(parts)):
+        title, body = parts[i]
+        send_with_retries(
+            dest.sender, title, body, policy=policy, clock=clock, sleep=sleep, stop=stop
+        )
+        unrecorded[item.id] = i + 1 if i + 1 < len(parts) else None
+        _record(store, unrecorded)
+    log.debug("channel %s: delivered message %d (%d parts)", item.channel, item.id, len(parts))
+
+
+def _record(store: Store, unrecorded: Unrecorded) -> None:
+    """Write the accepted sends not yet recorded (parts sent, or the message's removal)."""
+    for item_id, parts in list(unrecorded.items()):
+        if parts is None:
+            store.remove(item_id)
+        else:
+            store.mark_parts_sent(item_id, parts)
+        del unrecorded[item_id]
+
+
+def _unrecorded_result(
+    result: PassResult, dest: Destination, exc: StoreError, clock: Clock
+) -> PassResult:
+    """Stop the pass: nothing more goes to this URL until its acceptances are recorded (so a
+    message is never sent twice); no backoff, the record is retried soon."""
+    log.error(
+        "channel %s: a message was accepted but recording that failed (%s); it stays queued,"
+        " nothing more is sent to this URL until it is recorded (retried in %.0f s)",
+        dest.label,
+        exc,
+        RECORD_RETRY,
+    )
+    result.error = str(exc)
+    result.next_due = clock() + RECORD_RETRY
+    return result
+
+
+def _drop_expired(store: Store, item: OutboxItem, now: float, ttl: float) -> None:
+    store.remove(item.id)
+    log.warning(
+        "channel %s: dropped an undelivered message queued %.0f s ago (older than send_ttl"
+        " %.0f s, %d attempts, last error: %s): %s",
+        item.channel,
+        now - item.created_at,
+        ttl,
+        item.attempts,
+        item.last_error or "none",
+        item.title,
+    )
+
+
+def drop_orphans(store: Store, known: set[str], why: str) -> int:
+    """Drop queued messages whose URL is no longer configured, one log line per channel."""
+    dropped: dict[str, int] = {}
+    for item in store.undelivered():
+        if item.dest_key not in known:
+            store.remove(item.id)
+            dropped[item.channel] = dropped.get(item.channel, 0) + 1
+    for channel, count in sorted(dropped.items()):
+        log.warning(
+            "channel %s: dropped %d queued message(s): their URL %s",
+            channel or "(none)",
+            count,
+            why,
+        )
+    return sum(dropped.values())

@@ -1,0 +1,348 @@
+"""A simulated Bitget: a real HTTP server on 127.0.0.1 that speaks v1, v2 and v3.
+
+Used by the tests (no mocking of requests), by ``riskwatch demo`` and by the benchmarks. It
+checks key, passphrase, timestamp (30 s window against its own, possibly skewed, clock) and
+signature exactly as Bitget does, answering with Bitget's codes, HTTP 400 and the usual
+envelope. A unified-mode account answers 40085 on every classic (v1/v2) private path before
+any signature check, as Bitget does; a classic account answers 40084 on v3 paths.
+
+Faults are injected with ``inject(kind, ...)``: ``429`` (with or without Retry-After), ``5xx``,
+``reset`` (connection reset), ``hang`` (bounded), ``garbage`` (malformed JSON), ``empty``,
+``code`` (any Bitget error code); for ``count`` requests or until ``clear_faults()``, optionally
+only on paths matching a glob. ``requests`` lists (path, query, status) of the latest
+``MAX_LOGGED`` requests (bounded: ``riskwatch demo`` may run for hours).
+
+This module is the controller (lifecycle, scripting, auth, routing, fault queue); the book lives
+in ``fake_state`` and the request handler that writes the answers in ``fake_http``.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import hashlib
+import hmac
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from http.server import ThreadingHTTPServer
+from typing import Any
+
+from riskwatch.exchange.fake.http import Handler, Raw, account_rows, contract_rows
+from riskwatch.exchange.fake.state import (
+    Book,
+    FakePosition,
+    default_account,
+)
+from riskwatch.model import V1_PRODUCT_TYPES, AccountMode
+
+
+@dataclass
+class Fault:
+    kind: str  # 429 | 5xx | reset | hang | garbage | empty | code | raw
+    path: str = "*"  # glob on the path
+    count: int | None = None  # None: until cleared
+    retry_after: str | None = None
+    status: int | None = None
+    code: str | None = None
+    seconds: float = 30.0
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class Logged:
+    path: str
+    query: str
+    status: int
+
+
+class FakeBitget:
+    """Context manager: ``with FakeBitget() as fx: ... fx.url ...``."""
+
+    API_KEY = "bg_fake_0123456789abcdef"
+    API_SECRET = "fake_secret_9f8e7d6c5b4a39281706"
+    PASSPHRASE = "fake_passphrase_2718"
+    WINDOW_MS = 30_000
+    MAX_LOGGED = 10_000  # requests remembered; older ones are forgotten
+
+    @classmethod
+    def credentials_env(cls) -> dict[str, str]:
+        """The environment variables that give riskwatch this exchange's credentials."""
+        return {
+            "BITGET_API_KEY": cls.API_KEY,
+            "BITGET_API_SECRET": cls.API_SECRET,
+            "BITGET_API_PASSPHRASE": cls.PASSPHRASE,
+        }
+
+    def __init__(
+        self, *, account_mode: AccountMode = "classic", seed: int = 0, v1_enabled: bool = True
+    ) -> None:
+        self.book = Book()
+        self.account_mode: AccountMode = account_mode
+        self.v1_enabled = v1_enabled
+        self.skew_seconds = 0.0
+        self.rng = random.Random(seed)
+        self._logged: deque[Logged] = deque(maxlen=self.MAX_LOGGED)
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        for pt in ("USDT-FUTURES",):
+            self.book.accounts[(pt, "USDT")] = default_account()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "FakeBitget not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FakeBitget:
+        handler = type("Handler", (Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-bitget",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeBitget:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ state
+
+    def now_ms(self) -> int:
+        return int((time.time() + self.skew_seconds) * 1000)
+
+    def skew(self, seconds: float) -> None:
+        """Set the server clock this many seconds ahead of the local clock (negative: behind)."""
+        self.skew_seconds = seconds
+
+    def set_account_mode(self, mode: AccountMode) -> None:
+        self.account_mode = mode
+
+    def add_position(
+        self,
+        symbol: str,
+        side: str,
+        *,
+        total: Any = "1",
+        mark: Any = "100",
+        open_price: Any = None,
+        liquidation: Any = None,
+        leverage: Any = 10,
+        product_type: str = "USDT-FUTURES",
+        margin_coin: str = "USDT",
+        no_liquidation: bool = False,
+        keep_margin_rate: Any = "0.004",
+    ) -> None:
+        p = FakePosition(
+            product_type=product_type,
+            symbol=symbol,
+            side=side,
+            total=Decimal(str(total)),
+            open_price=Decimal(str(open_price if open_price is not None else mark)),
+            mark=Decimal(str(mark)),
+            leverage=Decimal(str(leverage)),
+            margin_coin=margin_coin,
+            liquidation=None if liquidation is None else Decimal(str(liquidation)),
+            no_liquidation=no_liquidation,
+            keep_margin_rate=Decimal(str(keep_margin_rate)),
+        )
+        self.book.mutate(lambda b: b.positions.__setitem__((product_type, symbol, side), p))
+
+    def add_many(self, n: int, *, product_type: str = "USDT-FUTURES") -> None:
+        """``n`` distinct positions (benchmarks): half long, half short, gaps spread 1-40 %."""
+
+        def fill(b: Book) -> None:
+            for i in range(n):
+                side = "long" if i % 2 else "short"
+                mark = Decimal(100 + i % 900)
+                gap = Decimal(1 + i % 40) / 100
+                liq = mark * (1 - gap) if side == "long" else mark * (1 + gap)
+                b.positions[(product_type, f"C{i}USDT", side)] = FakePosition(
+                    product_type,
+                    f"C{i}USDT",
+                    side,
+                    Decimal(1),
+                    mark,
+                    mark,
+                    liquidation=liq.quantize(Decimal("0.0001")),
+                )
+
+        self.book.mutate(fill)
+
+    def remove_position(self, symbol: str, side: str, product_type: str = "USDT-FUTURES") -> None:
+        self.book.mutate(lambda b: b.positions.pop((product_type, symbol, side), None))
+
+    def clear_positions(self) -> None:
+        self.book.mutate(lambda b: b.positions.clear())
+
+    def set_mark(self, symbol: str, price: Any, product_type: str | None = None) -> None:
+        def upd(b: Book) -> None:
+            for p in b.positions.values():
+                if p.symbol == symbol and product_type in (None, p.product_type):
+                    p.mark = Decimal(str(price))
+
+        self.book.mutate(upd)
+
+    def set_liquidation(
+        self, symbol: str, side: str, price: Any, product_type: str = "USDT-FUTURES"
+    ) -> None:
+        """``price`` None: Bitget's "no liquidation price"."""
+
+        def upd(b: Book) -> None:
+            p = b.positions[(product_type, symbol, side)]
+            p.no_liquidation = price is None
+            p.liquidation = None if price is None else Decimal(str(price))
+
+        self.book.mutate(upd)
+
+    def set_account(
+        self, product_type: str = "USDT-FUTURES", margin_coin: str = "USDT", **fields: Any
+    ) -> None:
+        """v2 field names (``crossedRiskRate="0.7"``); creates the account if absent."""
+
+        def upd(b: Book) -> None:
+            acc = b.accounts.setdefault((product_type, margin_coin), default_account(margin_coin))
+            acc.update({k: str(v) for k, v in fields.items()})
+
+        self.book.mutate(upd)
+
+    def set_unified(self, **fields: Any) -> None:
+        self.book.mutate(lambda b: b.unified.update({k: str(v) for k, v in fields.items()}))
+
+    def random_walk(self, steps: int = 1, *, drift_pct: float = 0.5, vol_pct: float = 0.3) -> None:
+        """Seeded: drift each mark price ``drift_pct`` % per step toward liquidation."""
+        for _ in range(steps):
+            self.book.walk(self.rng, drift_pct, vol_pct)
+
+    # ------------------------------------------------------------------ faults
+
+    def inject(
+        self,
+        kind: str,
+        *,
+        count: int | None = None,
+        path: str = "*",
+        retry_after: str | float | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        seconds: float = 30.0,
+        body: bytes = b"",
+    ) -> None:
+        """Answer requests on paths matching ``path`` with fault ``kind`` (see the module
+        docstring) ``count`` times (None: until cleared). ``raw`` sends ``body`` as is."""
+        ra = None if retry_after is None else str(retry_after)
+        with self._lock:
+            self._faults.append(Fault(kind, path, count, ra, status, code, seconds, body))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for f in self._faults:
+                if fnmatch.fnmatchcase(path, f.path):
+                    if f.count is not None:
+                        f.count -= 1
+                        if f.count <= 0:
+                            self._faults.remove(f)
+                    return f
+        return None
+
+    @property
+    def requests(self) -> list[Logged]:
+        """The latest ``MAX_LOGGED`` requests, oldest first: a copy, so a test may iterate it
+        while the server thread keeps logging (iterating a deque being appended to raises)."""
+        with self._lock:
+            return list(self._logged)
+
+    def log(self, path: str, query: str, status: int) -> None:
+        with self._lock:
+            self._logged.append(Logged(path, query, status))
+
+    def paths(self) -> list[str]:
+        with self._lock:
+            return [r.path for r in self._logged]
+
+    # ------------------------------------------------------------------ routing
+
+    def check_auth(self, method: str, path: str, query: str, headers: Any) -> str | None:
+        """The Bitget error code for this request's credentials, or None when they pass."""
+        if headers.get("ACCESS-KEY") != self.API_KEY:
+            return "40006"
+        if headers.get("ACCESS-PASSPHRASE") != self.PASSPHRASE:
+            return "40012"
+        ts = headers.get("ACCESS-TIMESTAMP", "")
+        if not ts.isdigit():
+            return "40005"
+        if abs(self.now_ms() - int(ts)) > self.WINDOW_MS:
+            return "40008"
+        prehash = ts + method + path + (f"?{query}" if query else "")
+        want = base64.b64encode(
+            hmac.new(self.API_SECRET.encode(), prehash.encode(), hashlib.sha256).digest()
+        ).decode()
+        if not hmac.compare_digest(want, headers.get("ACCESS-SIGN", "")):
+            return "40009"
+        return None
+
+    def route(self, path: str, params: dict[str, str]) -> Callable[[], Any] | str:
+        """A builder of the response ``data`` (with a cache key), or an error code."""
+        b = self.book
+        if path == "/api/v2/public/time":
+            return lambda: {"serverTime": str(self.now_ms())}
+        if path == "/api/spot/v1/public/time":
+            return lambda: str(self.now_ms())
+        if path == "/api/v2/mix/market/contracts":
+            pt = params.get("productType", "USDT-FUTURES").upper()
+            return self._cached(("contracts", pt), lambda: contract_rows(b, pt))
+        if path == "/api/v2/mix/position/all-position":
+            pt = params.get("productType", "").upper()
+            if not pt:
+                return "40017"
+            coin = params.get("marginCoin", "").upper() or None
+            return self._cached(("v2", pt, coin), lambda: [p.v2() for p in b.select(pt, coin)])
+        if path == "/api/v2/mix/account/accounts":
+            pt = params.get("productType", "").upper()
+            return self._cached(("v2a", pt), lambda: account_rows(b, pt, v1=False))
+        if path in ("/api/mix/v1/position/allPosition-v2", "/api/mix/v1/account/accounts"):
+            pt = V1_PRODUCT_TYPES.get(params.get("productType", "").lower())
+            if pt is None:
+                return "40017"
+            if path.endswith("accounts"):
+                return self._cached(("v1a", pt), lambda: account_rows(b, pt, v1=True))
+            coin = params.get("marginCoin", "").upper() or None
+            return self._cached(("v1", pt, coin), lambda: [p.v1() for p in b.select(pt, coin)])
+        if path == "/api/v3/position/current-position":
+            pt = params.get("category", "").upper()
+            if not pt:
+                return "40017"
+            return self._cached(("v3", pt), lambda: {"list": [p.v3() for p in b.select(pt, None)]})
+        if path == "/api/v3/account/assets":
+            return self._cached(("v3a",), lambda: b.unified)
+        return "40404"
+
+    def _cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Callable[[], Any]:
+        return lambda: Raw(self.book.rendered(key, build))

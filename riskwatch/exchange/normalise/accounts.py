@@ -1,0 +1,130 @@
+"""Bitget account rows (v1, v2, v3) -> ``model.Account``: pure and forgiving.
+
+Kept apart from ``normalise`` (positions) because accounts are few, off the hot path, and
+forgiving in a different way: a bad field is ignored (``None``) with one warning instead of the
+whole row being skipped, since one unreadable figure must not hide the others. Only a row
+without its margin coin is skipped. An envelope whose ``data`` has the wrong shape is a
+``TransientError`` naming the endpoint. Numbers are read by ``numbers`` like positions' are.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from riskwatch.errors import TransientError
+from riskwatch.exchange.normalise.numbers import ROW_ERRORS, opt
+from riskwatch.model import UNIFIED, Account
+
+log = logging.getLogger("riskwatch.exchange")
+
+Row = Mapping[str, Any]
+
+_V2_ACCOUNT = (
+    ("account_equity", "accountEquity"),
+    ("available", "available"),
+    ("locked", "locked"),
+    ("crossed_max_available", "crossedMaxAvailable"),
+    ("isolated_max_available", "isolatedMaxAvailable"),
+    ("max_transfer_out", "maxTransferOut"),
+    ("crossed_risk_rate", "crossedRiskRate"),
+    ("unrealized_pl", "unrealizedPL"),
+    ("usdt_equity", "usdtEquity"),
+    ("btc_equity", "btcEquity"),
+)
+_V1_ACCOUNT = (
+    ("account_equity", "equity"),
+    ("available", "available"),
+    ("locked", "locked"),
+    ("crossed_max_available", "crossMaxAvailable"),
+    ("isolated_max_available", "fixedMaxAvailable"),
+    ("max_transfer_out", "maxTransferOut"),
+    ("crossed_risk_rate", "crossRiskRate"),
+    ("unrealized_pl", "unrealizedPL"),
+    ("usdt_equity", "usdtEquity"),
+    ("btc_equity", "btcEquity"),
+)
+_V3_ACCOUNT = (
+    ("account_equity", "accountEquity"),
+    ("unrealized_pl", "unrealisedPnl"),
+    ("usdt_equity", "usdtEquity"),
+    ("btc_equity", "btcEquity"),
+    ("eff_equity", "effEquity"),
+    ("mgn_ratio", "mgnRatio"),
+    # mgnRatio is the unified account's margin ratio (maintenance margin / effective equity,
+    # 1.0 = liquidation), the quantity v2 calls crossedRiskRate: rules on it work unchanged.
+    ("crossed_risk_rate", "mgnRatio"),
+    ("imr", "imr"),
+    ("mmr", "mmr"),
+    ("position_mgn_ratio", "positionMgnRatio"),
+)
+
+
+def _fields(
+    r: Row, spec: Sequence[tuple[str, str]], endpoint: str, who: str, warnings: list[str]
+) -> dict[str, Decimal | None]:
+    out: dict[str, Decimal | None] = {}
+    for attr, key in spec:
+        try:
+            out[attr] = opt(r.get(key))
+        except ROW_ERRORS:
+            text = f"{endpoint}: {who}: {key} is not a number; ignored"
+            log.warning("%s", text)
+            warnings.append(text)
+            out[attr] = None
+    return out
+
+
+def accounts(
+    shape: str, rows: Any, product_type: str, endpoint: str
+) -> tuple[list[Account], list[str]]:
+    """v1/v2 account rows (a list, one per margin coin) of one product type."""
+    if not isinstance(rows, list):
+        raise TransientError(
+            f"{endpoint}: expected a list of accounts, got {type(rows).__name__}",
+            endpoint=endpoint,
+        )
+    spec = _V1_ACCOUNT if shape == "v1" else _V2_ACCOUNT
+    out: list[Account] = []
+    warnings: list[str] = []
+    for r in rows:
+        coin = r.get("marginCoin") if isinstance(r, Mapping) else None
+        if not isinstance(coin, str) or not coin:
+            text = f"{endpoint}: skipped an account row: marginCoin is missing"
+            log.warning("%s", text)
+            warnings.append(text)
+            continue
+        values = _fields(r, spec, endpoint, f"{coin} account", warnings)
+        out.append(Account(product_type=product_type, margin_coin=coin, **values))
+    return out, warnings
+
+
+def account_v3(data: Any, margin_coin: str, endpoint: str) -> tuple[Account, list[str]]:
+    """The unified account (``/api/v3/account/assets``): one object, ``available`` and
+    ``locked`` from the asset of ``margin_coin``."""
+    if not isinstance(data, dict):
+        raise TransientError(
+            f"{endpoint}: expected an account object, got {type(data).__name__}",
+            endpoint=endpoint,
+        )
+    warnings: list[str] = []
+    values = _fields(data, _V3_ACCOUNT, endpoint, "unified account", warnings)
+    assets = data.get("assets")
+    asset = (
+        next((a for a in assets if isinstance(a, Mapping) and a.get("coin") == margin_coin), None)
+        if isinstance(assets, list)
+        else None
+    )
+    if asset is not None:
+        values.update(
+            _fields(
+                asset,
+                (("available", "available"), ("locked", "locked")),
+                endpoint,
+                f"{margin_coin} asset",
+                warnings,
+            )
+        )
+    return Account(product_type=UNIFIED, margin_coin=margin_coin, **values), warnings

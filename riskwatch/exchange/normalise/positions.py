@@ -1,0 +1,347 @@
+"""Bitget position rows (v1, v2, v3) -> ``model.Position``: pure, fast, forgiving.
+
+Each row is built in one straight-line expression inside one ``try``: the happy path pays no
+per-field exception handling, which matters at 10,000 rows (Decimal construction is the main
+cost). A row that fails goes through ``_diagnose``, which names the first bad field, and is
+skipped with ONE warning; it never stops the others. An envelope whose ``data`` has the wrong
+shape is a ``TransientError`` naming the endpoint (Bitget hiccups; the next poll will tell).
+
+Conventions: values are ``Decimal`` as reported (read by ``numbers``); ``leverage`` may be a
+string or a JSON number; a liquidation price that is ``<= 0``, empty or null means "no
+liquidation price" (``None``); zero-size legs are not positions; symbols are bare
+(``BTCUSDT``), product types canonical. Account rows are ``normalise_accounts``' job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from riskwatch.errors import TransientError
+from riskwatch.exchange.normalise.numbers import ROW_ERRORS as _ROW_ERRORS
+from riskwatch.exchange.normalise.numbers import ZERO as _ZERO
+from riskwatch.exchange.normalise.numbers import D as _D
+from riskwatch.exchange.normalise.numbers import cached as _cached
+from riskwatch.exchange.normalise.numbers import lev as _lev
+from riskwatch.exchange.normalise.numbers import liq as _liq
+from riskwatch.exchange.normalise.numbers import num as _num
+from riskwatch.exchange.normalise.numbers import opt as _opt
+from riskwatch.exchange.normalise.numbers import plr as _plr
+from riskwatch.model import V1_PRODUCT_TYPES, Position
+
+# The ``numbers`` helpers are imported under their old private names as this module's globals:
+# the hot path looks them up exactly as fast as when they were defined here.
+
+log = logging.getLogger("riskwatch.exchange")
+
+_SIDES = {"long": "long", "short": "short"}
+
+Row = Mapping[str, Any]
+Result = tuple[list[Position], list[str]]
+
+
+class _Bad(Exception):
+    """Raised inside a builder for a field whose value is present but unacceptable."""
+
+
+# Building a frozen slotted dataclass through its __init__ costs ~3.4 us (one
+# object.__setattr__ per field); setting the slots through their descriptors costs half, which
+# is a third of the time budget per row. The result is an ordinary Position (equality, hash and
+# repr unchanged; tests compare it with one built by __init__). Fields added to the model later
+# get their declared defaults.
+_FIELDS = dataclasses.fields(Position)
+(_s0, _s1, _s2, _s3, _s4, _s5, _s6, _s7, _s8, _s9, _s10, _s11, _s12, _s13, _s14, _s15) = (
+    getattr(Position, f.name).__set__ for f in _FIELDS[:16]
+)
+_EXTRA = tuple((getattr(Position, f.name).__set__, f.default) for f in _FIELDS[16:])
+_new = object.__new__
+
+
+def _position(
+    pt: str,
+    symbol: str,
+    side: str,
+    coin: str,
+    total: Decimal,
+    mark: Decimal,
+    liq: Decimal | None,
+    lev: Decimal,
+    mode: str,
+    avg: Decimal | None,
+    margin: Decimal | None,
+    upl: Decimal | None,
+    plr: Decimal | None,
+    kmr: Decimal | None,
+    mr: Decimal | None,
+    be: Decimal | None,
+) -> Position:
+    p = _new(Position)
+    _s0(p, pt), _s1(p, symbol), _s2(p, side), _s3(p, coin), _s4(p, total), _s5(p, mark)
+    _s6(p, liq), _s7(p, lev), _s8(p, mode), _s9(p, avg), _s10(p, margin), _s11(p, upl)
+    _s12(p, plr), _s13(p, kmr), _s14(p, mr), _s15(p, be)
+    for setter, default in _EXTRA:
+        setter(p, default)
+    return p
+
+
+def bare_symbol(symbol: str) -> str:
+    """``BTCUSDT_UMCBL`` -> ``BTCUSDT`` (v1 suffixes); other symbols unchanged."""
+    base, sep, suffix = symbol.rpartition("_")
+    return base if sep and suffix.lower() in V1_PRODUCT_TYPES else symbol
+
+
+# --------------------------------------------------------------------------- positions
+
+
+def _v2(r: Row, pt: str) -> Position | None:
+    # Straight-line and inlined on purpose: this is the hot path (bench/bench_normalise.py).
+    # Field order is Position's; tests check the result equals one built by __init__.
+    total = r["total"]
+    total = _D(total) if total.__class__ is str else _num(total)
+    if not total > _ZERO:  # NaN raises here: the row is skipped
+        return None if total == _ZERO else _bad()
+    mark = r["markPrice"]
+    mark = _D(mark) if mark.__class__ is str else _num(mark)
+    if not mark > _ZERO:
+        raise _Bad
+    symbol = r["symbol"]
+    coin = r["marginCoin"]
+    if not (symbol.__class__ is str and symbol and coin.__class__ is str and coin):
+        raise _Bad  # null/number/empty: later code sorts and lower()s these
+    side = _SIDES[r["holdSide"]]
+    lev = _lev(r["leverage"])
+    p = _new(Position)
+    _s0(p, pt)
+    _s1(p, symbol)
+    _s2(p, side)
+    _s3(p, coin)
+    _s4(p, total)
+    _s5(p, mark)
+    v = r.get("liquidationPrice")
+    v = _D(v) if v.__class__ is str and v else _opt(v)
+    _s6(p, v if v is not None and v > _ZERO else None)
+    _s7(p, lev)
+    _s8(p, r.get("marginMode") or "crossed")
+    v = r.get("openPriceAvg")
+    _s9(p, _D(v) if v.__class__ is str and v else _opt(v))
+    v = r.get("marginSize")
+    margin = _D(v) if v.__class__ is str and v else _opt(v)
+    _s10(p, margin)
+    v = r.get("unrealizedPL")
+    upl = _D(v) if v.__class__ is str and v else _opt(v)
+    _s11(p, upl)
+    _s12(p, upl / margin if upl is not None and margin else None)
+    _s13(p, _cached(r.get("keepMarginRate")))
+    v = r.get("marginRatio")
+    _s14(p, _D(v) if v.__class__ is str and v else _opt(v))
+    v = r.get("breakEvenPrice")
+    _s15(p, _D(v) if v.__class__ is str and v else _opt(v))
+    for setter, default in _EXTRA:
+        setter(p, default)
+    return p
+
+
+def _v1(r: Row, pt: str) -> Position | None:
+    total = _num(r["total"])
+    if not total > _ZERO:  # NaN raises here: the row is skipped
+        return None if total == _ZERO else _bad()
+    mark_raw = r.get("markPrice")
+    mark = _num(mark_raw if mark_raw is not None else r["marketPrice"])
+    symbol, coin = _names(r)
+    return _position(
+        pt,
+        bare_symbol(symbol) or _bad(),
+        _SIDES[r["holdSide"]],
+        coin,
+        total,
+        mark if mark > _ZERO else _bad(),
+        _liq(r.get("liquidationPrice")),
+        _lev(r["leverage"]),
+        r.get("marginMode") or "crossed",
+        _opt(r.get("averageOpenPrice")),
+        _opt(r.get("margin")),
+        _opt(r.get("unrealizedPL")),
+        _opt(r.get("unrealizedPLR")),
+        _cached(r.get("keepMarginRate")),
+        None,
+        _opt(r.get("breakEvenPrice")),
+    )
+
+
+def _v3(r: Row, pt: str) -> Position | None:
+    total = _num(r["total"])
+    if not total > _ZERO:  # NaN raises here: the row is skipped
+        return None if total == _ZERO else _bad()
+    mark = _num(r["markPrice"])
+    margin = _opt(r.get("positionBalance"))
+    upl = _opt(r.get("unrealisedPnl"))
+    plr = _opt(r.get("profitRate"))
+    symbol, coin = _names(r)
+    return _position(
+        pt,
+        symbol,
+        _SIDES[r["posSide"]],
+        coin,
+        total,
+        mark if mark > _ZERO else _bad(),
+        _liq(r.get("liquidationPrice")),
+        _lev(r["leverage"]),
+        r.get("marginMode") or "crossed",
+        _opt(r.get("avgPrice")),
+        margin,
+        upl,
+        plr if plr is not None else _plr(upl, margin),
+        _cached(r.get("mmr")),
+        None,
+        _opt(r.get("breakEvenPrice")),
+    )
+
+
+def _bad() -> Any:
+    raise _Bad
+
+
+def _names(r: Row) -> tuple[str, str]:
+    """The row's ``symbol`` and ``marginCoin``, both non-empty ``str`` or ``_Bad``: a null or a
+    number here would pass normalisation and crash the engine, render and sort much later."""
+    symbol = r["symbol"]
+    coin = r["marginCoin"]
+    if symbol.__class__ is str and symbol and coin.__class__ is str and coin:
+        return symbol, coin
+    raise _Bad
+
+
+# Required fields per shape, in the order a diagnosis checks them: (key(s), kind).
+_REQUIRED: dict[str, tuple[tuple[str, str], ...]] = {
+    "v2": (
+        ("symbol", "str"),
+        ("holdSide", "side"),
+        ("marginCoin", "str"),
+        ("total", "num"),
+        ("markPrice", "pos"),
+        ("leverage", "num"),
+    ),
+    "v1": (
+        ("symbol", "str"),
+        ("holdSide", "side"),
+        ("marginCoin", "str"),
+        ("total", "num"),
+        ("markPrice|marketPrice", "pos"),
+        ("leverage", "num"),
+    ),
+    "v3": (
+        ("symbol", "str"),
+        ("posSide", "side"),
+        ("marginCoin", "str"),
+        ("total", "num"),
+        ("markPrice", "pos"),
+        ("leverage", "num"),
+    ),
+}
+_OPTIONAL: dict[str, tuple[str, ...]] = {
+    "v2": (
+        "liquidationPrice",
+        "openPriceAvg",
+        "marginSize",
+        "unrealizedPL",
+        "keepMarginRate",
+        "marginRatio",
+        "breakEvenPrice",
+    ),
+    "v1": (
+        "liquidationPrice",
+        "averageOpenPrice",
+        "margin",
+        "unrealizedPL",
+        "unrealizedPLR",
+        "keepMarginRate",
+        "breakEvenPrice",
+    ),
+    "v3": (
+        "liquidationPrice",
+        "avgPrice",
+        "positionBalance",
+        "unrealisedPnl",
+        "profitRate",
+        "mmr",
+        "breakEvenPrice",
+    ),
+}
+
+
+def _ok(kind: str, v: Any) -> bool:
+    try:
+        if kind == "str":
+            return isinstance(v, str) and bool(v)
+        if kind == "side":
+            return v in _SIDES
+        d = _num(v)
+        return d.is_finite() and (kind != "pos" or d > _ZERO)
+    except _ROW_ERRORS:
+        return False
+
+
+def _diagnose(shape: str, r: Any) -> str:
+    """The name of the first unacceptable field of row ``r`` (slow path, failures only)."""
+    if not isinstance(r, Mapping):
+        return "row (not an object)"
+    for keys, kind in _REQUIRED[shape]:
+        names = keys.split("|")
+        value = next((r[k] for k in names if r.get(k) is not None), None)
+        if not _ok(kind, value):
+            return names[0]
+    for key in _OPTIONAL[shape]:
+        v = r.get(key)
+        if v is not None and v != "" and not _ok("num", v):
+            return key
+    return "row"
+
+
+_BUILDERS: dict[str, Callable[[Row, str], Position | None]] = {"v1": _v1, "v2": _v2, "v3": _v3}
+
+
+def positions(shape: str, rows: Any, product_type: str, endpoint: str) -> Result:
+    """Normalise ``rows`` (the envelope's list) of one product type; returns the positions and
+    one warning per skipped row."""
+    if not isinstance(rows, list):
+        raise TransientError(
+            f"{endpoint}: expected a list of positions, got {type(rows).__name__}",
+            endpoint=endpoint,
+        )
+    build = _BUILDERS[shape]
+    out: list[Position] = []
+    warnings: list[str] = []
+    append = out.append
+    for r in rows:
+        try:
+            p = build(r, product_type)
+        except (_Bad, *_ROW_ERRORS):
+            warnings.append(_skip_warning(shape, r, endpoint))
+            continue
+        if p is not None:
+            append(p)
+    return out, warnings
+
+
+def _skip_warning(shape: str, r: Any, endpoint: str) -> str:
+    symbol = r.get("symbol") if isinstance(r, Mapping) else None
+    # The exchange's text goes into a log line: keep it one short printable line.
+    shown = symbol[:40] if isinstance(symbol, str) and symbol.isprintable() and symbol else "?"
+    field = _diagnose(shape, r)
+    text = f"{endpoint}: skipped the {shown} row: {field} is missing or not valid"
+    log.warning("%s", text)
+    return text
+
+
+def v3_rows(data: Any, endpoint: str) -> list[Any]:
+    """v3 wraps positions as ``{"list": [...]}``; ``list`` null or absent means none."""
+    if not isinstance(data, dict):
+        raise TransientError(
+            f"{endpoint}: expected an object with 'list', got {type(data).__name__}",
+            endpoint=endpoint,
+        )
+    rows = data.get("list")
+    return [] if rows is None else rows

@@ -1,0 +1,169 @@
+"""One watch cycle: fetch -> evaluate -> render -> persist, and what carries over between cycles.
+
+The daemon loop, ``run --once`` and the demo all run this same cycle; only the loop around it
+and the sink differ. I/O is confined to the injected client, store and sink; the decisions are
+``engine.evaluate`` and ``render.messages_for`` (pure).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from riskwatch.core import engine
+from riskwatch.errors import AuthError, ExchangeError
+from riskwatch.model import AlertKey, AlertState, Config, Health, Message, Snapshot, Transition
+from riskwatch.render import lines as render
+
+log = logging.getLogger("riskwatch.cycle")
+
+META_LAST_SUCCESS = "last_success"
+META_LAST_HEARTBEAT = "last_heartbeat"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one cycle saw and decided (read by the loop for status, metrics and exit codes)."""
+
+    started: float
+    duration: float
+    snapshot: Snapshot | None
+    error: ExchangeError | None
+    transitions: tuple[Transition, ...]
+    outgoing: tuple[tuple[str, Message], ...]
+    firing: int
+
+    @property
+    def refused(self) -> bool:
+        return isinstance(self.error, AuthError)
+
+
+class Watcher:
+    """The state one watch carries between cycles: rules, alert state, health.
+
+    ``persist=False`` is ``--dry-run``: the stored state is read, never written. ``destinations``
+    maps channel names to destination keys (URL hashes for real delivery, channel names for the
+    console)."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        client,
+        store,
+        destinations: Callable[[Config], Mapping[str, Sequence[str]]],
+        persist: bool = True,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cfg = cfg
+        self.client = client
+        self.store = store
+        self.persist = persist and store is not None
+        self._destinations = destinations
+        self._routes = destinations(cfg)
+        self.clock = clock
+        self.monotonic = monotonic
+        self.state: dict[AlertKey, AlertState] = store.load_state() if store else {}
+        last = store.get_meta(META_LAST_SUCCESS) if store else None
+        beat = store.get_meta(META_LAST_HEARTBEAT) if store else None
+        self.health = Health(last_success=_float(last), started_at=clock())
+        self.last_heartbeat = _float(beat)
+        self.last_snapshot: Snapshot | None = None
+
+    # ------------------------------------------------------------------ config
+    def apply_config(self, cfg: Config) -> None:
+        """Adopt reloaded rules; the engine resolves alerts of removed or changed rules."""
+        self.cfg = cfg
+        self._routes = self._destinations(cfg)
+        self.health = replace(self.health, config_error=None)
+
+    def set_config_error(self, problem: str | None) -> None:
+        self.health = replace(self.health, config_error=problem)
+
+    # ------------------------------------------------------------------ the cycle
+    def cycle(self) -> Outcome:
+        started, t0 = self.clock(), self.monotonic()
+        snapshot, error = self._fetch(started)
+        now = self.clock()
+        transitions, next_state = engine.evaluate(
+            self.cfg.rules,
+            snapshot,
+            self.state,
+            now,
+            health=self.health,
+            defaults=self.cfg.defaults,
+            stale_after=self.cfg.exchange.stale_after,
+            previous=self.last_snapshot,
+        )
+        outgoing = render.messages_for(transitions, self._routes, now)
+        outgoing += self._heartbeat(now, snapshot, next_state)
+        meta: dict[str, str] = {}
+        if self.health.last_success is not None:
+            meta[META_LAST_SUCCESS] = repr(self.health.last_success)
+        if self.last_heartbeat is not None:
+            meta[META_LAST_HEARTBEAT] = repr(self.last_heartbeat)
+        if self.persist:
+            self.store.commit_cycle(next_state, outgoing, meta)
+        self.state = next_state
+        if snapshot is not None:
+            self.last_snapshot = snapshot
+        firing = sum(1 for a in next_state.values() if a.status == "firing")
+        return Outcome(
+            started=started,
+            duration=self.monotonic() - t0,
+            snapshot=snapshot,
+            error=error,
+            transitions=tuple(transitions),
+            outgoing=tuple(outgoing),
+            firing=firing,
+        )
+
+    def _fetch(self, now: float) -> tuple[Snapshot | None, ExchangeError | None]:
+        try:
+            snapshot = self.client.fetch_snapshot()
+        except AuthError as exc:
+            if self.health.auth_error != exc.explanation:
+                log.error("exchange refused the credentials: %s", exc.explanation)
+            self.health = replace(self.health, auth_error=exc.explanation)
+            return None, exc
+        except ExchangeError as exc:
+            log.warning("poll failed: %s", exc)
+            return None, exc
+        self.health = replace(self.health, last_success=now, auth_error=None)
+        return snapshot, None
+
+    def _heartbeat(
+        self, now: float, snapshot: Snapshot | None, state: Mapping[AlertKey, AlertState]
+    ) -> list[tuple[str, Message]]:
+        """A periodic "still watching" message (``heartbeat:``), only after a good poll."""
+        every = self.cfg.heartbeat
+        if not every or snapshot is None:
+            return []
+        if self.last_heartbeat is None:
+            self.last_heartbeat = now  # the first one is due one period after start
+            return []
+        if now - self.last_heartbeat < every:
+            return []
+        self.last_heartbeat = now
+        firing = sum(1 for a in state.values() if a.status == "firing")
+        msg = Message(
+            channel="",
+            title="riskwatch: heartbeat",
+            body=f"still watching {len(snapshot.positions)} positions; {firing} alerts firing",
+            created_at=now,
+        )
+        keys: list[str] = []
+        for name in self.cfg.defaults.channels:
+            keys += [k for k in self._routes.get(name, ()) if k not in keys]
+        first = self.cfg.defaults.channels[0] if self.cfg.defaults.channels else ""
+        return [(k, replace(msg, channel=first)) for k in keys]
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None

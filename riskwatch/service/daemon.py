@@ -1,0 +1,237 @@
+"""The daemon: fixed-rate cycles, signals, reload, systemd notify, heartbeat and metrics.
+
+Threads: the *loop* thread runs cycles and pings the watchdog (so a hung cycle stops the pings
+and systemd restarts us); the main thread only waits for signals, so SIGTERM ends the process
+within a few seconds even while a request is in flight, abandoning the cycle safely (the store
+commits a cycle in one transaction or not at all). Every sleep waits on the ``stop`` event.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from riskwatch.config import load as config_mod
+from riskwatch.errors import ConfigError, RiskwatchError
+from riskwatch.model import Config
+from riskwatch.service.cycle import Outcome, Watcher
+from riskwatch.service.sdnotify import Notifier
+
+log = logging.getLogger("riskwatch.daemon")
+
+MAX_BACKOFF = 300.0  # longest wait between polls, whatever the exchange says
+RELOAD_SETTLE = 0.5  # a changed rules file must stay unchanged this long before it is read
+SHUTDOWN_GRACE = 4.0
+
+
+@dataclass
+class Hooks:
+    """Side effects the loop triggers after each cycle; all optional."""
+
+    delivered: Callable[[Outcome], None] = lambda outcome: None  # kick delivery / print
+    reconfigure: Callable[[Config], None] = lambda cfg: None
+    exported: Callable[[Outcome, Watcher], None] = lambda outcome, watcher: None
+    pinged: Callable[[Outcome], None] = lambda outcome: None  # heartbeat_url
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+
+class Daemon:
+    def __init__(
+        self,
+        config_path: str,
+        watcher: Watcher,
+        hooks: Hooks,
+        *,
+        environ: dict[str, str] | None = None,
+        notifier: Notifier | None = None,
+        stop: threading.Event | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        wait: Callable[[float], bool] | None = None,
+    ) -> None:
+        self.path = config_path
+        self.watcher = watcher
+        self.hooks = hooks
+        self.environ = environ
+        self.sd = notifier or Notifier()
+        self.stop = stop or threading.Event()
+        self.monotonic = monotonic
+        self.wait = wait or self.stop.wait  # a test passes a wait that advances a fake clock
+        self.hup = threading.Event()
+        self._file_sig = _signature(config_path)
+        self._pending_sig: tuple | None = None
+        self._pending_since = 0.0
+        self._refusals = 0
+        self.cycles = 0
+        self.failed: Exception | None = None
+        self._ready_sent = False
+        self._last: Outcome | None = None
+
+    # ------------------------------------------------------------------ process level
+    def run(self) -> int:
+        """Install signal handlers, run the loop in its thread, return the exit code: 0, or 1
+        when the loop died of an internal error (so ``Restart=on-failure`` starts us again)."""
+        handlers = {
+            signal.SIGTERM: lambda *_: self.stop.set(),
+            signal.SIGINT: lambda *_: self.stop.set(),
+            signal.SIGHUP: lambda *_: self.hup.set(),
+        }
+        previous = {sig: signal.signal(sig, h) for sig, h in handlers.items()}
+        loop = threading.Thread(target=self.loop, name="riskwatch-loop", daemon=True)
+        loop.start()
+        try:
+            while loop.is_alive() and not self.stop.wait(0.5):
+                pass
+            if not self.stop.is_set() and self.failed is None:  # the loop died some other way
+                self.failed = RuntimeError("the watch loop ended unexpectedly")
+        finally:
+            self.stop.set()
+            self.sd.stopping()
+            loop.join(SHUTDOWN_GRACE)
+            if loop.is_alive():
+                log.warning("stopping in the middle of a cycle; it will be redone at start")
+            else:
+                for close in self.hooks.closers:
+                    close()
+            for sig, h in previous.items():
+                signal.signal(sig, h)
+        log.info("stopped")
+        return 1 if self.failed is not None else 0
+
+    # ------------------------------------------------------------------ the loop
+    def loop(self) -> None:
+        """Fixed-rate cycles: the next tick is a multiple of the interval from the first, so a
+        slow cycle shortens the next sleep instead of shifting every later poll."""
+        next_at = self.monotonic()
+        while not self.stop.is_set():
+            try:
+                self._maybe_reload()
+            except RiskwatchError as exc:  # e.g. the store refused the outbox clean-up
+                log.error("reload incomplete, will try again on the next change: %s", exc)
+            except Exception as exc:
+                return self._die(exc)
+            now = self.monotonic()
+            if now >= next_at:
+                try:
+                    outcome = self.one_cycle()
+                except RiskwatchError as exc:  # e.g. the disk is full: nothing was committed
+                    log.error("cycle failed, state kept as it was; retrying: %s", exc)
+                    outcome = None
+                except Exception as exc:  # a bug: exit non-zero, systemd restarts us
+                    return self._die(exc)
+                finally:
+                    self._ready_once()
+                interval = self._interval(outcome)
+                next_at += interval
+                now = self.monotonic()
+                if next_at <= now:  # fell behind: skip the missed ticks, do not burst
+                    next_at = now + interval - ((now - next_at) % interval)
+            self.sd.watchdog()
+            self.wait(self._nap(next_at - self.monotonic()))
+
+    def one_cycle(self) -> Outcome:
+        outcome = self.watcher.cycle()
+        self.cycles += 1
+        self._last = outcome
+        self.hooks.delivered(outcome)
+        self.hooks.exported(outcome, self.watcher)
+        if outcome.error is None:
+            self.hooks.pinged(outcome)
+        if self._ready_sent:
+            self.sd.status(self.status_line(outcome))
+        return outcome
+
+    def _ready_once(self) -> None:
+        """READY follows the first poll attempt, whatever its outcome (DESIGN 8): a first cycle
+        that failed must not leave systemd waiting for a start that never completes."""
+        if not self._ready_sent:
+            self._ready_sent = True
+            self.sd.ready(self.status_line(self._last))
+
+    def _die(self, exc: Exception) -> None:
+        log.critical("internal error, stopping: %s: %s", type(exc).__name__, exc)
+        self.failed = exc
+        self.stop.set()
+
+    def _interval(self, outcome: Outcome | None) -> float:
+        """The poll interval, longer while the exchange refuses the key (2x per refusal) or
+        asked us to wait (its Retry-After outlived the cycle's retry budget)."""
+        base = self.watcher.cfg.exchange.poll_interval
+        self._refusals = self._refusals + 1 if outcome is not None and outcome.refused else 0
+        hint = getattr(outcome.error, "retry_after", None) if outcome is not None else None
+        wait = base
+        if self._refusals:
+            wait = base * 2 ** min(self._refusals - 1, 10)
+        elif hint:
+            wait = hint
+        return max(base, min(MAX_BACKOFF, wait))
+
+    def _nap(self, until_next: float) -> float:
+        cap = 1.0  # the rules file is checked for changes about once a second
+        if self.sd.watchdog_interval:
+            cap = min(cap, self.sd.watchdog_interval / 2)
+        return max(0.0, min(until_next, cap))
+
+    # ------------------------------------------------------------------ reload
+    def _maybe_reload(self) -> None:
+        forced = self.hup.is_set()
+        self.hup.clear()
+        sig = _signature(self.path)
+        if not forced:
+            if sig == self._file_sig:
+                self._pending_sig = None
+                return
+            now = self.monotonic()
+            if sig != self._pending_sig:  # changed (again): wait for the writer to finish
+                self._pending_sig, self._pending_since = sig, now
+                return
+            if now - self._pending_since < RELOAD_SETTLE:
+                return
+        self._file_sig, self._pending_sig = sig, None
+        self.reload()
+
+    def reload(self) -> None:
+        self.sd.reloading()
+        log.info("reloading %s", self.path)
+        try:
+            cfg = config_mod.load(self.path, environ=self.environ)
+        except ConfigError as exc:
+            extra = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+            problem = exc.problems[0] + extra
+            log.error("invalid rules file, keeping the last good rules: %s", problem)
+            self.watcher.set_config_error(problem)
+        else:
+            old = self.watcher.cfg
+            if cfg.exchange != old.exchange or cfg.state_dir != old.state_dir:
+                log.warning("changes to exchange or state_dir take effect on restart")
+                cfg = replace(cfg, exchange=old.exchange, state_dir=old.state_dir)
+            self.watcher.apply_config(cfg)
+            self.hooks.reconfigure(cfg)
+            log.info("rules reloaded: %d rules, %d channels", len(cfg.rules), len(cfg.channels))
+        self.sd.ready(self.status_line(None))
+
+    def status_line(self, outcome: Outcome | None) -> str:
+        w = self.watcher
+        snap = w.last_snapshot
+        positions = len(snap.positions) if snap else 0
+        firing = sum(1 for a in w.state.values() if a.status == "firing")
+        last = w.health.last_success
+        when = time.strftime("%H:%M:%S", time.localtime(last)) if last else "never"
+        text = f"{positions} positions, {firing} firing, last good poll {when}"
+        if outcome is not None and outcome.error is not None:
+            text += f"; last poll failed: {type(outcome.error).__name__}"
+        if w.health.config_error:
+            text += "; rules file invalid (running on the last good rules)"
+        return text
+
+
+def _signature(path: str) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)

@@ -1,0 +1,131 @@
+"""Optional Prometheus endpoint (``metrics: {listen: 127.0.0.1:9464}``), via prometheus_client.
+
+Imported only when configured. Its own registry (no default process collectors of other
+libraries), served by prometheus_client's threaded HTTP server on the configured address.
+
+Per-position and per-alert series come from a collector that reads the last *published*
+snapshot and alert state at scrape time: the loop swaps in references (both are immutable
+once published), so a scrape never sees a half-rebuilt set of series, and the metric values
+are computed per scrape (every 15-60 s) instead of per cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+
+from riskwatch.core.metrics import BY_SCOPE
+from riskwatch.errors import ConfigError
+from riskwatch.model import AlertKey, AlertState, Snapshot
+from riskwatch.service.cycle import Outcome, Watcher
+
+log = logging.getLogger("riskwatch.metrics")
+
+
+class _Published:
+    """The last snapshot and alert state, as prometheus_client's collector protocol wants."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._state: Mapping[AlertKey, AlertState] = {}
+
+    def publish(self, snapshot: Snapshot | None, state: Mapping[AlertKey, AlertState]) -> None:
+        with self._lock:
+            if snapshot is not None:
+                self._snapshot = snapshot
+            self._state = state
+
+    def collect(self) -> Iterator[object]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        with self._lock:
+            snapshot, state = self._snapshot, self._state
+        values = GaugeMetricFamily(
+            "riskwatch_position_metric",
+            "a position's metric value",
+            labels=["product_type", "symbol", "side", "metric"],
+        )
+        for p in snapshot.positions if snapshot else ():
+            for name, metric in BY_SCOPE["position"].items():
+                value = metric.fn(p)
+                if value is not None:
+                    values.add_metric([p.product_type, p.symbol, p.side, name], value)
+        yield values
+        yield GaugeMetricFamily(
+            "riskwatch_positions",
+            "open positions watched",
+            value=len(snapshot.positions) if snapshot else 0,
+        )
+        firing = GaugeMetricFamily(
+            "riskwatch_alert_firing",
+            "1 while the alert fires (2 when critical)",
+            labels=["rule", "product_type", "subject", "side"],
+        )
+        counts: dict[tuple[str, str], int] = {}
+        for a in state.values():
+            counts[(a.status, a.severity)] = counts.get((a.status, a.severity), 0) + 1
+            if a.status == "firing":
+                firing.add_metric(list(a.key), 2 if a.severity == "critical" else 1)
+        yield firing
+        alerts = GaugeMetricFamily(
+            "riskwatch_alerts", "alerts by status and severity", labels=["status", "severity"]
+        )
+        for (status, severity), n in sorted(counts.items()):
+            alerts.add_metric([status, severity], n)
+        yield alerts
+
+
+class Exporter:
+    def __init__(self, listen: str) -> None:
+        try:
+            from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+            from prometheus_client.exposition import start_http_server
+        except ImportError as exc:
+            raise ConfigError(
+                "metrics.listen is set but prometheus_client is not installed: "
+                "pip install 'riskwatch[metrics]'"
+            ) from exc
+        host, _, port = listen.rpartition(":")
+        self.registry = r = CollectorRegistry()
+        self.published = _Published()
+        r.register(self.published)  # type: ignore[arg-type]
+        self.poll_seconds = Histogram(
+            "riskwatch_cycle_duration_seconds", "duration of one watch cycle", registry=r
+        )
+        self.errors = Counter(
+            "riskwatch_poll_errors_total", "failed polls by error kind", ["kind"], registry=r
+        )
+        self.last_success = Gauge(
+            "riskwatch_last_successful_poll_timestamp_seconds", "last good poll", registry=r
+        )
+        self.outbox = Gauge("riskwatch_outbox_depth", "undelivered messages", registry=r)
+        self.enqueued = Counter(
+            "riskwatch_notifications_enqueued_total",
+            "messages queued per channel",
+            ["channel"],
+            registry=r,
+        )
+        try:
+            self._server, self._thread = start_http_server(
+                int(port), addr=host or "127.0.0.1", registry=r
+            )
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"metrics.listen {listen}: cannot listen: {exc}") from exc
+        log.info("Prometheus metrics on http://%s/metrics", listen)
+
+    def update(self, outcome: Outcome, watcher: Watcher) -> None:
+        self.poll_seconds.observe(outcome.duration)
+        if outcome.error is not None:
+            self.errors.labels(kind=type(outcome.error).__name__).inc()
+        if watcher.health.last_success:
+            self.last_success.set(watcher.health.last_success)
+        for _, message in outcome.outgoing:
+            self.enqueued.labels(channel=message.channel).inc()
+        self.published.publish(outcome.snapshot, watcher.state)
+        if watcher.persist:
+            self.outbox.set(watcher.store.outbox_depth())
+
+    def close(self) -> None:
+        self._server.shutdown()

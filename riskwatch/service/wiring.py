@@ -1,0 +1,146 @@
+"""Wiring: build a Watcher and its hooks from a Config, for ``run``, ``run --once`` and ``demo``.
+
+Kept apart from the loop so the daemon knows nothing of credentials, sqlite or apprise, and so
+the demo and the tests build exactly what production builds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TextIO
+
+from riskwatch import exchange
+from riskwatch.delivery.console import ConsoleWriter
+from riskwatch.exchange import credentials
+from riskwatch.model import Config
+from riskwatch.service.cycle import Outcome, Watcher
+from riskwatch.service.daemon import Hooks
+from riskwatch.store.db import Store
+
+log = logging.getLogger("riskwatch")
+
+
+@dataclass
+class Wired:
+    watcher: Watcher
+    hooks: Hooks
+    deliverer: object | None  # notify.Deliverer, None in dry-run
+    store: Store | None
+    stop: threading.Event  # ends every backoff of the client and the deliverer: give it the loop
+
+
+def wire(
+    cfg: Config,
+    *,
+    dry_run: bool = False,
+    environ: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    stop: threading.Event | None = None,
+    clock: Callable[[], float] = time.time,
+    rate_limit: bool = True,
+) -> Wired:
+    """Open the state dir, build the exchange client and the delivery for ``cfg``.
+    ``rate_limit=False`` is for benchmarks only (DESIGN 8): a cycle is timed, not Bitget's
+    allowance."""
+    env = os.environ if environ is None else environ
+    stop = stop or threading.Event()
+    creds = credentials.load(env)
+    store = _open_store(cfg, dry_run)
+    remembered = store.get_meta("account_mode") if store else None
+
+    def remember(mode: str) -> None:
+        if store is not None and not dry_run:
+            store.set_meta("account_mode", mode)
+
+    client = exchange.build_client(
+        cfg.exchange,
+        creds,
+        account_mode=remembered,
+        on_account_mode=remember,
+        stop=stop,
+        rate_limit=rate_limit,
+    )
+    hooks = Hooks()
+    hooks.closers.append(client.close)
+    if dry_run:
+        writer = ConsoleWriter(out or sys.stdout)
+        watcher = Watcher(
+            cfg,
+            client=client,
+            store=store,
+            persist=False,
+            destinations=lambda c: {ch.name: [ch.name] for ch in c.channels},
+            clock=clock,
+        )
+        hooks.delivered = lambda outcome: [writer.write(m) for _, m in outcome.outgoing]
+        deliverer = None
+    else:
+        from riskwatch.delivery import workers as notify
+
+        watcher = Watcher(cfg, client=client, store=store, destinations=notify.routes, clock=clock)
+        deliverer = notify.Deliverer(cfg, store, stop=stop, clock=clock, out=out)
+        hooks.delivered = lambda outcome: deliverer.kick()
+        hooks.reconfigure = deliverer.reconfigure
+        hooks.closers.append(deliverer.close)
+    if store is not None:
+        hooks.closers.append(store.close)
+    if cfg.heartbeat_url:
+        pinger = Pinger(cfg.heartbeat_url, timeout=cfg.exchange.timeout)
+        hooks.pinged = pinger
+        hooks.closers.append(pinger.join)
+    if cfg.metrics_listen:
+        from riskwatch.service.prometheus import Exporter
+
+        exporter = Exporter(cfg.metrics_listen)
+        hooks.exported = exporter.update
+        hooks.closers.append(exporter.close)
+    return Wired(watcher=watcher, hooks=hooks, deliverer=deliverer, store=store, stop=stop)
+
+
+def _open_store(cfg: Config, dry_run: bool) -> Store | None:
+    """A dry run reads an existing state dir (read-only) but creates and writes nothing."""
+    if not dry_run:
+        return Store.open(cfg.state_dir)
+    if not os.path.exists(os.path.join(cfg.state_dir, "state.sqlite")):
+        return None
+    return Store.open(cfg.state_dir, readonly=True)
+
+
+class Pinger:
+    """GET ``heartbeat_url`` after each good cycle (a dead-man's switch such as healthchecks),
+    in the background so a slow ping never delays a poll. The URL is a secret: never logged."""
+
+    def __init__(self, url: str, *, timeout: float) -> None:
+        self._url = url
+        self._timeout = timeout
+        self._busy = threading.Lock()
+        self._session = None
+
+    def __call__(self, outcome: Outcome) -> None:
+        if self._busy.acquire(blocking=False):
+            threading.Thread(target=self._ping, name="riskwatch-heartbeat", daemon=True).start()
+
+    def join(self, timeout: float = 1.0) -> None:
+        """Wait (briefly, at shutdown) for a ping in flight to finish."""
+        if self._busy.acquire(timeout=timeout):
+            self._busy.release()
+
+    def _ping(self) -> None:
+        try:
+            import requests
+
+            if self._session is None:
+                self._session = requests.Session()
+            resp = self._session.get(self._url, timeout=self._timeout)
+            if resp.status_code >= 400:
+                log.warning("heartbeat_url ping answered HTTP %s", resp.status_code)
+        except Exception as exc:  # the edge: any failure of the ping is one log line
+            log.warning("heartbeat_url ping failed: %s", type(exc).__name__)
+        finally:
+            self._busy.release()
