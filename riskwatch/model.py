@@ -20,6 +20,9 @@ Scope = Literal["position", "account"]
 Severity = Literal["warning", "critical"]
 ApiVersion = Literal["auto", "v1", "v2", "v3"]
 AccountMode = Literal["classic", "unified"]
+# What apprise is told of a message (its ``notify_type``): services colour and prioritise by it.
+NotifyType = Literal["info", "success", "warning", "failure"]
+NOTIFY_TYPES: tuple[NotifyType, ...] = ("info", "success", "warning", "failure")
 
 SEVERITIES: tuple[Severity, ...] = ("warning", "critical")
 OPS: tuple[Op, ...] = ("<", "<=", ">", ">=")
@@ -180,6 +183,9 @@ class Config:
     exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
     state_dir: str = ""
     send_ttl: float = 6 * 3600.0
+    timezone: str = "UTC"  # IANA name: the zone of the time that ends every alert line
+    late_after: float = 60.0  # a message delivered later than this after queueing says so
+    history_keep: float = 30 * 86400.0  # seconds of history kept in the state dir
     heartbeat: float | None = None
     heartbeat_url: str | None = field(default=None, repr=False)
     metrics_listen: str | None = None  # "host:port"
@@ -268,3 +274,4 @@ class Message:
     body: str
     created_at: float
     keys: tuple[AlertKey, ...] = ()
+    notify_type: NotifyType = "info"  # heartbeat and test: info (DESIGN 11)

@@ -81,7 +81,7 @@ def test_heartbeat_goes_out_one_period_after_start_and_only_after_good_polls(tmp
         assert [m.title for m in outgoing] == ["riskwatch: 1 resolved", "riskwatch: heartbeat"]
         msg = outgoing[1]
         assert msg.title == "riskwatch: heartbeat"
-        assert msg.body == "still watching 1 positions; 0 alerts firing"
+        assert msg.body == "still watching 1 position; 0 alerts firing"
         assert msg.channel == "out"
     finally:
         for close in wired.hooks.closers:

@@ -209,7 +209,7 @@ def test_reload_dropping_a_url_logs_the_channel(store, caplog):
             d.reconfigure(config(store.path, phone=[b.url]))
         d.close()
         assert store.undelivered() == []
-        assert "channel phone: dropped 1 queued message(s)" in caplog.text
+        assert "channel phone: dropped 1 queued message: " in caplog.text
         assert "removed from the config" in caplog.text
 
 

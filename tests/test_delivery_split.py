@@ -35,7 +35,7 @@ class FlakySender:
     def title_separate(self) -> bool:
         return True
 
-    def send(self, title: str, body: str) -> None:
+    def send(self, title: str, body: str, notify_type: str = "info") -> None:
         self.calls += 1
         assert len(body) <= self._limit
         if self.calls in self.fail_at:

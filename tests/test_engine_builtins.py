@@ -28,7 +28,7 @@ def test_stale_fires_after_stale_after_and_resolves_when_polls_succeed() -> None
     assert kinds(r.cycle(720, None, health=Health(last_success=0.0))) == ["repeat:critical"]
     out = r.cycle(730, None, health=Health(last_success=725.0))
     assert kinds(out) == ["resolved:critical"]
-    assert "resolved (polls succeed again)" in render.line(out[0])
+    assert "RESOLVED riskwatch-stale [was critical]: polls succeed again [" in render.line(out[0])
     assert r.state == {}
 
 
@@ -64,7 +64,7 @@ def test_auth_fires_at_once_repeats_and_resolves() -> None:
     assert kinds(out) == ["firing:critical"] and other in render.line(out[0])
     (t,) = r.cycle(620, None, health=Health(last_success=620.0))
     assert t.kind == "resolved"
-    assert "resolved" in render.line(t)
+    assert render.line(t).startswith("RESOLVED riskwatch-auth [was critical]: the exchange accepts")
 
 
 def test_config_error_is_a_warning_with_its_location() -> None:

@@ -21,7 +21,8 @@ def fire(*positions, rule=None):
 def test_firing_line_names_everything() -> None:
     _, (t,) = fire(pos("BTCUSDT", gap=3.2144, side="short"))
     assert render.line(t) == (
-        "CRITICAL near BTCUSDT short: liq_gap_pct 3.21 < 5; mark 1000, liq 1032.144"
+        "CRITICAL near BTCUSDT short: 3.21% from liquidation (below 5%); "
+        "mark 1,000, liq 1,032.144 [00:00:00 UTC]"
     )
 
 
@@ -37,7 +38,10 @@ def test_title_counts_by_current_severity() -> None:
     assert lines[0].startswith("CRITICAL near A long [warning -> critical]: ")
     assert lines[1].startswith("CRITICAL near B long [warning -> critical]: ")
     assert lines[2].startswith("WARNING near E long: ")
-    assert lines[3].startswith("RESOLVED near D long [was warning]: resolved (position closed)")
+    assert lines[3] == (
+        "RESOLVED near D long [was warning]: position closed; last 10% from liquidation"
+        " (fired below 15%); mark 1,000, liq 900 [00:00:10 UTC]"
+    )
     assert msg.keys == tuple(t.key for t in sorted(out, key=render._order))
     assert msg.channel == "phone" and msg.created_at == 10.0
 
@@ -54,7 +58,7 @@ def test_kinds_are_marked() -> None:
     assert "[warning -> critical]" in render.line(esc)
     assert render.line(de).startswith("WARNING near BTCUSDT long [critical -> warning]: ")
     assert "[still firing]" in render.line(rep)
-    assert "resolved (no liquidation price)" in render.line(res)
+    assert ": no liquidation price; last 8% from liquidation" in render.line(res)
 
 
 def test_resolved_by_value_line() -> None:
@@ -62,8 +66,8 @@ def test_resolved_by_value_line() -> None:
     run.cycle(0, snap(pos(gap=10)))
     (t,) = run.cycle(10, snap(pos(gap=20)))
     assert render.line(t) == (
-        "RESOLVED near BTCUSDT long [was warning]: resolved (cleared): "
-        "liq_gap_pct 20.00 (fired at < 15); mark 1000, liq 800"
+        "RESOLVED near BTCUSDT long [was warning]: back to 20% from liquidation "
+        "(fired below 15%); mark 1,000, liq 800 [00:00:10 UTC]"
     )
 
 
@@ -73,8 +77,8 @@ def test_account_line_names_margin_coin() -> None:
     account = Account(PT, "USDT", account_equity=D("10582.90"), crossed_risk_rate=D("0.85"))
     (t,) = run.cycle(0, snap(accounts=(account,)))
     assert render.line(t) == (
-        "CRITICAL acct USDT USDT-FUTURES: crossedRiskRate 0.85 >= 0.8; "
-        "equity 10582.9, available none"
+        "CRITICAL acct USDT USDT-FUTURES: account risk 0.85 (at or above 0.8); "
+        "equity 10,582.9 [00:00:00 UTC]"
     )
 
 
@@ -84,12 +88,13 @@ def test_template_replaces_only_the_detail() -> None:
     _, (t,) = fire(pos("BTC_USDT", gap=3.5), rule=gap_rule(message=tpl))
     assert render.line(t) == (
         "CRITICAL near BTC_USDT long: BTC_USDT long: mark 1000 is 3.50% from liquidation 965"
+        " [00:00:00 UTC]"
     )
 
 
 def test_template_fields_rule_value_threshold() -> None:
     _, (t,) = fire(pos(gap=3.5), rule=gap_rule(message="{rule}/{severity}/{value:.1f}<{threshold}"))
-    assert render.line(t).endswith(": near/critical/3.5<5")
+    assert render.line(t).endswith(": near/critical/3.5<5 [00:00:00 UTC]")
 
 
 def test_symbols_with_markup_characters_survive() -> None:
@@ -146,7 +151,9 @@ def test_builtin_line_carries_its_text() -> None:
         channels=("phone",),
         fields=(("text", "rules.yaml:3:7: rules[0].op: bad"),),
     )
-    assert render.line(t) == "WARNING riskwatch-config: rules.yaml:3:7: rules[0].op: bad"
+    assert render.line(t) == (
+        "WARNING riskwatch-config: rules.yaml:3:7: rules[0].op: bad [00:00:00 UTC]"
+    )
 
 
 # --------------------------------------------------------------------------- split
@@ -189,7 +196,7 @@ def test_storm_of_200_positions_is_a_handful_of_messages() -> None:
     lines = msg.body.split("\n")
     assert len(lines) == 200
     crit = sum(1 for t in out if t.severity == "critical")
-    assert msg.title == f"riskwatch: {crit} critical, {200 - crit} warning"
+    assert msg.title == f"riskwatch: {crit} critical, {200 - crit} warnings"
     assert lines[0].startswith("CRITICAL") and lines[-1].startswith("WARNING")
     parts = render.split(msg.body, 4096)
     assert 2 <= len(parts) <= 8

@@ -47,7 +47,7 @@ def test_alert_raised_while_channel_down_is_shown_then_arrives_once(tmp_path, ca
         cfg = Config(path="r", state_dir=state, channels=(Channel("phone", (rx.url,)),))
         store = Store.open(state)
         firing = AlertState(KEY, "firing", "critical", now - 125, 3.1, now - 5, 3.1, ("phone",))
-        msg = Message("phone", "1 critical", "CRITICAL near-liquidation BTCUSDT long", now)
+        msg = Message("phone", "1 critical", "CRITICAL near-liquidation BTCUSDT long", now, (KEY,))
         store.commit_cycle({KEY: firing}, [(k, msg) for k in routes(cfg)["phone"]])
         rx.down()
         policy = RetryPolicy(initial=0.01, max_wait=0.02, jitter=0)
@@ -59,9 +59,10 @@ def test_alert_raised_while_channel_down_is_shown_then_arrives_once(tmp_path, ca
         assert "Firing alerts (1):" in out
         row = next(line for line in out.splitlines() if line.startswith("near-liquidation"))
         assert row.split()[:4] == ["near-liquidation", "BTCUSDT", "long", "critical"]
+        assert row.split()[-3:-1] == ["queued", "5s"]  # its message waits: never "sent"
         assert "Undelivered messages (1):" in out
         row = next(line for line in out.splitlines() if line.startswith("phone"))
-        assert row.split()[2] == "1"  # attempts
+        assert row.split()[2] == str(policy.attempts)  # every send attempt, not one per cycle
         assert "Connection error" in row
 
         rx.up()
@@ -72,7 +73,10 @@ def test_alert_raised_while_channel_down_is_shown_then_arrives_once(tmp_path, ca
         store.close()
         assert rx.bodies() == ["CRITICAL near-liquidation BTCUSDT long"]
         assert main(["status", "--state-dir", state]) == 0
-        assert "No undelivered messages." in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "No undelivered messages." in out
+        row = next(line for line in out.splitlines() if line.startswith("near-liquidation"))
+        assert " sent " in row and "queued" not in row
 
 
 def _stored_alert(state_dir: str) -> None:

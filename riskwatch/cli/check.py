@@ -11,6 +11,7 @@ import argparse
 from riskwatch import durations
 from riskwatch.config import load as config
 from riskwatch.model import Config, Rule
+from riskwatch.render.words import plural
 
 
 def apprise_url_check(url: str) -> str | None:
@@ -35,7 +36,8 @@ def summary(cfg: Config) -> list[str]:
     """What the file says, one line per rule and per channel; never a URL."""
     ex = cfg.exchange
     lines = [
-        f"{cfg.path}: valid: {len(cfg.rules)} rules, {len(cfg.channels)} channels",
+        f"{cfg.path}: valid: {plural(len(cfg.rules), 'rule')}, "
+        f"{plural(len(cfg.channels), 'channel')}",
         f"exchange: api {ex.api}, {', '.join(ex.product_types)}"
         + (f", margin coin {ex.margin_coin}" if ex.margin_coin else "")
         + (", demo" if ex.demo else "")
@@ -45,8 +47,7 @@ def summary(cfg: Config) -> list[str]:
     ]
     lines += [f"rule {_rule_line(r)}" for r in cfg.rules]
     for ch in cfg.channels:
-        n = len(ch.urls)
-        lines.append(f"channel {ch.name}: {n} URL{'' if n == 1 else 's'}")
+        lines.append(f"channel {ch.name}: {plural(len(ch.urls), 'URL')}")
     return lines
 
 

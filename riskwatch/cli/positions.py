@@ -18,6 +18,7 @@ from typing import TextIO
 from riskwatch.core import metrics
 from riskwatch.errors import StoreError
 from riskwatch.model import Account, Config, Position, Rule, Snapshot
+from riskwatch.render.words import plural
 
 log = logging.getLogger("riskwatch.positions")
 
@@ -173,7 +174,7 @@ def render(snap: Snapshot, cfg: Config) -> str:
     rules = cfg.rules
     order = sorted(snap.positions, key=_nearest_first)
     lines = [
-        f"{len(snap.positions)} position(s), account mode {snap.account_mode}, "
+        f"{plural(len(snap.positions), 'position')}, account mode {snap.account_mode}, "
         f"product types read whole: {', '.join(sorted(snap.fetched)) or 'none'}"
     ]
     missing = set(cfg.exchange.product_types) - set(snap.fetched)

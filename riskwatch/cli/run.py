@@ -8,6 +8,7 @@ import sys
 
 from riskwatch.cli import main as cli
 from riskwatch.config import load as config
+from riskwatch.render.words import plural
 from riskwatch.service.daemon import Daemon
 from riskwatch.service.wiring import wire
 
@@ -23,10 +24,10 @@ def run(args: argparse.Namespace) -> int:
     if args.once:
         return once(wired)
     log.info(
-        "watching %s every %gs with %d rules",
+        "watching %s every %gs with %s",
         ", ".join(cfg.exchange.product_types),
         cfg.exchange.poll_interval,
-        len(cfg.rules),
+        plural(len(cfg.rules), "rule"),
     )
     return Daemon(args.config, wired.watcher, wired.hooks, stop=wired.stop).run()
 

@@ -13,12 +13,12 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
 from riskwatch.errors import ConfigError
-from riskwatch.model import AlertState
+from riskwatch.model import AlertKey, AlertState
 from riskwatch.store.db import FILENAME, OutboxItem, Store
 
 
@@ -67,7 +67,8 @@ def report(state_dir: str, now: float) -> list[str]:
     if last:
         lines.append(f"last successful poll: {_when(float(last))} ({_age(now - float(last))} ago)")
     lines.append("")
-    lines += firing_table(state.values(), now)
+    queued = {k for item in outbox for k in item.keys}
+    lines += firing_table(state.values(), now, queued)
     pending = sum(1 for a in state.values() if a.status == "pending")
     if pending:
         lines.append(f"{pending} more pending (condition holds, its `for` not yet elapsed)")
@@ -76,7 +77,11 @@ def report(state_dir: str, now: float) -> list[str]:
     return lines
 
 
-def firing_table(alerts: Iterable[AlertState], now: float) -> list[str]:
+def firing_table(
+    alerts: Iterable[AlertState], now: float, queued: Collection[AlertKey] = ()
+) -> list[str]:
+    """``queued``: the alerts named by an undelivered message; their LAST SENT says
+    ``queued 10s ago`` (its message waits in the outbox), never that it was sent."""
     firing = sorted((a for a in alerts if a.status == "firing"), key=lambda a: (a.since, a.key))
     if not firing:
         return ["No firing alerts."]
@@ -87,12 +92,18 @@ def firing_table(alerts: Iterable[AlertState], now: float) -> list[str]:
             a.key[3] or "-",
             a.severity,
             f"{_when(a.since)} ({_age(now - a.since)})",
-            "-" if a.last_sent_at is None else f"{_age(now - a.last_sent_at)} ago",
+            _last_sent(a, now, a.key in queued),
         )
         for a in firing
     ]
     head = ("RULE", "SYMBOL", "SIDE", "SEVERITY", "SINCE", "LAST SENT")
     return [f"Firing alerts ({len(firing)}):", *table(head, rows)]
+
+
+def _last_sent(a: AlertState, now: float, queued: bool) -> str:
+    if a.last_sent_at is None:
+        return "-"
+    return f"{'queued' if queued else 'sent'} {_age(now - a.last_sent_at)} ago"
 
 
 def outbox_table(items: Sequence[OutboxItem], now: float) -> list[str]:
@@ -102,14 +113,14 @@ def outbox_table(items: Sequence[OutboxItem], now: float) -> list[str]:
         (
             i.channel or "-",
             _age(now - i.created_at),
-            str(i.attempts),
+            str(i.sends),
             "now" if i.next_attempt_at <= now else f"in {_age(i.next_attempt_at - now)}",
             (i.last_error or "-")[:120],
         )
         for i in items
     ]
     head = ("CHANNEL", "AGE", "ATTEMPTS", "NEXT TRY", "LAST ERROR")
-    return [f"Undelivered messages ({len(items)}):", *table(head, rows)]
+    return [f"Undelivered messages ({len(items)}):", *table(head, rows)]  # ATTEMPTS: every send
 
 
 def table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

@@ -20,6 +20,7 @@ from riskwatch.delivery.retry import RetryPolicy, send_with_retries
 from riskwatch.delivery.workers import destinations
 from riskwatch.errors import ConfigError, RiskwatchError
 from riskwatch.model import Config
+from riskwatch.render.words import plural
 
 EXIT_OK, EXIT_FAILED = 0, 5
 TITLE = "riskwatch: test message"
@@ -62,12 +63,12 @@ def test_channels(
                 sleep=stop.wait,
                 stop=stop,
             )
-            verdict = f"ok ({attempts} attempt{'s' if attempts > 1 else ''})"
+            verdict = f"ok ({plural(attempts, 'attempt')})"
         except RiskwatchError as exc:
             failed += 1
             reason = str(exc).removeprefix(f"{dest.sender.display()}: ")
             verdict = f"FAILED: {reason}"
         print(f"{dest.label}  {dest.sender.display()}  {verdict}", file=out, flush=True)
     total = len(dests)
-    print(f"{total - failed} of {total} URL{'s' if total > 1 else ''} accepted", file=out)
+    print(f"{total - failed} of {plural(total, 'URL')} accepted", file=out)
     return EXIT_FAILED if failed else EXIT_OK

@@ -100,6 +100,14 @@ TOP: tuple[Key, ...] = (
     Key("exchange", "section", "where and how to poll Bitget"),
     Key("state_dir", "path", "alert state and outbox ($STATE_DIRECTORY, else XDG state dir)"),
     Key("send_ttl", "duration", "drop undelivered messages older than this", "6h"),
+    Key("timezone", "timezone", "IANA zone of the time on each line, e.g. Europe/Berlin", "UTC"),
+    Key(
+        "late_after",
+        "duration",
+        "a message delivered later than this after queueing starts with (delayed 4m12s); 0 = never",
+        "1m",
+    ),
+    Key("history_keep", "duration", "how long `riskwatch history` remembers", "30d"),
     Key(
         "heartbeat", "duration", "periodic 'still watching' message; off unless set", nullable=True
     ),

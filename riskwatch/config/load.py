@@ -102,6 +102,17 @@ def _http_url(value: str) -> str | None:
     return None
 
 
+def _zone(name: str) -> str | None:
+    """None when ``name`` is an IANA zone this machine knows (zoneinfo), else the reason."""
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return "is not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)"
+    return None
+
+
 def _host_port(value: object) -> str | None:
     if not isinstance(value, str):
         return "expected host:port"
@@ -149,6 +160,16 @@ class _Loader:
         r = self.r
         if "send_ttl" in top and (v := r.duration(top["send_ttl"], "send_ttl", minimum=1)):
             out["send_ttl"] = v
+        if "late_after" in top:
+            out["late_after"] = r.duration(top["late_after"], "late_after")
+        if "history_keep" in top:
+            out["history_keep"] = r.duration(top["history_keep"], "history_keep", minimum=3600)
+        if "timezone" in top:
+            zone = r.string(top["timezone"], "timezone")
+            if zone is not None and (reason := _zone(zone)):
+                r.error(top["timezone"], "timezone", f"{describe(zone)} {reason}")
+            elif zone is not None:
+                out["timezone"] = zone
         if (src := top.get("heartbeat")) is not None and src.value is not None:
             out["heartbeat"] = r.duration(src, "heartbeat", minimum=60)
         if (src := top.get("heartbeat_url")) is not None and src.value is not None:

@@ -25,6 +25,7 @@ def _kind(key: K.Key) -> dict[str, Any]:
         "string": {"type": "string", "minLength": 1},
         "url": {"type": "string", "pattern": "^(https?://|.*\\$\\{)"},
         "path": {"type": "string", "minLength": 1},
+        "timezone": {"type": "string", "minLength": 1, "examples": ["UTC", "Europe/Berlin"]},
         "hostport": {"type": "string", "pattern": "^.+:[0-9]{1,5}$"},
         "template": {"type": "string"},
         "names": {"type": "array", "items": {"type": "string"}},

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import Any
 
 from riskwatch.model import Account, Position, Scope
 
@@ -25,6 +26,14 @@ class Metric:
     doc: str
     # API versions that cannot report it (``check`` warns when a rule uses it with them).
     unavailable_in: tuple[str, ...] = ()
+    # How a line says it (DESIGN 11, words): ``{v}`` is the value shown in ``unit``: pct (already
+    # a percentage), fraction (shown as a percentage), ratio, times (leverage), amount, price.
+    phrase: str = ""
+    unit: str = "amount"
+
+    def say(self) -> str:
+        """The phrase, or ``name {v}`` for a metric that has none of its own."""
+        return self.phrase or f"{self.name} {{v}}"
 
 
 def _attr(name: str) -> Callable[[Position | Account], Value]:
@@ -71,77 +80,150 @@ def liquidation_price(p: Position) -> Value:
     return None if liq is None or liq <= 0 else float(liq)
 
 
-def _position(name: str, doc: str, getter: Callable[[Position], Value], **kw: tuple[str, ...]):
+def _position(name: str, doc: str, getter: Callable[[Position], Value], **kw: Any) -> Metric:
     return Metric(name, "position", getter, doc, **kw)
 
 
-def _account(name: str, doc: str, getter: Callable[[Account], Value], **kw: tuple[str, ...]):
+def _account(name: str, doc: str, getter: Callable[[Account], Value], **kw: Any) -> Metric:
     return Metric(name, "account", getter, doc, **kw)
 
 
 _V3_ONLY = ("v1", "v2")
 
 CATALOGUE: tuple[Metric, ...] = (
-    _position("liq_gap_pct", "distance from mark to liquidation price, % of mark", liq_gap_pct),
-    _position("unrealizedPLR", "unrealized PnL / margin (-0.5 = -50 %)", unrealized_plr),
-    _position("keepMarginRate", "the tier's maintenance margin rate", _attr("keep_margin_rate")),
+    _position(
+        "liq_gap_pct",
+        "distance from mark to liquidation price, % of mark",
+        liq_gap_pct,
+        phrase="{v} from liquidation",
+        unit="pct",
+    ),
+    _position(
+        "unrealizedPLR",
+        "unrealized PnL / margin (-0.5 = -50 %)",
+        unrealized_plr,
+        phrase="PnL {v} of margin",
+        unit="fraction",
+    ),
+    _position(
+        "keepMarginRate",
+        "the tier's maintenance margin rate",
+        _attr("keep_margin_rate"),
+        phrase="maintenance margin rate {v}",
+        unit="fraction",
+    ),
     _position(
         "marginRatio",
         "maintenance margin ratio of the position (1.0 = liquidation)",
         _attr("margin_ratio"),
         unavailable_in=("v1", "v3"),
+        phrase="margin ratio {v}",
+        unit="ratio",
     ),
-    _position("leverage", "leverage", _attr("leverage")),
-    _position("unrealizedPL", "unrealized PnL in the margin coin", _attr("unrealized_pl")),
-    _position("margin", "margin held by the position", _attr("margin")),
-    _position("total", "position size", _attr("total")),
-    _position("markPrice", "mark price", _attr("mark_price")),
-    _position("liquidationPrice", "estimated liquidation price", liquidation_price),
-    _position("averageOpenPrice", "average open price", _attr("average_open_price")),
-    _position("breakEvenPrice", "break-even price", _attr("break_even_price")),
-    _position("notional", "total * markPrice", notional),
+    _position("leverage", "leverage", _attr("leverage"), phrase="leverage {v}", unit="times"),
+    _position(
+        "unrealizedPL",
+        "unrealized PnL in the margin coin",
+        _attr("unrealized_pl"),
+        phrase="PnL {v}",
+    ),
+    _position("margin", "margin held by the position", _attr("margin"), phrase="margin {v}"),
+    _position("total", "position size", _attr("total"), phrase="size {v}"),
+    _position("markPrice", "mark price", _attr("mark_price"), phrase="mark {v}", unit="price"),
+    _position(
+        "liquidationPrice",
+        "estimated liquidation price",
+        liquidation_price,
+        phrase="liquidation price {v}",
+        unit="price",
+    ),
+    _position(
+        "averageOpenPrice",
+        "average open price",
+        _attr("average_open_price"),
+        phrase="entry {v}",
+        unit="price",
+    ),
+    _position(
+        "breakEvenPrice",
+        "break-even price",
+        _attr("break_even_price"),
+        phrase="break-even {v}",
+        unit="price",
+    ),
+    _position("notional", "total * markPrice", notional, phrase="notional {v}"),
     _account(
         "crossedRiskRate",
         "cross-margin risk rate (1.0 = liquidation); v3: the unified account's mgnRatio",
         _attr("crossed_risk_rate"),
+        phrase="account risk {v}",
+        unit="ratio",
     ),
-    _account("accountEquity", "account equity", _attr("account_equity")),
-    _account("available", "available balance", _attr("available")),
-    _account("locked", "locked balance", _attr("locked")),
-    _account("crossedMaxAvailable", "max available in cross mode", _attr("crossed_max_available")),
+    _account("accountEquity", "account equity", _attr("account_equity"), phrase="equity {v}"),
+    _account("available", "available balance", _attr("available"), phrase="available {v}"),
+    _account("locked", "locked balance", _attr("locked"), phrase="locked {v}"),
+    _account(
+        "crossedMaxAvailable",
+        "max available in cross mode",
+        _attr("crossed_max_available"),
+        phrase="cross max available {v}",
+    ),
     _account(
         "isolatedMaxAvailable",
         "max available in isolated mode",
         _attr("isolated_max_available"),
+        phrase="isolated max available {v}",
     ),
-    _account("maxTransferOut", "max transferable out", _attr("max_transfer_out")),
-    _account("unrealizedPL", "unrealized PnL of the account", _attr("unrealized_pl")),
-    _account("usdtEquity", "equity in USDT", _attr("usdt_equity")),
-    _account("btcEquity", "equity in BTC", _attr("btc_equity")),
+    _account(
+        "maxTransferOut",
+        "max transferable out",
+        _attr("max_transfer_out"),
+        phrase="transferable {v}",
+    ),
+    _account(
+        "unrealizedPL",
+        "unrealized PnL of the account",
+        _attr("unrealized_pl"),
+        phrase="account PnL {v}",
+    ),
+    _account("usdtEquity", "equity in USDT", _attr("usdt_equity"), phrase="equity {v} USDT"),
+    _account("btcEquity", "equity in BTC", _attr("btc_equity"), phrase="equity {v} BTC"),
     _account(
         "effEquity",
         "unified account effective equity",
         _attr("eff_equity"),
         unavailable_in=_V3_ONLY,
+        phrase="effective equity {v}",
     ),
     _account(
         "mgnRatio",
         "unified account margin ratio (1.0 = liquidation)",
         _attr("mgn_ratio"),
         unavailable_in=_V3_ONLY,
+        phrase="margin ratio {v}",
+        unit="ratio",
     ),
-    _account("imr", "unified account initial margin (USD)", _attr("imr"), unavailable_in=_V3_ONLY),
+    _account(
+        "imr",
+        "unified account initial margin (USD)",
+        _attr("imr"),
+        unavailable_in=_V3_ONLY,
+        phrase="initial margin {v} USD",
+    ),
     _account(
         "mmr",
         "unified account maintenance margin, in USD",
         _attr("mmr"),
         unavailable_in=_V3_ONLY,
+        phrase="maintenance margin {v} USD",
     ),
     _account(
         "positionMgnRatio",
         "unified account position margin ratio",
         _attr("position_mgn_ratio"),
         unavailable_in=_V3_ONLY,
+        phrase="position margin ratio {v}",
+        unit="ratio",
     ),
 )
 

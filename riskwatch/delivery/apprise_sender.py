@@ -47,8 +47,9 @@ class Sender(Protocol):
         """Whether the title travels apart from the body (else it counts against the limit)."""
         ...
 
-    def send(self, title: str, body: str) -> None:
-        """Deliver once, no retry; raise ``DeliveryError`` when not accepted."""
+    def send(self, title: str, body: str, notify_type: str = "info") -> None:
+        """Deliver once, no retry; raise ``DeliveryError`` when not accepted. ``notify_type``
+        (info, success, warning, failure) lets the service colour and prioritise it."""
         ...
 
 
@@ -84,7 +85,7 @@ class ConsoleSender:
     def title_separate(self) -> bool:
         return True
 
-    def send(self, title: str, body: str) -> None:
+    def send(self, title: str, body: str, notify_type: str = "info") -> None:
         try:
             self._writer.write_text(title, body)
         except (OSError, ValueError) as exc:  # closed pipe or stream
@@ -133,12 +134,17 @@ class AppriseSender:
         """Whether the service sends the title apart from the body (Telegram: it does not)."""
         return bool(getattr(self._build()[1], "title_maxlen", 0))
 
-    def send(self, title: str, body: str) -> None:
+    def send(self, title: str, body: str, notify_type: str = "info") -> None:
         import apprise
 
         obj, plugin = self._build()
         shown = _short(plugin.url(privacy=True))
-        result = obj.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
+        result = obj.notify(
+            body=body,
+            title=title,
+            body_format=apprise.NotifyFormat.TEXT,
+            notify_type=apprise.NotifyType(notify_type),
+        )
         with result:
             if result:
                 return

@@ -18,14 +18,20 @@ from dataclasses import dataclass
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from riskwatch import logs
+from riskwatch.delivery import outcomes
 from riskwatch.delivery.apprise_sender import Sender
 from riskwatch.errors import ConfigError, DeliveryError, StoreError
+from riskwatch.render.words import late_prefix, plural
+from riskwatch.store import history
 from riskwatch.store.db import OutboxItem, Store
 
 log = logging.getLogger("riskwatch.notify")
 
 RECORD_RETRY = 1.0  # seconds before a worker retries recording an accepted send
 STUCK_AFTER = 3  # failed cycles after which a message no longer holds back newer ones
+# Characters kept free in every part for "(delayed 12d3h4m) ", decided only at send time, so
+# that a message splits the same way on every try (parts_sent counts the same parts).
+LATE_ROOM = 24
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], object]
@@ -70,10 +76,18 @@ def send_with_retries(
     sleep: Sleep,
     stop: threading.Event,
     rand: Callable[[], float] = random.random,
+    notify_type: str = "info",
+    tried: list[int] | None = None,
 ) -> int:
     """Send once, retrying a ``DeliveryError`` per ``policy``; return the attempts made.
-    Raises the last ``DeliveryError`` when the cycle's attempts or budget run out."""
+    Raises the last ``DeliveryError`` when the cycle's attempts or budget run out; ``tried``
+    (when given) counts every attempt, failed ones included, for ``status`` and the history."""
     start = clock()
+    count = tried if tried is not None else [0]
+
+    def attempt() -> None:
+        count[0] += 1
+        sender.send(title, body, notify_type)
 
     def wait(rs: RetryCallState) -> float:
         exc = rs.outcome.exception() if rs.outcome else None
@@ -94,7 +108,7 @@ def send_with_retries(
         sleep=sleep,
         reraise=True,
     )
-    retrying(sender.send, title, body)
+    retrying(attempt)
     return retrying.statistics.get("attempt_number", 1)
 
 
@@ -106,7 +120,7 @@ def parts_of(item: OutboxItem, sender: Sender) -> list[tuple[str, str]]:
     room = int(sender.limit() * 0.95)
     if not sender.title_separate():
         room -= len(item.title) + 32  # the title travels in the body; leave room for "(12/13)"
-    room = max(room, 200)
+    room = max(room, 200) - LATE_ROOM
     if len(item.body) <= room:
         return [(item.title, item.body)]
     from riskwatch.render import lines as render
@@ -142,9 +156,10 @@ class Destination:
         return "/".join(self.channels)
 
 
-# Accepted sends whose record failed (item id -> parts accepted, None: all, remove it), kept
-# in memory and written before anything else is sent to that URL.
-Unrecorded = dict[int, int | None]
+# Accepted sends whose record failed (item id -> (parts accepted, None: all, remove it; the
+# send attempts they took; the history outcome)), kept in memory and written before anything
+# else is sent to that URL.
+Unrecorded = dict[int, tuple[int | None, int, history.Record | None]]
 
 
 def deliver_pending(
@@ -159,6 +174,7 @@ def deliver_pending(
     stop: threading.Event,
     rand: Callable[[], float] = random.random,
     unrecorded: Unrecorded | None = None,
+    late_after: float = 0.0,
 ) -> PassResult:
     """Try ``dest``'s due messages in order (all of them when ``force``), so that messages reach
     a URL in the order they were queued: a failure ends the pass, unless the failed message has
@@ -191,16 +207,27 @@ def deliver_pending(
             if item.attempts >= STUCK_AFTER:
                 continue
             break
+        tried = [0]
         try:
             _deliver_item(
-                dest, store, item, unrecorded, policy=policy, clock=clock, sleep=sleep, stop=stop
+                dest,
+                store,
+                item,
+                unrecorded,
+                policy=policy,
+                clock=clock,
+                sleep=sleep,
+                stop=stop,
+                late_after=late_after,
+                tried=tried,
             )
         except StoreError as exc:  # accepted, but not recorded: not a failed send
             result.pending = len(items) - result.sent - result.dropped
             return _unrecorded_result(result, dest, exc, clock)
         except (DeliveryError, ConfigError) as exc:
             result.error = logs.redact(str(exc))
-            wake.append(_mark_failed(store, item, exc, result.error, policy, clock, rand))
+            failure = (exc, result.error, tried[0])
+            wake.append(_mark_failed(store, item, failure, policy, clock, rand))
             result.failed += 1
             if item.attempts + 1 >= STUCK_AFTER and result.failed == 1:
                 continue
@@ -214,21 +241,30 @@ def deliver_pending(
 def _mark_failed(
     store: Store,
     item: OutboxItem,
-    exc: DeliveryError | ConfigError,
-    error: str,
+    failure: tuple[DeliveryError | ConfigError, str, int],
     policy: RetryPolicy,
     clock: Clock,
     rand: Callable[[], float],
 ) -> float:
-    """Record a failed cycle and its backoff; return when the message is next due."""
+    """Record a failed cycle (the error, its redacted text, the sends it made) and its
+    backoff; return when the message is next due."""
+    exc, error, sends = failure
     attempts = item.attempts + 1
     delay = policy.backoff(attempts, getattr(exc, "retry_after", None), rand)
-    due = clock() + delay
-    store.mark_failed(item.id, attempts=attempts, next_attempt_at=due, error=error)
+    now = clock()
+    due = now + delay
+    store.mark_failed(
+        item.id,
+        attempts=attempts,
+        next_attempt_at=due,
+        error=error,
+        sends=sends,
+        outcome=outcomes.failed(item, now, item.sends + sends, error),
+    )
     log.warning(
-        "channel %s: message not delivered (%d cycles so far), next try in %.0f s%s: %s",
+        "channel %s: message not delivered (%s so far), next try in %.0f s%s: %s",
         item.channel,
-        attempts,
+        plural(attempts, "cycle"),
         delay,
         "; newer messages to this URL now go past it" if attempts == STUCK_AFTER else "",
         error,
@@ -246,27 +282,48 @@ def _deliver_item(
     clock: Clock,
     sleep: Sleep,
     stop: threading.Event,
+    late_after: float = 0.0,
+    tried: list[int],
 ) -> None:
-    """Send the parts not yet accepted, recording each acceptance. ``DeliveryError`` or
-    ``ConfigError``: a send failed. ``StoreError``: a send was accepted but not recorded."""
+    """Send the parts not yet accepted, recording each acceptance; a message that waited more
+    than ``late_after`` starts each part with "(delayed 4m12s)". ``DeliveryError`` or
+    ``ConfigError``: a send failed. ``StoreError``: a send was accepted but not recorded.
+    ``tried`` counts this pass's send attempts, failed ones included."""
     parts = parts_of(item, dest.sender)
+    late = late_prefix(item.created_at, clock(), late_after)
+    sends = item.sends
     for i in range(item.parts_sent, len(parts)):
         title, body = parts[i]
+        before = tried[0]
         send_with_retries(
-            dest.sender, title, body, policy=policy, clock=clock, sleep=sleep, stop=stop
+            dest.sender,
+            title,
+            late + body,
+            policy=policy,
+            clock=clock,
+            sleep=sleep,
+            stop=stop,
+            notify_type=item.notify_type,
+            tried=tried,
         )
-        unrecorded[item.id] = i + 1 if i + 1 < len(parts) else None
+        sends += tried[0] - before
+        last = i + 1 == len(parts)
+        outcome = (
+            outcomes.delivered(item, dest.sender.display(), clock(), sends, len(parts))
+            if last
+            else None
+        )
+        unrecorded[item.id] = (None if last else i + 1, tried[0] - before, outcome)
         _record(store, unrecorded)
-    log.debug("channel %s: delivered message %d (%d parts)", item.channel, item.id, len(parts))
 
 
 def _record(store: Store, unrecorded: Unrecorded) -> None:
     """Write the accepted sends not yet recorded (parts sent, or the message's removal)."""
-    for item_id, parts in list(unrecorded.items()):
+    for item_id, (parts, sends, outcome) in list(unrecorded.items()):
         if parts is None:
-            store.remove(item_id)
+            store.remove(item_id, outcome)
         else:
-            store.mark_parts_sent(item_id, parts)
+            store.mark_parts_sent(item_id, parts, sends)
         del unrecorded[item_id]
 
 
@@ -288,31 +345,31 @@ def _unrecorded_result(
 
 
 def _drop_expired(store: Store, item: OutboxItem, now: float, ttl: float) -> None:
-    store.remove(item.id)
+    store.remove(item.id, outcomes.dropped(item, now, "older than send_ttl"))
     log.warning(
         "channel %s: dropped an undelivered message queued %.0f s ago (older than send_ttl"
-        " %.0f s, %d attempts, last error: %s): %s",
+        " %.0f s, %s, last error: %s): %s",
         item.channel,
         now - item.created_at,
         ttl,
-        item.attempts,
+        plural(item.sends, "attempt"),
         item.last_error or "none",
         item.title,
     )
 
 
-def drop_orphans(store: Store, known: set[str], why: str) -> int:
+def drop_orphans(store: Store, known: set[str], why: str, now: float | None = None) -> int:
     """Drop queued messages whose URL is no longer configured, one log line per channel."""
     dropped: dict[str, int] = {}
     for item in store.undelivered():
         if item.dest_key not in known:
-            store.remove(item.id)
+            store.remove(item.id, outcomes.dropped(item, now or item.created_at, f"its URL {why}"))
             dropped[item.channel] = dropped.get(item.channel, 0) + 1
     for channel, count in sorted(dropped.items()):
         log.warning(
-            "channel %s: dropped %d queued message(s): their URL %s",
+            "channel %s: dropped %s: their URL %s",
             channel or "(none)",
-            count,
+            plural(count, "queued message"),
             why,
         )
     return sum(dropped.values())

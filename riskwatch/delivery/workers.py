@@ -169,8 +169,9 @@ class Deliverer:
         self._busy: dict[str, threading.Lock] = {}
         self._unrecorded: dict[str, Unrecorded] = {}  # per URL, guarded by its busy lock
         self.ttl = cfg.send_ttl
+        self.late_after = cfg.late_after
         self.dests = destinations(cfg, out)
-        drop_orphans(store, set(self.dests), "is no longer in the config")
+        drop_orphans(store, set(self.dests), "is no longer in the config", clock())
 
     # ------------------------------------------------------------------ the daemon's calls
 
@@ -188,12 +189,14 @@ class Deliverer:
         its queued messages are dropped with a log line naming the channel."""
         with self._lock:
             self.ttl = cfg.send_ttl
+            self.late_after = cfg.late_after
             self.dests = destinations(cfg, self._out, reuse=self.dests)
             for key in [k for k in self._workers if k not in self.dests]:
                 worker = self._workers.pop(key)
                 worker.retired = True
                 worker.wake.set()
-        drop_orphans(self.store, set(self.dests), "was removed from the config by a reload")
+        gone = "was removed from the config by a reload"
+        drop_orphans(self.store, set(self.dests), gone, self.clock())
         self.kick()
 
     def deliver_all_once(self, timeout: float | None = None) -> DeliveryReport:
@@ -252,6 +255,7 @@ class Deliverer:
                     stop=self.stop,
                     rand=self.rand,
                     unrecorded=unrecorded,
+                    late_after=self.late_after,
                 )
             except Exception as exc:  # a store failure must not kill the worker: log, retry later
                 log.error("channel %s: delivery pass failed: %s", dest.label, exc)

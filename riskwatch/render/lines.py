@@ -1,19 +1,26 @@
 """Transitions -> human messages: one line per alert, one message per destination per cycle.
 
 Plain text only (no Markdown or HTML), so ``BTC_USDT`` or ``*`` survive any chat service.
-A line reads ``SEVERITY rule subject [marker]: detail``: the prefix is fixed so a person can
-scan a storm of them; a rule's ``message`` template replaces only the detail. The title counts
-the alerts by their *current* severity (a repeat or an escalation to critical counts as
-critical; a resolve counts as resolved), so it says at a glance how bad things are now.
+A line reads ``SEVERITY rule subject [marker]: detail [14:03:21 UTC]`` (DESIGN 11): the prefix
+is fixed so a person can scan a storm of them; the detail is the metric's own phrase from the
+catalogue (``3.7% from liquidation (below 4%)``), then the prices, then what would help; a
+rule's ``message`` template replaces the detail, and the time stamp always ends the line, since a
+line read an hour late must say when it was true. The title counts the alerts by their
+*current* severity (a repeat or an escalation to critical counts as critical; a resolve counts as
+resolved), so it says at a glance how bad things are now.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, tzinfo
 
-from riskwatch.model import UNIFIED, Message, Transition
+from riskwatch.core import metrics
+from riskwatch.model import UNIFIED, AlertKey, Message, NotifyType, Transition
 from riskwatch.render import template
+from riskwatch.render.words import decimals, grouped, num, plural, stamp
+
+__all__ = ["line", "lines_of", "message", "messages_for", "notify_type", "num", "split", "title"]
 
 _MARKERS = {
     "firing": "",
@@ -25,41 +32,43 @@ _MARKERS = {
 }
 # Within a severity: news first (escalations, new alerts), then reminders.
 _KIND_ORDER = {"escalated": 0, "firing": 1, "worsened": 2, "deescalated": 3, "repeat": 4}
+_COMPARED = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
+# The hook for what happened to a position (DESIGN 10): a transition of one of these kinds is an
+# event line, always sent to the service as a failure.
+EVENT_KINDS: frozenset[str] = frozenset({"event"})
 
 
 # --------------------------------------------------------------------------- numbers
 
 
-def num(v: float | int | str | None, digits: int = 10) -> str:
-    """A number for people: no float noise (``0.30000000000000004`` -> ``0.3``), no exponent."""
-    if v is None:
+def metric_value(metric: str, v: float | None, scope: str = "position") -> str:
+    """A metric's value as its catalogue unit says: ``3.7%``, ``-65%``, ``0.56``, ``25x``,
+    ``93,500``."""
+    if v is None or not isinstance(v, (int, float)) or v != v:
         return "none"
-    if isinstance(v, str):
-        return v
-    x = float(v)
-    if math.isnan(x) or math.isinf(x):
-        return str(x)
-    s = f"{x:.{digits}g}"
-    if "e" in s:
-        if abs(x) >= 1:
-            return f"{x:.0f}"
-        s = f"{x:.{digits + int(-math.floor(math.log10(abs(x))))}f}".rstrip("0").rstrip(".")
-    return s
+    m = metrics.lookup(scope, metric) or metrics.lookup("account", metric)  # type: ignore[arg-type]
+    unit = m.unit if m else "amount"
+    if unit == "pct":
+        return decimals(v, 2) + "%"
+    if unit == "fraction":
+        return decimals(v * 100, 2 if abs(v) < 0.1 else 1) + "%"
+    if unit == "ratio":
+        return decimals(v, 4)
+    if unit == "times":
+        return decimals(v, 2) + "x"
+    return grouped(v)
 
 
-def metric_value(metric: str, v: float | None) -> str:
-    """A metric's value: ``liq_gap_pct`` (a percentage) with two decimals, others 6 digits."""
-    if v is None or not isinstance(v, (int, float)):
-        return num(v)
-    if metric == "liq_gap_pct":
-        return f"{v:.2f}"
-    return num(v, 6)
+def _phrase(t: Transition, scope: str, v: float | None) -> str:
+    m = metrics.lookup(scope, t.metric)  # type: ignore[arg-type]
+    said = m.say() if m else f"{t.metric} {{v}}"
+    return said.replace("{v}", metric_value(t.metric, v, scope))
 
 
 # --------------------------------------------------------------------------- one line
 
 
-def _subject(t: Transition, f: Mapping[str, object]) -> str:
+def _subject(f: Mapping[str, object]) -> str:
     symbol = f.get("symbol") or ""
     side = f.get("side") or ""
     if symbol:
@@ -71,30 +80,43 @@ def _subject(t: Transition, f: Mapping[str, object]) -> str:
     return f"{coin} {'unified' if pt == UNIFIED else pt}".rstrip()
 
 
-def _prices(f: Mapping[str, object]) -> str:
+def _shown(f: Mapping[str, object], name: str) -> str | None:
+    v = f.get(name)
+    return None if v is None or isinstance(v, str) else grouped(v)  # type: ignore[arg-type]
+
+
+def _prices(t: Transition, f: Mapping[str, object]) -> str:
+    """Mark and liquidation price (or equity and available), each unless it is the metric."""
     if "markPrice" in f:
-        return f"mark {num(f.get('markPrice'))}, liq {num(f.get('liquidationPrice'))}"  # type: ignore[arg-type]
-    if "accountEquity" in f:
-        return f"equity {num(f.get('accountEquity'))}, available {num(f.get('available'))}"  # type: ignore[arg-type]
-    return ""
+        pairs = (("mark", "markPrice"), ("liq", "liquidationPrice"))
+    else:
+        pairs = (("equity", "accountEquity"), ("available", "available"))
+    parts = [
+        f"{label} {shown}"
+        for label, name in pairs
+        if name != t.metric and (shown := _shown(f, name)) is not None
+    ]
+    return ", ".join(parts)
+
+
+def _scope(f: Mapping[str, object]) -> str:
+    return "position" if f.get("symbol") else "account"
 
 
 def _default_detail(t: Transition, f: Mapping[str, object]) -> str:
-    if "text" in f and not t.metric:
-        return str(f["text"])
-    value = metric_value(t.metric, t.value)
-    if t.kind == "resolved":
-        against = f" (fired at {t.op} {num(t.threshold)})" if t.threshold is not None else ""
-        head = f"{t.metric} {value}{against}"
-    else:
-        head = f"{t.metric} {value} {t.op} {num(t.threshold)}"
-    prices = _prices(f)
+    scope = _scope(f)
+    head = _phrase(t, scope, t.value)
+    if t.threshold is not None and t.op is not None:
+        against = f"{_COMPARED[t.op]} {metric_value(t.metric, t.threshold, scope)}"
+        head += f" (fired {against})" if t.kind == "resolved" else f" ({against})"
+    prices = _prices(t, f)
     return f"{head}; {prices}" if prices else head
 
 
 class _Number(float):
     """A float that prints like ``num`` when the template gives no format spec
-    (``{markPrice}`` -> ``93203.4``, not ``93203.40000000001``); ``{x:.2f}`` works as usual."""
+    (``{markPrice}`` -> ``93203.4``, not ``93203.40000000001``); ``{x:.2f}`` or ``{x:,.0f}``
+    work as usual."""
 
     def __format__(self, spec: str) -> str:
         return num(float(self)) if not spec else float.__format__(self, spec)
@@ -115,24 +137,38 @@ def template_values(t: Transition) -> dict[str, object]:
     }
 
 
-def line(t: Transition) -> str:
-    """One alert as one line: ``SEVERITY rule subject [marker]: detail``."""
+def _resolved(reason: str, detail: str, *, templated: bool) -> str:
+    """``back to 20% from liquidation (fired below 15%)`` when the value cleared, else the
+    reason and the last known values: ``position closed; last 10% from liquidation ...``."""
+    if templated:
+        return f"{reason}: {detail}"
+    if reason == "cleared":
+        return f"back to {detail}"
+    return f"{reason}; last {detail}"
+
+
+def line(t: Transition, tz: tzinfo = UTC, hint: str = "") -> str:
+    """One alert as one line: ``SEVERITY rule subject [marker]: detail [14:03:21 UTC]``;
+    ``hint`` (what would help, from ``core.hints``) goes after the detail."""
     f = t.field_map()
     sev = "RESOLVED" if t.kind == "resolved" else t.severity.upper()
-    prefix = " ".join(p for p in (sev, t.rule, _subject(t, f)) if p)
-    marker = _MARKERS[t.kind].format(prev=t.previous_severity or t.severity, sev=t.severity)
+    prefix = " ".join(p for p in (sev, t.rule, _subject(f)) if p)
+    marker = _MARKERS.get(t.kind, "").format(prev=t.previous_severity or t.severity, sev=t.severity)
     if marker:
         prefix += f" [{marker}]"
-    if t.message and t.metric:
-        detail = template.fill(t.message, template_values(t))
+    builtin = "text" in f and not t.metric
+    if builtin:
+        detail = t.reason if t.kind == "resolved" else str(f["text"])
     else:
-        detail = _default_detail(t, f)
-    if t.kind == "resolved":
-        reason = f"resolved ({t.reason})" if t.reason else "resolved"
-        if "text" in f and not t.metric:  # a built-in: the reason says it all
-            return f"{prefix}: {reason}"
-        return f"{prefix}: {reason}: {detail}"
-    return f"{prefix}: {detail}"
+        if t.message and t.metric:
+            detail = template.fill(t.message, template_values(t))
+        else:
+            detail = _default_detail(t, f)
+        if t.kind == "resolved":
+            detail = _resolved(t.reason or "cleared", detail, templated=bool(t.message))
+        if hint:
+            detail += f"; {hint}"
+    return f"{prefix}: {detail} {stamp(t.at, tz)}"
 
 
 # --------------------------------------------------------------------------- one message
@@ -149,30 +185,70 @@ def title(transitions: Sequence[Transition]) -> str:
     counts = {"critical": 0, "warning": 0, "resolved": 0}
     for t in transitions:
         counts["resolved" if t.kind == "resolved" else t.severity] += 1
-    parts = [f"{n} {what}" for what, n in counts.items() if n]
+    parts = [
+        plural(n, what) if what == "warning" else f"{n} {what}" for what, n in counts.items() if n
+    ]
     return "riskwatch: " + ", ".join(parts)
 
 
-def message(channel: str, transitions: Sequence[Transition], now: float) -> Message:
-    """One message: the title, then one line per alert (critical, warning, resolved)."""
+def notify_type(transitions: Sequence[Transition]) -> NotifyType:
+    """What the service is told (DESIGN 11): a critical line or any event makes the message a
+    failure, a warning line a warning, a message of only resolves a success."""
+    kinds = {t.kind for t in transitions}
+    if kinds & EVENT_KINDS or any(
+        t.severity == "critical" and t.kind != "resolved" for t in transitions
+    ):
+        return "failure"
+    if kinds == {"resolved"}:
+        return "success"
+    return "warning" if transitions else "info"
+
+
+def message(
+    channel: str,
+    transitions: Sequence[Transition],
+    now: float,
+    tz: tzinfo = UTC,
+    hints: Mapping[AlertKey, str] | None = None,
+    said: Mapping[int, str] | None = None,
+) -> Message:
+    """One message: the title, then one line per alert (critical, warning, resolved).
+    ``said`` may hold lines already rendered, by ``id`` of their transition."""
     ordered = sorted(transitions, key=_order)
+    tips = hints or {}
+    done = said or {}
     return Message(
         channel=channel,
         title=title(ordered),
-        body="\n".join(line(t) for t in ordered),
+        body="\n".join(done.get(id(t)) or line(t, tz, tips.get(t.key, "")) for t in ordered),
         created_at=now,
         keys=tuple(t.key for t in ordered),
+        notify_type=notify_type(ordered),
     )
+
+
+def lines_of(
+    transitions: Sequence[Transition],
+    tz: tzinfo = UTC,
+    hints: Mapping[AlertKey, str] | None = None,
+) -> list[str]:
+    """Each transition's line, in order (rendered once for every message and the history)."""
+    tips = hints or {}
+    return [line(t, tz, tips.get(t.key, "")) for t in transitions]
 
 
 def messages_for(
     transitions: Sequence[Transition],
     destinations: Mapping[str, Sequence[str]],
     now: float,
+    tz: tzinfo = UTC,
+    hints: Mapping[AlertKey, str] | None = None,
+    rendered: Sequence[str] | None = None,
 ) -> list[tuple[str, Message]]:
     """One grouped message per destination key, each alert at most once per destination even
     when two of its channels share a URL; ``Message.channel`` is the first channel routing
-    there. Channels missing from ``destinations`` are skipped (config rejects them)."""
+    there. Channels missing from ``destinations`` are skipped (config rejects them).
+    ``rendered``: the transitions' lines from ``lines_of``, so none is rendered twice."""
     first_channel: dict[str, str] = {}
     lines: dict[str, dict[int, Transition]] = {}
     for n, t in enumerate(transitions):
@@ -180,8 +256,10 @@ def messages_for(
             for dest in destinations.get(channel, ()):
                 first_channel.setdefault(dest, channel)
                 lines.setdefault(dest, {})[n] = t
+    said = {id(t): text for t, text in zip(transitions, rendered or (), strict=False)}
     return [
-        (dest, message(first_channel[dest], list(ts.values()), now)) for dest, ts in lines.items()
+        (dest, message(first_channel[dest], list(ts.values()), now, tz, hints, said))
+        for dest, ts in lines.items()
     ]
 
 

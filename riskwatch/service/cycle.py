@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -16,6 +17,8 @@ from riskwatch.core import engine
 from riskwatch.errors import AuthError, ExchangeError
 from riskwatch.model import AlertKey, AlertState, Config, Health, Message, Snapshot, Transition
 from riskwatch.render import lines as render
+from riskwatch.render.words import plural
+from riskwatch.service.journal import journal
 
 log = logging.getLogger("riskwatch.cycle")
 
@@ -59,6 +62,7 @@ class Watcher:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cfg = cfg
+        self.tz = zoneinfo.ZoneInfo(cfg.timezone)
         self.client = client
         self.store = store
         self.persist = persist and store is not None
@@ -77,6 +81,7 @@ class Watcher:
     def apply_config(self, cfg: Config) -> None:
         """Adopt reloaded rules; the engine resolves alerts of removed or changed rules."""
         self.cfg = cfg
+        self.tz = zoneinfo.ZoneInfo(cfg.timezone)
         self._routes = self._destinations(cfg)
         self.health = replace(self.health, config_error=None)
 
@@ -98,15 +103,23 @@ class Watcher:
             stale_after=self.cfg.exchange.stale_after,
             previous=self.last_snapshot,
         )
-        outgoing = render.messages_for(transitions, self._routes, now)
+        lines = render.lines_of(transitions, self.tz)
+        outgoing = render.messages_for(transitions, self._routes, now, self.tz, rendered=lines)
         outgoing += self._heartbeat(now, snapshot, next_state)
+        records = journal(transitions, lines)
         meta: dict[str, str] = {}
         if self.health.last_success is not None:
             meta[META_LAST_SUCCESS] = repr(self.health.last_success)
         if self.last_heartbeat is not None:
             meta[META_LAST_HEARTBEAT] = repr(self.last_heartbeat)
         if self.persist:
-            self.store.commit_cycle(next_state, outgoing, meta)
+            self.store.commit_cycle(
+                next_state,
+                outgoing,
+                meta,
+                records=records,
+                forget_before=now - self.cfg.history_keep,
+            )
         self.state = next_state
         if snapshot is not None:
             self.last_snapshot = snapshot
@@ -152,7 +165,8 @@ class Watcher:
         msg = Message(
             channel="",
             title="riskwatch: heartbeat",
-            body=f"still watching {len(snapshot.positions)} positions; {firing} alerts firing",
+            body=f"still watching {plural(len(snapshot.positions), 'position')}; "
+            f"{plural(firing, 'alert')} firing",
             created_at=now,
         )
         keys: list[str] = []

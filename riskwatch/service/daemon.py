@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from riskwatch.config import load as config_mod
 from riskwatch.errors import ConfigError, RiskwatchError
 from riskwatch.model import Config
+from riskwatch.render.words import plural
 from riskwatch.service.cycle import Outcome, Watcher
 from riskwatch.service.sdnotify import Notifier
 
@@ -211,7 +212,11 @@ class Daemon:
                 cfg = replace(cfg, exchange=old.exchange, state_dir=old.state_dir)
             self.watcher.apply_config(cfg)
             self.hooks.reconfigure(cfg)
-            log.info("rules reloaded: %d rules, %d channels", len(cfg.rules), len(cfg.channels))
+            log.info(
+                "rules reloaded: %s, %s",
+                plural(len(cfg.rules), "rule"),
+                plural(len(cfg.channels), "channel"),
+            )
         self.sd.ready(self.status_line(None))
 
     def status_line(self, outcome: Outcome | None) -> str:
@@ -221,7 +226,7 @@ class Daemon:
         firing = sum(1 for a in w.state.values() if a.status == "firing")
         last = w.health.last_success
         when = time.strftime("%H:%M:%S", time.localtime(last)) if last else "never"
-        text = f"{positions} positions, {firing} firing, last good poll {when}"
+        text = f"{plural(positions, 'position')}, {firing} firing, last good poll {when}"
         if outcome is not None and outcome.error is not None:
             text += f"; last poll failed: {type(outcome.error).__name__}"
         if w.health.config_error:

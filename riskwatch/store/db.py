@@ -26,7 +26,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from riskwatch.errors import StoreError
-from riskwatch.model import AlertKey, AlertState, Message
+from riskwatch.model import AlertKey, AlertState, Message, NotifyType
+from riskwatch.store import history
 
 FILENAME = "state.sqlite"
 
@@ -51,6 +52,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_dest ON outbox (dest_key, id);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # What the service is told of a message (DESIGN 11), and the send attempts made (``attempts``
+    # counts failed delivery cycles, which the backoff and STUCK_AFTER read).
+    """
+    ALTER TABLE outbox ADD COLUMN notify_type TEXT NOT NULL DEFAULT 'info';
+    ALTER TABLE outbox ADD COLUMN sends INTEGER NOT NULL DEFAULT 0;
+    """,
+    history.MIGRATION,
 )
 
 
@@ -69,6 +77,8 @@ class OutboxItem:
     last_error: str | None
     keys: tuple[AlertKey, ...]
     parts_sent: int  # parts of a split message already accepted (not resent on retry)
+    notify_type: NotifyType = "info"
+    sends: int = 0  # send attempts made so far (each retry within a cycle counts)
 
 
 # --------------------------------------------------------------------------- serialisation
@@ -254,8 +264,12 @@ class Store:
         state: Mapping[AlertKey, AlertState],
         outgoing: Sequence[tuple[str, Message]] = (),
         meta: Mapping[str, str] | None = None,
+        *,
+        records: Sequence[history.Record] = (),
+        forget_before: float | None = None,
     ) -> None:
-        """Write the new alert state, queue ``outgoing`` and set ``meta``, all or nothing."""
+        """Write the new alert state, queue ``outgoing``, set ``meta``, add the cycle's history
+        ``records`` and prune the history older than ``forget_before``: all or nothing."""
         old = self._committed
         gone = [(_key_json(k),) for k in old if k not in state]
         changed = [
@@ -264,21 +278,26 @@ class Store:
             if (was := old.get(k)) is not s and was != s
         ]
 
+        queued = [
+            (d, m.channel, m.title, m.body, m.created_at, json.dumps(m.keys), m.notify_type)
+            for d, m in outgoing
+        ]
+
         def body(conn: sqlite3.Connection) -> None:
             conn.executemany("DELETE FROM alerts WHERE key = ?", gone)
             conn.executemany("INSERT OR REPLACE INTO alerts (key, data) VALUES (?, ?)", changed)
             conn.executemany(
-                "INSERT INTO outbox (dest_key, channel, title, body, created_at, keys)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (dest, m.channel, m.title, m.body, m.created_at, json.dumps(m.keys))
-                    for dest, m in outgoing
-                ],
+                "INSERT INTO outbox (dest_key, channel, title, body, created_at, keys, notify_type)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                queued,
             )
             conn.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 list((meta or {}).items()),
             )
+            history.insert(conn, records)
+            if forget_before is not None:
+                history.prune(conn, forget_before)
 
         with self._lock:
             self._write("commit cycle", body)
@@ -302,13 +321,13 @@ class Store:
 
     _COLUMNS = (
         "id, dest_key, channel, title, body, created_at, attempts, next_attempt_at, last_error,"
-        " keys, parts_sent"
+        " keys, parts_sent, notify_type, sends"
     )
 
     @staticmethod
     def _item(row: tuple[Any, ...]) -> OutboxItem:
         keys = tuple(tuple(k) for k in json.loads(row[9]))
-        return OutboxItem(*row[:9], keys=keys, parts_sent=row[10])  # type: ignore[arg-type]
+        return OutboxItem(*row[:9], keys, *row[10:])  # type: ignore[arg-type, call-arg]
 
     def undelivered(self, dest_key: str | None = None) -> list[OutboxItem]:
         """Queued messages in order (all, or one URL's)."""
@@ -326,27 +345,43 @@ class Store:
     def dest_keys(self) -> set[str]:
         return {k for (k,) in self._read("read outbox", "SELECT DISTINCT dest_key FROM outbox")}
 
-    def mark_parts_sent(self, item_id: int, parts_sent: int) -> None:
+    def mark_parts_sent(self, item_id: int, parts_sent: int, sends: int = 0) -> None:
+        """``sends``: the send attempts the accepted part took (added to the count)."""
         self._write(
             "update outbox",
             lambda c: c.execute(
-                "UPDATE outbox SET parts_sent = ? WHERE id = ?", (parts_sent, item_id)
+                "UPDATE outbox SET parts_sent = ?, sends = sends + ? WHERE id = ?",
+                (parts_sent, sends, item_id),
             ),
         )
 
     def mark_failed(
-        self, item_id: int, *, attempts: int, next_attempt_at: float, error: str
+        self,
+        item_id: int,
+        *,
+        attempts: int,
+        next_attempt_at: float,
+        error: str,
+        sends: int = 0,
+        outcome: history.Record | None = None,
     ) -> None:
+        """A failed delivery cycle (``attempts`` counts them; ``sends`` adds this cycle's send
+        attempts); ``outcome`` goes to the history in the same transaction."""
+        sql = (
+            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, sends = sends + ?"
+        )
+        args = (attempts, next_attempt_at, error, sends, item_id)
         self._write(
-            "update outbox",
-            lambda c: c.execute(
-                "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
-                (attempts, next_attempt_at, error, item_id),
-            ),
+            "update outbox", lambda c: history.after(c, f"{sql} WHERE id = ?", args, outcome)
         )
 
-    def remove(self, item_id: int) -> None:
-        """Sent (or dropped): the message leaves the outbox."""
-        self._write(
-            "update outbox", lambda c: c.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
-        )
+    def remove(self, item_id: int, outcome: history.Record | None = None) -> None:
+        """Sent (or dropped): the message leaves the outbox; ``outcome`` goes to the history in
+        the same transaction."""
+        sql = "DELETE FROM outbox WHERE id = ?"
+        self._write("update outbox", lambda c: history.after(c, sql, (item_id,), outcome))
+
+    def read_history(self, since: float) -> list[history.Record]:
+        """The history from ``since`` on, oldest first (``riskwatch history``)."""
+        with self._errors("read history"), self._lock:
+            return history.select(self._conn, since)

@@ -1,0 +1,75 @@
+"""What became of a queued message, said twice: one INFO log line and one history record.
+
+Why together: the journal and ``riskwatch history`` must tell the same story (which URL, how
+many send attempts, how long after queueing), and neither may hold a token: the log names the
+URL in its privacy-masked form, the history by its destination key (a hash) and channel.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from riskwatch.render.words import plural, span
+from riskwatch.store import history
+from riskwatch.store.db import OutboxItem
+
+log = logging.getLogger("riskwatch.notify")
+
+
+def delivered(item: OutboxItem, shown: str, now: float, sends: int, parts: int) -> history.Record:
+    """``item`` was accepted whole after ``sends`` attempts in all (earlier cycles included)."""
+    waited = now - item.created_at
+    split = f" in {parts} parts" if parts > 1 else ""
+    log.info(
+        "channel %s %s: delivered %r%s after %s, %.1f s after it was queued",
+        item.channel or "-",
+        shown,
+        item.title,
+        split,
+        plural(sends, "attempt"),
+        waited,
+    )
+    return history.Record(
+        at=now,
+        kind=history.DELIVERED,
+        text=f"after {plural(sends, 'attempt')}{split}, {span(waited)} after queueing",
+        what=item.title,
+        channel=item.channel,
+        dest_key=item.dest_key,
+        queued_at=item.created_at,
+        attempts=sends,
+        seconds=waited,
+    )
+
+
+def failed(item: OutboxItem, now: float, sends: int, error: str) -> history.Record | None:
+    """A failed delivery cycle: recorded once, at the first (the log says every one, and the
+    outbox keeps the latest error), so an outage of hours is one row, not hundreds."""
+    if item.attempts > 0:
+        return None
+    return history.Record(
+        at=now,
+        kind=history.FAILED,
+        text=error,
+        what=item.title,
+        channel=item.channel,
+        dest_key=item.dest_key,
+        queued_at=item.created_at,
+        attempts=sends,
+        seconds=now - item.created_at,
+    )
+
+
+def dropped(item: OutboxItem, now: float, why: str) -> history.Record:
+    """Never delivered: too old (send_ttl), or its URL left the config."""
+    return history.Record(
+        at=now,
+        kind=history.DROPPED,
+        text=why,
+        what=item.title,
+        channel=item.channel,
+        dest_key=item.dest_key,
+        queued_at=item.created_at,
+        attempts=item.sends,
+        seconds=now - item.created_at,
+    )
