@@ -136,3 +136,24 @@ def test_timezone_is_checked(tmp_path) -> None:
     with pytest.raises(ConfigError) as err:
         config.load(str(bad))
     assert err.value.problems[0].startswith(f"{bad}:1:11: timezone: 'Mars/Olympus' is not an IANA")
+
+
+def test_history_is_written_and_pruned_in_the_cycle_transaction(store) -> None:
+    from riskwatch.service.journal import journal
+
+    run = Run(gap_rule())
+    out = run.cycle(AT, snap(pos("BTCUSDT", 10)))
+    lines = render.lines_of(out)
+    store.commit_cycle(run.state, records=journal(out, lines), forget_before=0.0)
+    (rec,) = store.read_history(0)
+    assert (rec.kind, rec.rule, rec.subject, rec.side, rec.severity, rec.what) == (
+        "line",
+        "near",
+        "BTCUSDT",
+        "long",
+        "warning",
+        "firing",
+    )
+    assert rec.text == lines[0] and rec.at == AT
+    store.commit_cycle(run.state, forget_before=AT + 1)  # older than history_keep: gone
+    assert store.read_history(0) == []
