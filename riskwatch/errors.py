@@ -26,7 +26,14 @@ from collections.abc import Sequence
 
 
 class RiskwatchError(Exception):
-    """Root of every error riskwatch raises on purpose."""
+    """Root of every error riskwatch raises on purpose.
+
+    ``retry_after`` (seconds) is the other side's hint of when to try again, where it sent one
+    (a 429's Retry-After, Telegram's "retry after N"); ``None`` everywhere else. It sits on the
+    root so a retry policy reads one attribute of any error instead of probing subclasses.
+    """
+
+    retry_after: float | None = None
 
 
 class ConfigError(RiskwatchError):
@@ -46,9 +53,17 @@ class CredentialsError(RiskwatchError):
 class ExchangeError(RiskwatchError):
     """The exchange said no, or said something we cannot use. ``code`` is Bitget's code."""
 
-    def __init__(self, message: str, *, code: str | None = None, endpoint: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        endpoint: str = "",
+        retry_after: float | None = None,
+    ) -> None:
         self.code = code
         self.endpoint = endpoint
+        self.retry_after = retry_after
         super().__init__(message)
 
 
@@ -67,38 +82,16 @@ class TransientError(ExchangeError):
 
 
 class RateLimited(TransientError):
-    """Too many requests; ``retry_after`` (seconds) is the server's hint, when it sent one."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        code: str | None = None,
-        endpoint: str = "",
-    ) -> None:
-        super().__init__(message, code=code, endpoint=endpoint)
-        self.retry_after = retry_after
+    """Too many requests; ``retry_after`` is the server's hint, when it sent one."""
 
 
 class Unreachable(ExchangeError):
     """Every retry and host failed for this cycle; the last cause is chained.
 
-    ``retry_after`` (seconds) is the server's hint when the last failure was a rate limit that
-    sent one longer than the fetch budget allowed: the caller should wait that long before the
-    next try rather than earn more 429s.
+    ``retry_after`` is set when the last failure was a rate limit whose hint was longer than the
+    fetch budget allowed: the caller should wait that long before the next try rather than earn
+    more 429s.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        endpoint: str = "",
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, code=code, endpoint=endpoint)
-        self.retry_after = retry_after
 
 
 class DeliveryError(RiskwatchError):

@@ -20,7 +20,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from riskwatch import logs
 from riskwatch.delivery import outcomes
 from riskwatch.delivery.apprise_sender import Sender
-from riskwatch.errors import ConfigError, DeliveryError, StoreError
+from riskwatch.errors import ConfigError, DeliveryError, RiskwatchError, StoreError
 from riskwatch.render.words import late_prefix, plural
 from riskwatch.store import history
 from riskwatch.store.db import OutboxItem, Store
@@ -91,7 +91,7 @@ def send_with_retries(
 
     def wait(rs: RetryCallState) -> float:
         exc = rs.outcome.exception() if rs.outcome else None
-        return policy.wait(rs.attempt_number, getattr(exc, "retry_after", None), rand)
+        return policy.wait(rs.attempt_number, exc.retry_after if isinstance(exc, RiskwatchError) else None, rand)
 
     def give_up(rs: RetryCallState) -> bool:
         spent = clock() - start
@@ -250,7 +250,7 @@ def _mark_failed(
     backoff; return when the message is next due."""
     exc, error, sends = failure
     attempts = item.attempts + 1
-    delay = policy.backoff(attempts, getattr(exc, "retry_after", None), rand)
+    delay = policy.backoff(attempts, exc.retry_after, rand)
     now = clock()
     due = now + delay
     store.mark_failed(

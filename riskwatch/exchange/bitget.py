@@ -254,7 +254,7 @@ class BitgetClient:
                 raise Unreachable(
                     f"no product type could be read ({'; '.join(map(str, part.errors))})",
                     endpoint=self._adapter.positions_path,
-                    retry_after=getattr(first, "retry_after", None),
+                    retry_after=first.retry_after if first is not None else None,
                 ) from first
             raise first
         return Snapshot(

@@ -31,7 +31,7 @@ from typing import Any
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
-from riskwatch.errors import ExchangeError, TransientError, Unreachable
+from riskwatch.errors import ExchangeError, RiskwatchError, TransientError, Unreachable
 from riskwatch.exchange import codes, signing
 from riskwatch.exchange.credentials import Credentials
 from riskwatch.exchange.ratelimit import RateLimiter
@@ -153,7 +153,7 @@ class Transport:
                 f"{path}: {why}: {exc}",
                 code=exc.code,
                 endpoint=path,
-                retry_after=getattr(exc, "retry_after", None),  # a 429's hint, for the caller
+                retry_after=exc.retry_after,  # a 429's hint, for the caller
             ) from exc
         return data
 
@@ -184,7 +184,7 @@ class Transport:
 
     def _wait(self, rs: RetryCallState) -> float:
         exc = rs.outcome.exception() if rs.outcome else None
-        hint = getattr(exc, "retry_after", None)
+        hint = exc.retry_after if isinstance(exc, RiskwatchError) else None
         if hint is not None:
             return float(hint) + self._rng.uniform(0, 0.1)
         if isinstance(exc, HostDown) and rs.attempt_number == 1 and len(self._hosts) > 1:

@@ -163,7 +163,7 @@ class Daemon:
         asked us to wait (its Retry-After outlived the cycle's retry budget)."""
         base = self.watcher.cfg.exchange.poll_interval
         self._refusals = self._refusals + 1 if outcome is not None and outcome.refused else 0
-        hint = getattr(outcome.error, "retry_after", None) if outcome is not None else None
+        hint = outcome.error.retry_after if outcome is not None and outcome.error else None
         wait = base
         if self._refusals:
             wait = base * 2 ** min(self._refusals - 1, 10)
