@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from decimal import Decimal as D
 
 import pytest
 
 from riskwatch.core import engine
 from riskwatch.model import Account, Defaults, Match, Rule
+from riskwatch.store.db import state_from_json, state_to_json
 from tests.engine_support import (
     PT,
     Run,
@@ -417,14 +417,13 @@ def test_state_plain_round_trip_through_json() -> None:
     run = Run(gap_rule(), Rule("acct", "crossedRiskRate", ">=", critical=0.8, scope="account"))
     run.cycle(0, snap(pos(gap=4), accounts=(Account(PT, "USDT", crossed_risk_rate=D("0.9")),)))
     assert len(run.state) == 2
-    text = json.dumps(engine.state_to_plain(run.state))
-    assert engine.state_from_plain(json.loads(text)) == run.state
+    assert {k: state_from_json(state_to_json(s)) for k, s in run.state.items()} == run.state
 
 
 def test_state_survives_restart_without_early_repeat() -> None:
     run = Run(gap_rule(repeat=600.0))
     run.gap(0, 10)
-    reloaded = engine.state_from_plain(json.loads(json.dumps(engine.state_to_plain(run.state))))
+    reloaded = {k: state_from_json(state_to_json(s)) for k, s in run.state.items()}
     run.state = reloaded
     assert run.gap(300, 10) == []
     assert run.gap(600, 10) == ["repeat:warning"]

@@ -7,7 +7,6 @@ check`` and the documentation cannot disagree about which keys exist.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from riskwatch.model import OPS, PRODUCT_TYPES, V1_PRODUCT_TYPES
@@ -26,6 +25,13 @@ class Key:
     enum: tuple[str, ...] = ()
     required: bool = False
     nullable: bool = False  # null is accepted and means "off"
+    field: str = ""  # the model attribute it fills, when not ``name`` (``for`` -> ``for_``)
+    minimum: float | None = None  # the smallest value accepted
+    above: float | None = None  # values must be greater than this
+
+    @property
+    def attr(self) -> str:
+        return self.field or self.name
 
 
 API_VERSIONS = ("auto", "v2", "v3", "v1")
@@ -63,19 +69,28 @@ EXCHANGE: tuple[Key, ...] = (
 METRICS_SECTION: tuple[Key, ...] = (
     Key("listen", "hostport", "Prometheus endpoint, host:port", None, required=True),
 )
-# Fields shared by `defaults` and each rule.
+# Fields shared by `defaults` and each rule: a rule inherits each one it does not set. Adding
+# one is a row here plus the field of the same ``attr`` on ``Defaults``, ``Rule`` and, when the
+# lifecycle needs it, ``Lifecycle``; the readers, inheritance and schema follow this table.
 INHERITED: tuple[Key, ...] = (
     Key("channels", "names", "channel names to notify", []),
     Key("repeat", "duration", "re-send while still firing; 0 = never", "30m"),
     Key("send_resolved", "bool", "send a line when the alert resolves", True),
-    Key("for", "duration", "the condition must hold this long before firing", "0s"),
-    Key("hysteresis", "number", "clear only once the value is this far past the threshold", 0),
+    Key("for", "duration", "the condition must hold this long before firing", "0s", field="for_"),
+    Key(
+        "hysteresis",
+        "number",
+        "clear only once the value is this far past the threshold",
+        0,
+        minimum=0,
+    ),
     Key(
         "worsen_by",
         "number",
         "re-send at once when the value worsened this much",
         None,
         nullable=True,
+        above=0,
     ),
 )
 DEFAULTS: tuple[Key, ...] = INHERITED
@@ -122,14 +137,6 @@ TOP: tuple[Key, ...] = (
     Key("defaults", "section", "values every rule inherits"),
     Key("rules", "rules", "the alert rules"),
 )
-SECTIONS: Mapping[str, tuple[Key, ...]] = {
-    "exchange": EXCHANGE,
-    "metrics": METRICS_SECTION,
-    "defaults": DEFAULTS,
-    "match": MATCH,
-    "rule": RULE,
-    "top": TOP,
-}
 PRODUCT_TYPE_NAMES: tuple[str, ...] = PRODUCT_TYPES + tuple(V1_PRODUCT_TYPES)
 NAME_PATTERN = r"^[a-z0-9_-]+$"
 CHANNEL_PATTERN = r"^[A-Za-z0-9_.-]+$"

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from riskwatch.config import keys as K
 from riskwatch.config.reader import Reader, describe, join
+from riskwatch.config.rules import read_inherited, read_rule
 from riskwatch.config.source import Problems, Src, parse, read_text
 from riskwatch.core import metrics
 from riskwatch.errors import ConfigError
@@ -290,56 +291,13 @@ class _Loader:
         m = self.r.mapping(src, "defaults", K.DEFAULTS)
         if m is None:
             return Defaults()
-        kw = self.inherited(m, "defaults", channel_names)
-        return Defaults(**kw)  # type: ignore[arg-type]
-
-    def inherited(self, m: dict[str, Src], path: str, channel_names: set[str]) -> dict[str, object]:
-        r, kw = self.r, {}
-        if "channels" in m:
-            kw["channels"] = self.channel_refs(m["channels"], join(path, "channels"), channel_names)
-        if "repeat" in m:
-            kw["repeat"] = r.duration(m["repeat"], join(path, "repeat"))
-        if "for" in m:
-            kw["for_"] = r.duration(m["for"], join(path, "for"))
-        if "send_resolved" in m:
-            kw["send_resolved"] = r.boolean(m["send_resolved"], join(path, "send_resolved"))
-        if (
-            "hysteresis" in m
-            and (h := r.number(m["hysteresis"], join(path, "hysteresis"))) is not None
-        ):
-            if h < 0:
-                r.error(m["hysteresis"], join(path, "hysteresis"), "must be 0 or more")
-            kw["hysteresis"] = max(h, 0.0)
-        if "worsen_by" in m and m["worsen_by"].value is None:
-            kw["worsen_by"] = None
-        elif (
-            "worsen_by" in m
-            and (w := r.number(m["worsen_by"], join(path, "worsen_by"))) is not None
-        ):
-            if w <= 0:
-                r.error(m["worsen_by"], join(path, "worsen_by"), "must be more than 0")
-            kw["worsen_by"] = w if w > 0 else None
-        return {k: v for k, v in kw.items() if v is not None or k == "worsen_by"}
-
-    def channel_refs(self, src: Src, path: str, defined: set[str]) -> tuple[str, ...] | None:
-        out: list[str] = []
-        for ipath, item in self.r.items(src, path):
-            name = self.r.string(item, ipath)
-            if name is None:
-                continue
-            if name not in defined:
-                known = ", ".join(sorted(defined)) or "none defined"
-                self.r.error(item, ipath, f"channel '{name}' is not defined in channels ({known})")
-            out.append(name)
-        return tuple(out)
+        return Defaults(**read_inherited(self.r, m, "defaults", channel_names))  # type: ignore[arg-type]
 
     def rules(self, src: Src, defaults: Defaults, channel_names: set[str]) -> tuple[Rule, ...]:
-        from riskwatch.config.rules import read_rule  # the per-rule checks, split for size
-
         seen: dict[str, int] = {}
         out: list[Rule] = []
         for path, item in self.r.items(src, "rules"):
-            rule = read_rule(self, item, path, defaults, channel_names, seen)
+            rule = read_rule(self.r, item, path, defaults, channel_names, seen)
             if rule is not None:
                 out.append(rule)
         return tuple(out)

@@ -1,59 +1,49 @@
 """One rule of the rules file: its own checks, then what it inherits from ``defaults``.
 
-Split from ``config`` for size; called only by ``config._Loader.rules``. The checks that need
-the whole rule (a metric's scope, warning versus critical, a channel at all) are here.
+The loader hands each rule (and ``defaults``) to these readers with its ``Reader``. The checks
+that need the whole rule (a metric's scope, warning versus critical, a channel at all) are here,
+and so is inheritance, driven by the ``INHERITED`` rows of the keys table.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from riskwatch.config import keys as K
-from riskwatch.config.reader import describe, join
+from riskwatch.config.reader import Reader, describe, join
 from riskwatch.config.source import Src
 from riskwatch.core import metrics
 from riskwatch.model import OPS, V1_PRODUCT_TYPES, Defaults, Match, Rule
 from riskwatch.render import template
-
-if TYPE_CHECKING:
-    from riskwatch.config.load import _Loader
 
 _GLOB_CHARS = set("*?[")
 _A = {"position": "a position", "account": "an account"}
 
 
 def read_rule(
-    loader: _Loader,
+    r: Reader,
     src: Src,
     path: str,
     defaults: Defaults,
     channel_names: set[str],
     seen: dict[str, int],
 ) -> Rule | None:
-    r = loader.r
     m = r.mapping(src, path, K.RULE)
     if m is None:
         return None
-    name = _name(loader, m, path, seen)
+    name = _name(r, m, path, seen)
     scope = r.enum(m["scope"], join(path, "scope"), K.SCOPES) if "scope" in m else "position"
-    metric = _metric(loader, m, path, scope)
+    metric = _metric(r, m, path, scope)
     op = r.enum(m["op"], join(path, "op"), OPS) if "op" in m else None
     warning = r.number(m["warning"], join(path, "warning")) if "warning" in m else None
     critical = r.number(m["critical"], join(path, "critical")) if "critical" in m else None
-    _thresholds(loader, src, m, path, op, warning, critical)
-    inherited = {
-        "channels": defaults.channels,
-        "repeat": defaults.repeat,
-        "send_resolved": defaults.send_resolved,
-        "for_": defaults.for_,
-        "hysteresis": defaults.hysteresis,
-        "worsen_by": defaults.worsen_by,
-    }
-    inherited.update(loader.inherited(m, path, channel_names))
+    _thresholds(r, src, m, path, op, warning, critical)
+    inherited = {k.attr: getattr(defaults, k.attr) for k in K.INHERITED}
+    inherited.update(read_inherited(r, m, path, channel_names))
     if not inherited["channels"]:
         r.error(src, path, "no channel: set channels here or in defaults.channels")
-    match = _match(loader, m["match"], join(path, "match"), scope) if "match" in m else Match()
+    match = _match(r, m["match"], join(path, "match"), scope) if "match" in m else Match()
     message = None
     if "message" in m and (message := r.string(m["message"], join(path, "message"))):
         reason = template.check(message)
@@ -74,21 +64,19 @@ def read_rule(
     )
 
 
-def _name(loader: _Loader, m: dict[str, Src], path: str, seen: dict[str, int]) -> str | None:
+def _name(r: Reader, m: dict[str, Src], path: str, seen: dict[str, int]) -> str | None:
     if "name" not in m:
         return None
     src = m["name"]
-    name = loader.r.string(src, join(path, "name"))
+    name = r.string(src, join(path, "name"))
     if name is None:
         return None
     if not re.match(K.NAME_PATTERN, name):
-        loader.r.error(src, join(path, "name"), f"{describe(name)}: use a-z, 0-9, _ and - only")
+        r.error(src, join(path, "name"), f"{describe(name)}: use a-z, 0-9, _ and - only")
     elif name.startswith(K.RESERVED_PREFIX):
-        loader.r.error(
-            src, join(path, "name"), f"the prefix '{K.RESERVED_PREFIX}' is for built-in alerts"
-        )
+        r.error(src, join(path, "name"), f"the prefix '{K.RESERVED_PREFIX}' is for built-in alerts")
     elif name in seen:
-        loader.r.error(
+        r.error(
             src, join(path, "name"), f"duplicate rule name '{name}' (first at line {seen[name]})"
         )
     else:
@@ -97,11 +85,11 @@ def _name(loader: _Loader, m: dict[str, Src], path: str, seen: dict[str, int]) -
     return None
 
 
-def _metric(loader: _Loader, m: dict[str, Src], path: str, scope: str | None) -> str | None:
+def _metric(r: Reader, m: dict[str, Src], path: str, scope: str | None) -> str | None:
     if "metric" not in m or scope is None:
         return None
     src, mpath = m["metric"], join(path, "metric")
-    name = loader.r.string(src, mpath)
+    name = r.string(src, mpath)
     if name is None:
         return None
     if metrics.lookup(scope, name):  # type: ignore[arg-type]
@@ -109,21 +97,19 @@ def _metric(loader: _Loader, m: dict[str, Src], path: str, scope: str | None) ->
     other = "account" if scope == "position" else "position"
     if metrics.lookup(other, name):  # type: ignore[arg-type]
         hint = "add scope: account" if other == "account" else "remove scope: account"
-        loader.r.error(src, mpath, f"'{name}' is {_A[other]} metric, not {_A[scope]} one; {hint}")
+        r.error(src, mpath, f"'{name}' is {_A[other]} metric, not {_A[scope]} one; {hint}")
         return None
     known = metrics.BY_SCOPE[scope]  # type: ignore[index]
     import difflib
 
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'? " if close else ""
-    loader.r.error(
-        src, mpath, f"unknown {scope} metric {describe(name)}; {hint}known: {', '.join(known)}"
-    )
+    r.error(src, mpath, f"unknown {scope} metric {describe(name)}; {hint}known: {', '.join(known)}")
     return None
 
 
 def _thresholds(
-    loader: _Loader,
+    r: Reader,
     src: Src,
     m: dict[str, Src],
     path: str,
@@ -132,7 +118,7 @@ def _thresholds(
     critical: float | None,
 ) -> None:
     if "warning" not in m and "critical" not in m:
-        loader.r.error(src, path, "set at least one of warning and critical")
+        r.error(src, path, "set at least one of warning and critical")
         return
     if op is None or warning is None or critical is None:
         return
@@ -140,7 +126,7 @@ def _thresholds(
     ok = critical < warning if lower_is_worse else critical > warning
     if not ok:
         need = "below" if lower_is_worse else "above"
-        loader.r.error(
+        r.error(
             m["critical"],
             join(path, "critical"),
             f"with op '{op}' critical must be {need} warning ({critical:g} vs {warning:g}): "
@@ -148,8 +134,7 @@ def _thresholds(
         )
 
 
-def _match(loader: _Loader, src: Src, path: str, scope: str | None) -> Match | None:
-    r = loader.r
+def _match(r: Reader, src: Src, path: str, scope: str | None) -> Match | None:
     m = r.mapping(src, path, K.MATCH)
     if m is None:
         return None
@@ -172,3 +157,60 @@ def _match(loader: _Loader, src: Src, path: str, scope: str | None) -> Match | N
             globs.append(g)
         kw[key] = tuple(globs)
     return Match(**kw)
+
+
+# --------------------------------------------------------------------------- inheritance
+
+_Read = Callable[[Reader, Src, str, set[str]], object]
+# One reader per kind of inherited key; the minimums come from the keys table.
+_READERS: dict[str, _Read] = {
+    "names": lambda r, src, path, defined: channel_refs(r, src, path, defined),
+    "duration": lambda r, src, path, _: r.duration(src, path),
+    "bool": lambda r, src, path, _: r.boolean(src, path),
+    "number": lambda r, src, path, _: r.number(src, path),
+}
+
+
+def read_inherited(
+    r: Reader, m: dict[str, Src], path: str, channel_names: set[str]
+) -> dict[str, object]:
+    """The inherited keys set in ``m`` (a rule or ``defaults``), by model attribute."""
+    out: dict[str, object] = {}
+    for key in K.INHERITED:
+        src = m.get(key.name)
+        if src is None:
+            continue
+        kpath = join(path, key.name)
+        if key.nullable and src.value is None:
+            out[key.attr] = None
+            continue
+        value = _READERS[key.kind](r, src, kpath, channel_names)
+        if value is None:
+            continue
+        if isinstance(value, float) and not _in_range(r, src, kpath, key, value):
+            continue
+        out[key.attr] = value
+    return out
+
+
+def _in_range(r: Reader, src: Src, path: str, key: K.Key, value: float) -> bool:
+    if key.minimum is not None and value < key.minimum:
+        r.error(src, path, f"must be {key.minimum:g} or more")
+        return False
+    if key.above is not None and value <= key.above:
+        r.error(src, path, f"must be more than {key.above:g}")
+        return False
+    return True
+
+
+def channel_refs(r: Reader, src: Src, path: str, defined: set[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for ipath, item in r.items(src, path):
+        name = r.string(item, ipath)
+        if name is None:
+            continue
+        if name not in defined:
+            known = ", ".join(sorted(defined)) or "none defined"
+            r.error(item, ipath, f"channel '{name}' is not defined in channels ({known})")
+        out.append(name)
+    return tuple(out)

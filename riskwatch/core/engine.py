@@ -34,8 +34,6 @@ from riskwatch.core.lifecycle import (
     quiet_check,
     resolve,
     severity_of,
-    state_from_plain,
-    state_to_plain,
     step,
 )
 from riskwatch.model import (
@@ -52,7 +50,7 @@ from riskwatch.model import (
     Transition,
 )
 
-__all__ = ["evaluate", "matches", "severity", "state_from_plain", "state_to_plain"]
+__all__ = ["evaluate", "matches", "severity"]
 
 _NAN = math.nan
 _MATCH_FIELDS = ("symbol", "side", "product_type", "margin_coin")

@@ -13,8 +13,9 @@ knows this, so escalation, de-escalation and resolve all read the same band.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from riskwatch.model import (
@@ -42,39 +43,32 @@ _EPSILON = 1e-9  # float noise when comparing a movement with worsen_by
 
 @dataclass(frozen=True, slots=True)
 class Lifecycle:
-    """What the state machine needs of a rule (or of a built-in alert), resolved once."""
+    """What the state machine needs of a rule (or of a built-in alert), resolved once.
+
+    Its fields are a rule's own, by the same names, so ``of`` copies them all: a new inherited
+    rule key reaches the lifecycle by adding the field here, with no copying code to edit. The
+    defaults are those of a built-in or orphaned alert (no hysteresis, no ``for``, no repeat)."""
 
     name: str
     metric: str
     op: Op
-    warning: float | None
-    critical: float | None
-    scope: str
-    hysteresis: float
-    for_: float
-    repeat: float
-    worsen_by: float | None
-    send_resolved: bool
     channels: tuple[str, ...]
-    message: str | None
+    scope: str
+    warning: float | None = None
+    critical: float | None = None
+    hysteresis: float = 0.0
+    for_: float = 0.0
+    repeat: float = 0.0
+    worsen_by: float | None = None
+    send_resolved: bool = True
+    message: str | None = None
 
     @classmethod
     def of(cls, rule: Rule, defaults: Defaults) -> Lifecycle:
-        return cls(
-            name=rule.name,
-            metric=rule.metric,
-            op=rule.op,
-            warning=rule.warning,
-            critical=rule.critical,
-            scope=rule.scope,
-            hysteresis=rule.hysteresis,
-            for_=rule.for_,
-            repeat=rule.repeat,
-            worsen_by=rule.worsen_by,
-            send_resolved=rule.send_resolved,
-            channels=rule.channels or defaults.channels,
-            message=rule.message,
-        )
+        """The lifecycle of a rule from the file; a rule without channels uses the defaults'."""
+        own = {f.name: getattr(rule, f.name) for f in dataclass_fields(cls)}
+        own["channels"] = rule.channels or defaults.channels
+        return cls(**own)
 
     def threshold(self, sev: Severity) -> float | None:
         return self.critical if sev == "critical" else self.warning
@@ -285,47 +279,6 @@ def orphan(prev: AlertState, defaults: Defaults, name: str | None = None) -> Lif
         name=name or prev.key[0],
         metric=prev.metric,
         op=prev.op or "<",  # type: ignore[arg-type]
-        warning=None,
-        critical=None,
         scope=prev.scope,
-        hysteresis=0.0,
-        for_=0.0,
-        repeat=0.0,
-        worsen_by=None,
-        send_resolved=True,
         channels=prev.channels or defaults.channels,
-        message=None,
     )
-
-
-# --------------------------------------------------------------------------- persistence
-
-_FIELDS = (
-    "key", "status", "severity", "since", "value", "last_sent_at", "last_sent_value",
-    "channels", "context", "metric", "op", "scope",
-)  # fmt: skip
-
-
-def state_to_plain(state: Iterable[AlertState] | dict[AlertKey, AlertState]) -> list[dict]:
-    """JSON-ready plain data (lists, str, float, None) for a state map; see ``state_from_plain``."""
-    states = state.values() if isinstance(state, dict) else state
-    out = []
-    for s in states:
-        d = {f: getattr(s, f) for f in _FIELDS}
-        d["key"] = list(s.key)
-        d["channels"] = list(s.channels)
-        d["context"] = [[k, v] for k, v in s.context]
-        out.append(d)
-    return out
-
-
-def state_from_plain(plain: Iterable[dict]) -> dict[AlertKey, AlertState]:
-    """Inverse of ``state_to_plain``; unknown keys are ignored, missing ones take defaults."""
-    result: dict[AlertKey, AlertState] = {}
-    for d in plain:
-        kw = {f: d[f] for f in _FIELDS if f in d}
-        key: AlertKey = tuple(kw.pop("key"))  # type: ignore[assignment]
-        kw["channels"] = tuple(kw.get("channels", ()))
-        kw["context"] = tuple((k, v) for k, v in kw.get("context", ()))
-        result[key] = AlertState(key=key, **kw)
-    return result

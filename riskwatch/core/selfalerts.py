@@ -44,13 +44,8 @@ def _lifecycle(name: str, sev: Severity, threshold: float, defaults: Defaults) -
         warning=threshold if sev == "warning" else None,
         critical=threshold if sev == "critical" else None,
         scope="builtin",
-        hysteresis=0.0,
-        for_=0.0,
         repeat=defaults.repeat,
-        worsen_by=None,
-        send_resolved=True,
         channels=defaults.channels,
-        message=None,
     )
 
 

@@ -91,7 +91,9 @@ def send_with_retries(
 
     def wait(rs: RetryCallState) -> float:
         exc = rs.outcome.exception() if rs.outcome else None
-        return policy.wait(rs.attempt_number, exc.retry_after if isinstance(exc, RiskwatchError) else None, rand)
+        return policy.wait(
+            rs.attempt_number, exc.retry_after if isinstance(exc, RiskwatchError) else None, rand
+        )
 
     def give_up(rs: RetryCallState) -> bool:
         spent = clock() - start
