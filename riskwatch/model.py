@@ -24,7 +24,6 @@ AccountMode = Literal["classic", "unified"]
 NotifyType = Literal["info", "success", "warning", "failure"]
 NOTIFY_TYPES: tuple[NotifyType, ...] = ("info", "success", "warning", "failure")
 
-SEVERITIES: tuple[Severity, ...] = ("warning", "critical")
 OPS: tuple[Op, ...] = ("<", "<=", ">", ">=")
 # Product types, canonical (v2/v3) names; v1 names are mapped by config and the v1 adapter.
 PRODUCT_TYPES: tuple[str, ...] = (
@@ -35,6 +34,12 @@ PRODUCT_TYPES: tuple[str, ...] = (
     "SCOIN-FUTURES",
     "SUSDC-FUTURES",
 )
+# riskwatch's own URL scheme: print the message locally (the demo, trying rules in a terminal).
+CONSOLE_URLS: Mapping[str, str] = {
+    "console://": "stdout",
+    "console://stdout": "stdout",
+    "console://stderr": "stderr",
+}
 V1_PRODUCT_TYPES: Mapping[str, str] = {
     "umcbl": "USDT-FUTURES",
     "dmcbl": "COIN-FUTURES",

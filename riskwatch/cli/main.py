@@ -23,7 +23,7 @@ from riskwatch.errors import (
     StoreError,
 )
 
-EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_REFUSED, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_INVALID, EXIT_REFUSED, EXIT_UNREACHABLE = 0, 1, 3, 4
 log = logging.getLogger("riskwatch")
 
 COMMANDS: dict[str, str] = {

@@ -21,6 +21,7 @@ from riskwatch.config.source import Problems, Src, parse, read_text
 from riskwatch.core import metrics
 from riskwatch.errors import ConfigError
 from riskwatch.model import (
+    CONSOLE_URLS,
     PRODUCT_TYPES,
     V1_PRODUCT_TYPES,
     Channel,
@@ -31,7 +32,6 @@ from riskwatch.model import (
 )
 
 UrlCheck = Callable[[str], str | None]
-CONSOLE_URLS = ("console://", "console://stderr")
 
 
 def load(
@@ -278,7 +278,8 @@ class _Loader:
     def channel_url(self, src: Src, path: str) -> str | None:
         def check(url: str) -> str | None:
             if url.startswith("console:"):
-                return None if url in CONSOLE_URLS else "is not console:// or console://stderr"
+                known = ", ".join(CONSOLE_URLS)
+                return None if url.strip().lower() in CONSOLE_URLS else f"is not one of {known}"
             if "://" not in url:
                 return "has no scheme (expected scheme://...; see the apprise documentation)"
             return self.url_check(url) if self.url_check else None

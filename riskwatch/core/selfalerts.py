@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from riskwatch.core.lifecycle import Lifecycle, step
+from riskwatch.durations import to_text
 from riskwatch.model import AlertKey, AlertState, Defaults, Health, Severity, Transition
 
 STALE = "riskwatch-stale"
@@ -25,15 +26,6 @@ _RESOLVED = {
     AUTH: "the exchange accepts the credentials again",
     CONFIG: "the rules file is valid again",
 }
-
-
-def duration(seconds: float) -> str:
-    """``3725`` -> ``1h2m5s``: short and exact enough for a chat line."""
-    s = max(0, int(seconds))
-    h, rest = divmod(s, 3600)
-    m, sec = divmod(rest, 60)
-    parts = [f"{h}h" if h else "", f"{m}m" if m else "", f"{sec}s" if sec or not (h or m) else ""]
-    return "".join(parts)
 
 
 def _lifecycle(name: str, sev: Severity, threshold: float, defaults: Defaults) -> Lifecycle:
@@ -60,7 +52,7 @@ def _observations(
         stale_value = now - since
         what = "no successful poll" if health.last_success is not None else "no poll succeeded"
         stale_text = (
-            f"{what} for {duration(stale_value)} (stale_after {duration(stale_after)}): "
+            f"{what} for {to_text(int(stale_value))} (stale_after {to_text(int(stale_after))}): "
             "positions are not being watched; check the network and the exchange status"
         )
     auth = health.auth_error

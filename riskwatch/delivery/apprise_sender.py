@@ -24,8 +24,8 @@ from typing import Any, Protocol, TextIO
 from riskwatch import logs
 from riskwatch.delivery.console import ConsoleWriter
 from riskwatch.errors import ConfigError, DeliveryError
+from riskwatch.model import CONSOLE_URLS
 
-CONSOLE_URLS = {"console://": "stdout", "console://stdout": "stdout", "console://stderr": "stderr"}
 UNLIMITED = 1 << 30
 # "Too Many Requests: retry after 35, error=429." (Telegram's description, quoted by apprise)
 _RETRY_AFTER = re.compile(r"retry[ _-]?after[\"':= ]*(\d+(?:\.\d+)?)", re.IGNORECASE)

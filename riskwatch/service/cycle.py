@@ -103,9 +103,10 @@ class Watcher:
             stale_after=self.cfg.exchange.stale_after,
             previous=self.last_snapshot,
         )
+        firing = count_firing(next_state)
         lines = render.lines_of(transitions, self.tz)
         outgoing = render.messages_for(transitions, self._routes, now, self.tz, rendered=lines)
-        outgoing += self._heartbeat(now, snapshot, next_state)
+        outgoing += self._heartbeat(now, snapshot, firing)
         records = journal(transitions, lines)
         meta: dict[str, str] = {}
         if self.health.last_success is not None:
@@ -123,7 +124,6 @@ class Watcher:
         self.state = next_state
         if snapshot is not None:
             self.last_snapshot = snapshot
-        firing = sum(1 for a in next_state.values() if a.status == "firing")
         return Outcome(
             started=started,
             duration=self.monotonic() - t0,
@@ -149,7 +149,7 @@ class Watcher:
         return snapshot, None
 
     def _heartbeat(
-        self, now: float, snapshot: Snapshot | None, state: Mapping[AlertKey, AlertState]
+        self, now: float, snapshot: Snapshot | None, firing: int
     ) -> list[tuple[str, Message]]:
         """A periodic "still watching" message (``heartbeat:``), only after a good poll."""
         every = self.cfg.heartbeat
@@ -161,7 +161,6 @@ class Watcher:
         if now - self.last_heartbeat < every:
             return []
         self.last_heartbeat = now
-        firing = sum(1 for a in state.values() if a.status == "firing")
         msg = Message(
             channel="",
             title="riskwatch: heartbeat",
@@ -174,6 +173,11 @@ class Watcher:
             keys += [k for k in self._routes.get(name, ()) if k not in keys]
         first = self.cfg.defaults.channels[0] if self.cfg.defaults.channels else ""
         return [(k, replace(msg, channel=first)) for k in keys]
+
+
+def count_firing(state: Mapping[AlertKey, AlertState]) -> int:
+    """How many alerts fire: the one count the outcome, heartbeat, STATUS= and metrics show."""
+    return sum(1 for a in state.values() if a.status == "firing")
 
 
 def _float(text: str | None) -> float | None:

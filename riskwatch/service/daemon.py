@@ -20,7 +20,7 @@ from riskwatch.config import load as config_mod
 from riskwatch.errors import ConfigError, RiskwatchError
 from riskwatch.model import Config
 from riskwatch.render.words import plural
-from riskwatch.service.cycle import Outcome, Watcher
+from riskwatch.service.cycle import Outcome, Watcher, count_firing
 from riskwatch.service.sdnotify import Notifier
 
 log = logging.getLogger("riskwatch.daemon")
@@ -67,7 +67,6 @@ class Daemon:
         self._pending_sig: tuple | None = None
         self._pending_since = 0.0
         self._refusals = 0
-        self.cycles = 0
         self.failed: Exception | None = None
         self._ready_sent = False
         self._last: Outcome | None = None
@@ -136,7 +135,6 @@ class Daemon:
 
     def one_cycle(self) -> Outcome:
         outcome = self.watcher.cycle()
-        self.cycles += 1
         self._last = outcome
         self.hooks.delivered(outcome)
         self.hooks.exported(outcome, self.watcher)
@@ -223,7 +221,7 @@ class Daemon:
         w = self.watcher
         snap = w.last_snapshot
         positions = len(snap.positions) if snap else 0
-        firing = sum(1 for a in w.state.values() if a.status == "firing")
+        firing = count_firing(w.state)
         last = w.health.last_success
         when = time.strftime("%H:%M:%S", time.localtime(last)) if last else "never"
         text = f"{plural(positions, 'position')}, {firing} firing, last good poll {when}"

@@ -195,26 +195,11 @@ class FakeBitget:
     def remove_position(self, symbol: str, side: str, product_type: str = "USDT-FUTURES") -> None:
         self.book.mutate(lambda b: b.positions.pop((product_type, symbol, side), None))
 
-    def clear_positions(self) -> None:
-        self.book.mutate(lambda b: b.positions.clear())
-
     def set_mark(self, symbol: str, price: Any, product_type: str | None = None) -> None:
         def upd(b: Book) -> None:
             for p in b.positions.values():
                 if p.symbol == symbol and product_type in (None, p.product_type):
                     p.mark = Decimal(str(price))
-
-        self.book.mutate(upd)
-
-    def set_liquidation(
-        self, symbol: str, side: str, price: Any, product_type: str = "USDT-FUTURES"
-    ) -> None:
-        """``price`` None: Bitget's "no liquidation price"."""
-
-        def upd(b: Book) -> None:
-            p = b.positions[(product_type, symbol, side)]
-            p.no_liquidation = price is None
-            p.liquidation = None if price is None else Decimal(str(price))
 
         self.book.mutate(upd)
 
@@ -228,9 +213,6 @@ class FakeBitget:
             acc.update({k: str(v) for k, v in fields.items()})
 
         self.book.mutate(upd)
-
-    def set_unified(self, **fields: Any) -> None:
-        self.book.mutate(lambda b: b.unified.update({k: str(v) for k, v in fields.items()}))
 
     def random_walk(self, steps: int = 1, *, drift_pct: float = 0.5, vol_pct: float = 0.3) -> None:
         """Seeded: drift each mark price ``drift_pct`` % per step toward liquidation."""
