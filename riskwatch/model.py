@@ -265,6 +265,7 @@ class Transition:
     reason: str = ""  # for resolves: "position closed", "rule removed", "no liquidation price"
     message: str | None = None  # the rule's template, if any
     fields: tuple[tuple[str, str | float | None], ...] = ()  # symbol, side, markPrice, ...
+    builtin: bool = False  # a self-alert (riskwatch-stale, -auth, -config): its text says it all
 
     def field_map(self) -> dict[str, str | float | None]:
         return dict(self.fields)

@@ -150,6 +150,7 @@ def test_builtin_line_carries_its_text() -> None:
         at=0.0,
         channels=("phone",),
         fields=(("text", "rules.yaml:3:7: rules[0].op: bad"),),
+        builtin=True,
     )
     assert render.line(t) == (
         "WARNING riskwatch-config: rules.yaml:3:7: rules[0].op: bad [00:00:00 UTC]"

@@ -38,6 +38,7 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
+BUILTIN_SCOPE = "builtin"  # the scope of self-alerts' lifecycles
 _EPSILON = 1e-9  # float noise when comparing a movement with worsen_by
 
 
@@ -174,6 +175,7 @@ def _transition(
         reason=reason,
         message=lc.message,
         fields=fields,
+        builtin=lc.scope == BUILTIN_SCOPE,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from riskwatch.core.lifecycle import Lifecycle, step
+from riskwatch.core.lifecycle import BUILTIN_SCOPE, Lifecycle, step
 from riskwatch.durations import to_text
 from riskwatch.model import AlertKey, AlertState, Defaults, Health, Severity, Transition
 
@@ -35,7 +35,7 @@ def _lifecycle(name: str, sev: Severity, threshold: float, defaults: Defaults) -
         op=">=",
         warning=threshold if sev == "warning" else None,
         critical=threshold if sev == "critical" else None,
-        scope="builtin",
+        scope=BUILTIN_SCOPE,
         repeat=defaults.repeat,
         channels=defaults.channels,
     )
@@ -135,6 +135,7 @@ def _retell(
         at=now,
         channels=lc.channels,
         fields=fields,
+        builtin=True,
     )
 
 

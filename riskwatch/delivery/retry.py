@@ -204,11 +204,11 @@ def deliver_pending(
             continue
         if stop.is_set():
             break
-        if not force and item.next_attempt_at > now:
+        if not is_due(item, now, force=force):
             wake.append(item.next_attempt_at)
-            if item.attempts >= STUCK_AFTER:
-                continue
-            break
+            if holds_back(item.attempts):
+                break
+            continue
         tried = [0]
         try:
             _deliver_item(
@@ -231,13 +231,24 @@ def deliver_pending(
             failure = (exc, result.error, tried[0])
             wake.append(_mark_failed(store, item, failure, policy, clock, rand))
             result.failed += 1
-            if item.attempts + 1 >= STUCK_AFTER and result.failed == 1:
-                continue
-            break
+            if holds_back(item.attempts + 1) or result.failed > 1:
+                break
+            continue
         result.sent += 1
     result.pending = len(items) - result.sent - result.dropped
     result.next_due = min(wake, default=None)
     return result
+
+
+def is_due(item: OutboxItem, now: float, *, force: bool) -> bool:
+    """Whether ``item`` is to be tried now: its backoff is over, or the run is one-shot."""
+    return force or item.next_attempt_at <= now
+
+
+def holds_back(attempts: int) -> bool:
+    """Whether a message that failed ``attempts`` cycles still holds back newer ones: the one
+    STUCK rule (a permanent error must not hold back newer alerts until its send_ttl)."""
+    return attempts < STUCK_AFTER
 
 
 def _mark_failed(

@@ -137,7 +137,7 @@ class _Worker:
         d = self.deliverer
         while not (d.stop.is_set() or self.retired):
             self.wake.clear()
-            result = d._pass(self.dest, force=False)
+            result = d.run_pass(self.dest, force=False)
             timeout = 60.0 if result.next_due is None else result.next_due - d.clock()
             self.wake.wait(min(max(timeout, 0.05), 60.0))
 
@@ -207,7 +207,7 @@ class Deliverer:
         results: dict[str, PassResult] = {}
 
         def one(dest: Destination) -> None:
-            results[dest.key] = self._pass(dest, force=True)
+            results[dest.key] = self.run_pass(dest, force=True)
 
         threads = [
             threading.Thread(target=one, args=(d,), name=f"riskwatch-once-{d.label}", daemon=True)
@@ -236,9 +236,9 @@ class Deliverer:
         for w in workers:
             w.thread.join(max(0.0, deadline - time.monotonic()))
 
-    # ------------------------------------------------------------------ internals
-
-    def _pass(self, dest: Destination, *, force: bool) -> PassResult:
+    def run_pass(self, dest: Destination, *, force: bool) -> PassResult:
+        """One delivery pass over ``dest``'s queue; one at a time per URL (a worker's or a
+        one-shot run's)."""
         with self._lock:
             busy = self._busy.setdefault(dest.key, threading.Lock())
             unrecorded = self._unrecorded.setdefault(dest.key, {})

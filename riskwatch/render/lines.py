@@ -156,9 +156,8 @@ def line(t: Transition, tz: tzinfo = UTC, hint: str = "") -> str:
     marker = _MARKERS.get(t.kind, "").format(prev=t.previous_severity or t.severity, sev=t.severity)
     if marker:
         prefix += f" [{marker}]"
-    builtin = "text" in f and not t.metric
-    if builtin:
-        detail = t.reason if t.kind == "resolved" else str(f["text"])
+    if t.builtin:
+        detail = t.reason if t.kind == "resolved" else str(f.get("text", ""))
     else:
         if t.message and t.metric:
             detail = template.fill(t.message, template_values(t))
