@@ -3,7 +3,7 @@
 Built for 10,000 positions x 20 rules in well under 100 ms on a small machine, so the data
 layout is column-wise rather than object-wise:
 
-* rules are compiled once (cached by the identity of the rules tuple): the metric, a probe
+* rules are compiled once (``compiled.compile_rules``, kept by the caller): the metric, a probe
   that is the C-level comparison ``threshold.__gt__`` etc., and per-field glob caches;
 * each metric used by some rule becomes one column of floats per cycle (``NaN`` for undefined,
   which every comparison rejects), so finding the positions where a rule's loosest threshold
@@ -18,22 +18,26 @@ Nothing here reads the clock or does I/O: ``now`` is an argument, state is plain
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import compress
 from operator import attrgetter
 
 from riskwatch.core import metrics
 from riskwatch.core import selfalerts as builtins
+from riskwatch.core.compiled import (
+    Compiled,
+    CompiledRules,
+    compile_rules,
+    match_values,
+    matches,
+    severity,
+)
 from riskwatch.core.lifecycle import (
     Fields,
     Lifecycle,
     orphan,
-    quiet_check,
     resolve,
-    severity_of,
     step,
 )
 from riskwatch.model import (
@@ -45,104 +49,14 @@ from riskwatch.model import (
     Health,
     Position,
     Rule,
-    Severity,
     Snapshot,
     Transition,
 )
 
-__all__ = ["evaluate", "matches", "severity"]
+__all__ = ["CompiledRules", "compile_rules", "evaluate", "matches", "severity"]
 
 _NAN = math.nan
 _MATCH_FIELDS = ("symbol", "side", "product_type", "margin_coin")
-
-
-# --------------------------------------------------------------------------- public helpers
-
-
-def severity(rule: Rule, value: float | None, current: Severity | None = None) -> Severity | None:
-    """The severity ``value`` deserves under ``rule`` (hysteresis relative to ``current``)."""
-    return severity_of(rule.op, rule.warning, rule.critical, rule.hysteresis, value, current)
-
-
-def _match_values(item: Position | Account) -> tuple[str, str, str, str]:
-    if isinstance(item, Position):
-        return item.symbol, item.side, item.product_type, item.margin_coin
-    return "", "", item.product_type, item.margin_coin
-
-
-def matches(rule: Rule, item: Position | Account) -> bool:
-    """Whether ``rule`` applies to ``item``: same scope and every ``match`` glob list agrees."""
-    if (rule.scope == "position") != isinstance(item, Position):
-        return False
-    for globs, value in zip(_globs(rule), _match_values(item), strict=True):
-        if globs and not _any_glob(globs, value.lower()):
-            return False
-    return True
-
-
-def _globs(rule: Rule) -> tuple[tuple[str, ...], ...]:
-    m = rule.match
-    return m.symbol, m.side, m.product_type, m.margin_coin
-
-
-def _any_glob(globs: tuple[str, ...], value: str) -> bool:
-    return any(fnmatch.fnmatchcase(value, g) for g in globs)
-
-
-# --------------------------------------------------------------------------- compiled rules
-
-
-class _GlobCache:
-    """One field's globs with the verdict per distinct value remembered across cycles."""
-
-    __slots__ = ("field", "globs", "seen")
-
-    def __init__(self, field: int, globs: tuple[str, ...]) -> None:
-        self.field = field
-        self.globs = tuple(g.lower() for g in globs)
-        self.seen: dict[str, bool] = {}
-
-    def mask(self, values: list[str]) -> map[bool]:
-        """Verdicts for a column of values, globbing each distinct value once ever."""
-        seen = self.seen
-        if len(seen) > 100_000:  # symbols come and go: do not grow forever
-            seen.clear()
-        for value in set(values).difference(seen):
-            seen[value] = _any_glob(self.globs, value.lower())
-        return map(seen.__getitem__, values)
-
-
-@dataclass(slots=True)
-class _Compiled:
-    lc: Lifecycle
-    fn: Callable[..., float | None]
-    loosest: float  # the threshold easiest to meet: a new alert needs at least this
-    filters: tuple[_GlobCache, ...]
-    quiet: Callable[[float, AlertState, float], bool]
-
-
-def _compile_rule(rule: Rule, defaults: Defaults) -> _Compiled | None:
-    metric = metrics.lookup(rule.scope, rule.metric)
-    thresholds = [float(t) for t in (rule.warning, rule.critical) if t is not None]
-    if metric is None or not thresholds:
-        return None  # config rejects both; never crash the loop on them
-    loosest = max(thresholds) if rule.op in ("<", "<=") else min(thresholds)
-    filters = tuple(_GlobCache(i, globs) for i, globs in enumerate(_globs(rule)) if globs)
-    lc = Lifecycle.of(rule, defaults)
-    return _Compiled(lc, metric.fn, loosest, filters, quiet_check(lc))
-
-
-_cache: tuple[object, Defaults, list[_Compiled]] | None = None
-
-
-def _compile(rules: Sequence[Rule], defaults: Defaults) -> list[_Compiled]:
-    global _cache
-    if _cache is not None and _cache[0] is rules and _cache[1] == defaults:
-        return _cache[2]
-    compiled = [c for c in (_compile_rule(r, defaults) for r in rules) if c is not None]
-    if isinstance(rules, tuple):  # a list could change under us: compile it every time
-        _cache = (rules, defaults, compiled)
-    return compiled
 
 
 # --------------------------------------------------------------------------- one scope
@@ -179,7 +93,7 @@ class _Items:
             if self.is_position:
                 col = list(map(_POSITION_MATCH[k], self.items))
             else:
-                col = [_match_values(it)[k] for it in self.items]
+                col = [match_values(it)[k] for it in self.items]
             self.match_columns[k] = col
         return col
 
@@ -237,7 +151,7 @@ def _fields(item: Position | Account) -> Fields:
     return head + tuple(zip(metrics.ACCOUNT_METRICS, metrics.account_values(item), strict=True))
 
 
-def _candidates(c: _Compiled, items: _Items) -> list[int] | None:
+def _candidates(c: Compiled, items: _Items) -> list[int] | None:
     """Indices the rule's ``match`` admits (``None``: no filter, everything)."""
     if not c.filters:
         return None
@@ -269,7 +183,7 @@ def _scan(op: str, t: float, col: list[float], cand: list[int] | None) -> list[i
 
 
 def _evaluate_rule(
-    c: _Compiled,
+    c: Compiled,
     items: _Items,
     state: Mapping[AlertKey, AlertState],
     keys: list[AlertKey],
@@ -361,7 +275,7 @@ def _end(
 
 
 def _group(
-    compiled: list[_Compiled],
+    compiled: list[Compiled],
     state: Mapping[AlertKey, AlertState],
     defaults: Defaults,
     now: float,
@@ -391,7 +305,7 @@ def _group(
 
 
 def evaluate(
-    rules: Sequence[Rule],
+    rules: Sequence[Rule] | CompiledRules,
     snapshot: Snapshot | None,
     state: Mapping[AlertKey, AlertState],
     now: float,
@@ -401,11 +315,14 @@ def evaluate(
     stale_after: float = 120.0,
     previous: Snapshot | None = None,
 ) -> tuple[list[Transition], dict[AlertKey, AlertState]]:
-    """One cycle. ``snapshot=None`` means this cycle's poll failed: nothing closes or fires
+    """One cycle of ``rules`` (pass ``CompiledRules`` from ``compile_rules`` to compile once).
+    ``snapshot=None`` means this cycle's poll failed: nothing closes or fires
     from positions, pending timers keep running, and only the built-ins move (from ``health``).
     ``previous`` is the last snapshot seen, for the last known values of what closed.
     """
-    compiled = _compile(rules, defaults)
+    if not isinstance(rules, CompiledRules) or rules.defaults != defaults:
+        rules = compile_rules(rules.rules if isinstance(rules, CompiledRules) else rules, defaults)
+    compiled = rules.compiled
     out: list[Transition] = []
     nxt: dict[AlertKey, AlertState] = dict(state)
     by_rule = _group(compiled, state, defaults, now, out, nxt)

@@ -15,10 +15,12 @@ from dataclasses import dataclass, replace
 
 from riskwatch.core import engine
 from riskwatch.errors import AuthError, ExchangeError
+from riskwatch.exchange.base import ExchangeClient
 from riskwatch.model import AlertKey, AlertState, Config, Health, Message, Snapshot, Transition
 from riskwatch.render import lines as render
 from riskwatch.render.words import plural
 from riskwatch.service.journal import journal
+from riskwatch.store.db import Store
 
 log = logging.getLogger("riskwatch.cycle")
 
@@ -54,8 +56,8 @@ class Watcher:
         self,
         cfg: Config,
         *,
-        client,
-        store,
+        client: ExchangeClient,
+        store: Store | None,
         destinations: Callable[[Config], Mapping[str, Sequence[str]]],
         persist: bool = True,
         clock: Callable[[], float] = time.time,
@@ -63,6 +65,7 @@ class Watcher:
     ) -> None:
         self.cfg = cfg
         self.tz = zoneinfo.ZoneInfo(cfg.timezone)
+        self._rules = engine.compile_rules(cfg.rules, cfg.defaults)  # again on each reload
         self.client = client
         self.store = store
         self.persist = persist and store is not None
@@ -82,6 +85,7 @@ class Watcher:
         """Adopt reloaded rules; the engine resolves alerts of removed or changed rules."""
         self.cfg = cfg
         self.tz = zoneinfo.ZoneInfo(cfg.timezone)
+        self._rules = engine.compile_rules(cfg.rules, cfg.defaults)
         self._routes = self._destinations(cfg)
         self.health = replace(self.health, config_error=None)
 
@@ -94,7 +98,7 @@ class Watcher:
         snapshot, error = self._fetch(started)
         now = self.clock()
         transitions, next_state = engine.evaluate(
-            self.cfg.rules,
+            self._rules,
             snapshot,
             self.state,
             now,
