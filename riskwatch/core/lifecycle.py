@@ -191,9 +191,19 @@ def _state(
     fields: Fields,
 ) -> AlertState:
     return AlertState(
-        key, status, sev, since, value, sent_at, sent_value, lc.channels, fields,
-        lc.metric, lc.op, lc.scope,
-    )  # fmt: skip
+        key=key,
+        status=status,
+        severity=sev,
+        since=since,
+        value=value,
+        last_sent_at=sent_at,
+        last_sent_value=sent_value,
+        channels=lc.channels,
+        context=fields,
+        metric=lc.metric,
+        op=lc.op,
+        scope=lc.scope,
+    )
 
 
 def step(

@@ -40,11 +40,11 @@ V1_NAMES = {canonical: v1 for v1, canonical in V1_PRODUCT_TYPES.items()}
 
 @dataclass
 class _Partial:
-    positions: list[Position]
-    accounts: list[Account]
-    read: set[str]  # product types whose positions were read
-    warnings: list[str]
-    errors: list[ExchangeError]
+    positions: list[Position] = field(default_factory=list)
+    accounts: list[Account] = field(default_factory=list)
+    read: set[str] = field(default_factory=set)  # product types whose positions were read
+    warnings: list[str] = field(default_factory=list)
+    errors: list[ExchangeError] = field(default_factory=list)
     whole: set[str] = field(default_factory=set)  # ... read with no row skipped
     accounts_read: set[str] = field(default_factory=set)
 
@@ -83,7 +83,7 @@ class Adapter:
         return params
 
     def fetch(self, deadline: float) -> _Partial:
-        out = _Partial([], [], set(), [], [])
+        out = _Partial()
         for pt in self.s.product_types:
             out.attempt(lambda pt=pt: self._positions(pt, deadline, out))
             out.attempt(lambda pt=pt: self._accounts(pt, deadline, out))
@@ -149,7 +149,7 @@ class V3(Adapter):
         return {"category": pt}
 
     def fetch(self, deadline: float) -> _Partial:
-        out = _Partial([], [], set(), [], [])
+        out = _Partial()
         for pt in self.s.product_types:
             out.attempt(lambda pt=pt: self._positions(pt, deadline, out))
         out.attempt(lambda: self._unified(deadline, out))

@@ -326,8 +326,24 @@ class Store:
 
     @staticmethod
     def _item(row: tuple[Any, ...]) -> OutboxItem:
-        keys = tuple(tuple(k) for k in json.loads(row[9]))
-        return OutboxItem(*row[:9], keys, *row[10:])  # type: ignore[arg-type, call-arg]
+        (id_, dest, channel, title, body, created, attempts, due, error, keys, parts, kind, sends) = (
+            row
+        )
+        return OutboxItem(
+            id=id_,
+            dest_key=dest,
+            channel=channel,
+            title=title,
+            body=body,
+            created_at=created,
+            attempts=attempts,
+            next_attempt_at=due,
+            last_error=error,
+            keys=tuple(tuple(k) for k in json.loads(keys)),
+            parts_sent=parts,
+            notify_type=kind,
+            sends=sends,
+        )
 
     def undelivered(self, dest_key: str | None = None) -> list[OutboxItem]:
         """Queued messages in order (all, or one URL's)."""
