@@ -42,8 +42,7 @@ def bench(n: int, cycles: int) -> dict[str, list[float]]:
                 out["fetch"].append(time.perf_counter() - t0)
             print(f"{n} positions, {firing} alerts firing, {cycles} timed cycles")
         finally:
-            for close in wired.hooks.closers:
-                close()
+            wired.close()
     return out
 
 

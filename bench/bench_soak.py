@@ -60,8 +60,7 @@ def main() -> int:
                 )
             print(f"  failed polls: {errors}")
         finally:
-            for close in wired.hooks.closers:
-                close()
+            wired.close()
     return 0
 
 

@@ -84,8 +84,7 @@ def test_heartbeat_goes_out_one_period_after_start_and_only_after_good_polls(tmp
         assert msg.body == "still watching 1 position; 0 alerts firing"
         assert msg.channel == "out"
     finally:
-        for close in wired.hooks.closers:
-            close()
+        wired.close()
 
 
 def test_last_good_poll_survives_a_restart_and_judges_stale(tmp_path, fake):
@@ -93,8 +92,7 @@ def test_last_good_poll_survives_a_restart_and_judges_stale(tmp_path, fake):
     clock = Clock()
     first = wire(cfg, environ=env, out=io.StringIO(), clock=clock)
     first.watcher.cycle()
-    for close in first.hooks.closers:
-        close()
+    first.close()
     stored = Store.open(cfg.state_dir)
     assert float(stored.get_meta("last_success")) == clock.t
     stored.close()
@@ -107,8 +105,7 @@ def test_last_good_poll_survives_a_restart_and_judges_stale(tmp_path, fake):
         stale = [t for t in outcome.transitions if t.rule == "riskwatch-stale"]
         assert [(t.kind, t.severity) for t in stale] == [("firing", "critical")]
     finally:
-        for close in second.hooks.closers:
-            close()
+        second.close()
 
 
 def test_dry_run_prints_and_writes_nothing(tmp_path, fake):
@@ -123,8 +120,7 @@ def test_dry_run_prints_and_writes_nothing(tmp_path, fake):
     outcome = wired.watcher.cycle()
     wired.hooks.delivered(outcome)
     assert sorted(os.listdir(cfg.state_dir)) == listing  # not even while the store is open
-    for close in wired.hooks.closers:
-        close()
+    wired.close()
     assert "WARNING near-liquidation BTCUSDT long" in out.getvalue()
     assert db.read_bytes() == before
     assert sorted(os.listdir(cfg.state_dir)) == listing
@@ -147,8 +143,7 @@ def test_metrics_endpoint_serves_position_metrics_and_alert_states(tmp_path, fak
         wired.hooks.exported(outcome, wired.watcher)
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
     finally:
-        for close in wired.hooks.closers:
-            close()
+        wired.close()
     text = page.decode()
     assert (
         'riskwatch_position_metric{metric="liq_gap_pct",product_type="USDT-FUTURES",'

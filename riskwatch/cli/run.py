@@ -41,8 +41,7 @@ def once(wired) -> int:
         else:  # no later cycle: try every pending message now, whatever its schedule
             log.info("%s", wired.deliverer.deliver_all_once())
     finally:
-        for close in wired.hooks.closers:
-            close()
+        wired.close()
     if outcome.error is not None:  # after delivering: the auth alert went out first
         return cli.report(outcome.error)  # one redacted line, exit 3 refused / 4 unreachable
     return EXIT_OK

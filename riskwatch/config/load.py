@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from riskwatch.config import keys as K
@@ -156,8 +157,8 @@ class _Loader:
         rules = self.rules(top["rules"], defaults, names) if "rules" in top else ()
         return replace(cfg, channels=channels, defaults=defaults, rules=rules)
 
-    def top_scalars(self, top: dict[str, Src]) -> dict[str, object]:
-        out: dict[str, object] = {}
+    def top_scalars(self, top: dict[str, Src]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         r = self.r
         if "send_ttl" in top and (v := r.duration(top["send_ttl"], "send_ttl", minimum=1)):
             out["send_ttl"] = v
@@ -260,7 +261,7 @@ class _Loader:
             )
             return ()
         out: list[Channel] = []
-        for name, value in src.value.items():  # type: ignore[union-attr]
+        for name, value in src.as_map().items():
             path = join("channels", name)
             if not re.match(K.CHANNEL_PATTERN, name):
                 r.error(src.keys[name], path, "channel names use letters, digits, _ . -")

@@ -89,7 +89,7 @@ class Reader:
         if not src.is_list:
             self.error(src, path, f"expected a list, got {describe(src.value)}")
             return []
-        return [(f"{path}[{i}]", item) for i, item in enumerate(src.value)]  # type: ignore[arg-type]
+        return [(f"{path}[{i}]", item) for i, item in enumerate(src.as_list())]
 
     # ---------------------------------------------------------------- scalars
 

@@ -60,7 +60,7 @@ def read_rule(
         scope=scope,  # type: ignore[arg-type]
         match=match or Match(),
         message=message,
-        **inherited,  # type: ignore[arg-type]
+        **inherited,
     )
 
 

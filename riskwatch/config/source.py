@@ -42,6 +42,14 @@ class Src:
     def is_list(self) -> bool:
         return isinstance(self.value, list)
 
+    def as_list(self) -> list[Src]:
+        """The items of a list value (empty for anything else): typed, for the readers."""
+        return self.value if isinstance(self.value, list) else []
+
+    def as_map(self) -> dict[str, Src]:
+        """The entries of a mapping value (empty for anything else)."""
+        return self.value if isinstance(self.value, dict) else {}
+
 
 class Problems:
     """Collects every located problem so ``check`` can report all of them at once."""

@@ -18,6 +18,7 @@ Nothing here reads the clock or does I/O: ``now`` is an argument, state is plain
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from itertools import compress
@@ -132,6 +133,7 @@ class _Items:
 
 
 def _fields(item: Position | Account) -> Fields:
+    head: Fields
     if isinstance(item, Position):
         head = (
             ("symbol", item.symbol),
@@ -203,10 +205,10 @@ def _evaluate_rule(
         index = items.index
         for key in keys:
             prev = state[key]
-            i = index.get(key[1:])  # type: ignore[arg-type]
+            i = index.get(key[1:])
             if i is None:
                 if items.closes(key[1]):
-                    last = items.last_seen(key[1:])  # type: ignore[arg-type]
+                    last = items.last_seen(key[1:])
                     _end(lc, prev, now, _gone(items), out, nxt, last=last, fn=c.fn)
                 continue
             handled.add(i)
@@ -216,14 +218,14 @@ def _evaluate_rule(
             v = col[i]
             if prev.status == "firing" and v == v and quiet(v, prev, now):
                 continue  # steady: same state object, nothing to say
-            _apply(lc, key, v, prev, now, lambda i=i: items.fields(i), out, nxt)
+            _apply(lc, key, v, prev, now, functools.partial(items.fields, i), out, nxt)
     hits = _scan(lc.op, c.loosest, col, cand)
     name = lc.name
     subjects = items.subjects
     for i in hits:
         if i not in handled:
             key = (name, *subjects[i])
-            _apply(lc, key, col[i], None, now, lambda i=i: items.fields(i), out, nxt)
+            _apply(lc, key, col[i], None, now, functools.partial(items.fields, i), out, nxt)
 
 
 def _gone(items: _Items) -> str:
@@ -275,7 +277,7 @@ def _end(
 
 
 def _group(
-    compiled: list[Compiled],
+    compiled: Sequence[Compiled],
     state: Mapping[AlertKey, AlertState],
     defaults: Defaults,
     now: float,

@@ -10,9 +10,9 @@ poll; 1 while a refusal or a config error stands). Their lines carry a sentence 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from riskwatch.core.lifecycle import BUILTIN_SCOPE, Lifecycle, step
+from riskwatch.core.lifecycle import BUILTIN_SCOPE, Fields, Lifecycle, step
 from riskwatch.durations import to_text
 from riskwatch.model import AlertKey, AlertState, Defaults, Health, Severity, Transition
 
@@ -93,16 +93,20 @@ def evaluate(
             continue  # nothing to judge by: keep whatever state there is
         lc = _lifecycle(name, sev, threshold, defaults)
         fields = (("text", text),)
-        t, new = step(lc, key, value, prev, now, lambda f=fields: f)
-        if _new_problem(name, t, new, prev, text):
+        t, new = step(lc, key, value, prev, now, _constant(fields))
+        if new is not None and _new_problem(name, t, new, prev, text):
             t = _retell(lc, key, sev, value, now, fields)
-            new = dataclasses.replace(new, last_sent_at=now, context=fields)  # type: ignore[arg-type]
+            new = dataclasses.replace(new, last_sent_at=now, context=fields)
         if t is not None:
             out.append(_builtin_line(t, prev))
         if new is None:
             nxt.pop(key, None)
         else:
             nxt[key] = new
+
+
+def _constant(fields: Fields) -> Callable[[], Fields]:
+    return lambda: fields
 
 
 def _new_problem(

@@ -107,7 +107,7 @@ def send_with_retries(
         stop=give_up,
         wait=wait,
         retry=retry_if_exception_type(DeliveryError),
-        sleep=sleep,
+        sleep=_returning_none(sleep),
         reraise=True,
     )
     retrying(attempt)
@@ -386,3 +386,12 @@ def drop_orphans(store: Store, known: set[str], why: str, now: float | None = No
             why,
         )
     return sum(dropped.values())
+
+
+def _returning_none(sleep: Sleep) -> Callable[[float], None]:
+    """tenacity's ``sleep`` returns nothing; ours may be ``Event.wait`` (a bool)."""
+
+    def run(seconds: float) -> None:
+        sleep(seconds)
+
+    return run

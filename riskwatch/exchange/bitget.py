@@ -14,6 +14,7 @@ reporting it through ``on_account_mode``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -85,8 +86,8 @@ class Adapter:
     def fetch(self, deadline: float) -> _Partial:
         out = _Partial()
         for pt in self.s.product_types:
-            out.attempt(lambda pt=pt: self._positions(pt, deadline, out))
-            out.attempt(lambda pt=pt: self._accounts(pt, deadline, out))
+            out.attempt(functools.partial(self._positions, pt, deadline, out))
+            out.attempt(functools.partial(self._accounts, pt, deadline, out))
         return out
 
     def parse_positions(self, data: object, pt: str, path: str) -> normalise.Result:
@@ -151,8 +152,8 @@ class V3(Adapter):
     def fetch(self, deadline: float) -> _Partial:
         out = _Partial()
         for pt in self.s.product_types:
-            out.attempt(lambda pt=pt: self._positions(pt, deadline, out))
-        out.attempt(lambda: self._unified(deadline, out))
+            out.attempt(functools.partial(self._positions, pt, deadline, out))
+        out.attempt(functools.partial(self._unified, deadline, out))
         return out
 
     def parse_positions(self, data: object, pt: str, path: str) -> normalise.Result:

@@ -141,7 +141,7 @@ class Transport:
             retry=retry_if_exception_type(TransientError),
             stop=lambda rs: self._should_stop(rs, end),
             wait=self._wait,
-            sleep=self._sleep,
+            sleep=_returning_none(self._sleep),
             reraise=True,
             before_sleep=self._log_retry,
         )
@@ -165,7 +165,7 @@ class Transport:
         after = self._wall()
         server = data.get("serverTime") if isinstance(data, dict) else data
         try:
-            server_ms = float(server)
+            server_ms = float(str(server))  # whatever came: None or a dict fail here too
         except (TypeError, ValueError):
             raise TransientError(
                 f"{self.time_path}: unexpected server time {server!r}", endpoint=self.time_path
@@ -289,3 +289,12 @@ class Transport:
         raise codes.classify(
             str(code), str(envelope.get("msg") or ""), path, status=status, retry_after=retry_after
         )
+
+
+def _returning_none(sleep: Sleep) -> Callable[[float], None]:
+    """tenacity's ``sleep`` returns nothing; ours may be ``Event.wait`` (a bool)."""
+
+    def run(seconds: float) -> None:
+        sleep(seconds)
+
+    return run

@@ -117,7 +117,7 @@ class Watcher:
             meta[META_LAST_SUCCESS] = repr(self.health.last_success)
         if self.last_heartbeat is not None:
             meta[META_LAST_HEARTBEAT] = repr(self.last_heartbeat)
-        if self.persist:
+        if self.persist and self.store is not None:
             self.store.commit_cycle(
                 next_state,
                 outgoing,

@@ -40,6 +40,11 @@ class Hooks:
     pinged: Callable[[Outcome], None] = lambda outcome: None  # heartbeat_url
     closers: list[Callable[[], None]] = field(default_factory=list)
 
+    def close(self) -> None:
+        """Close what the wiring opened (delivery, store, exporter, ...), in order."""
+        for close in self.closers:
+            close()
+
 
 class Daemon:
     def __init__(
@@ -95,8 +100,7 @@ class Daemon:
             if loop.is_alive():
                 log.warning("stopping in the middle of a cycle; it will be redone at start")
             else:
-                for close in self.hooks.closers:
-                    close()
+                self.hooks.close()
             for sig, h in previous.items():
                 signal.signal(sig, h)
         log.info("stopped")

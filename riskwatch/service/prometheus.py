@@ -124,7 +124,7 @@ class Exporter:
         for _, message in outcome.outgoing:
             self.enqueued.labels(channel=message.channel).inc()
         self.published.publish(outcome.snapshot, watcher.state)
-        if watcher.persist:
+        if watcher.persist and watcher.store is not None:
             self.outbox.set(watcher.store.outbox_depth())
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ the demo and the tests build exactly what production builds.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -13,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from riskwatch import exchange
 from riskwatch.delivery.console import ConsoleWriter
@@ -23,6 +24,11 @@ from riskwatch.service.cycle import Outcome, Watcher
 from riskwatch.service.daemon import Hooks
 from riskwatch.store.db import Store
 
+if TYPE_CHECKING:
+    import requests
+
+    from riskwatch.delivery.workers import Deliverer
+
 log = logging.getLogger("riskwatch")
 
 
@@ -30,9 +36,12 @@ log = logging.getLogger("riskwatch")
 class Wired:
     watcher: Watcher
     hooks: Hooks
-    deliverer: object | None  # notify.Deliverer, None in dry-run
+    deliverer: Deliverer | None  # None in dry-run
     store: Store | None
     stop: threading.Event  # ends every backoff of the client and the deliverer: give it the loop
+
+    def close(self) -> None:
+        self.hooks.close()
 
 
 def wire(
@@ -78,11 +87,12 @@ def wire(
             destinations=lambda c: {ch.name: [ch.name] for ch in c.channels},
             clock=clock,
         )
-        hooks.delivered = lambda outcome: [writer.write(m) for _, m in outcome.outgoing]
-        deliverer = None
+        hooks.delivered = functools.partial(_print_outgoing, writer)
+        deliverer: Deliverer | None = None
     else:
         from riskwatch.delivery import workers as notify
 
+        assert store is not None  # only a dry run goes without a store
         watcher = Watcher(cfg, client=client, store=store, destinations=notify.routes, clock=clock)
         deliverer = notify.Deliverer(cfg, store, stop=stop, clock=clock, out=out)
         hooks.delivered = lambda outcome: deliverer.kick()
@@ -103,6 +113,11 @@ def wire(
     return Wired(watcher=watcher, hooks=hooks, deliverer=deliverer, store=store, stop=stop)
 
 
+def _print_outgoing(writer: ConsoleWriter, outcome: Outcome) -> None:
+    for _, message in outcome.outgoing:
+        writer.write(message)
+
+
 def _open_store(cfg: Config, dry_run: bool) -> Store | None:
     """A dry run reads an existing state dir (read-only) but creates and writes nothing."""
     if not dry_run:
@@ -120,7 +135,7 @@ class Pinger:
         self._url = url
         self._timeout = timeout
         self._busy = threading.Lock()
-        self._session = None
+        self._session: requests.Session | None = None
 
     def __call__(self, outcome: Outcome) -> None:
         if self._busy.acquire(blocking=False):

@@ -230,7 +230,7 @@ class Store:
                         self._conn.execute("ROLLBACK")
                 raise
 
-    def _write(self, doing: str, body: Callable[[sqlite3.Connection], None]) -> None:
+    def _write(self, doing: str, body: Callable[[sqlite3.Connection], object]) -> None:
         if self.readonly:
             raise StoreError(f"{self.path}: opened read-only (--dry-run): cannot {doing}")
         with self._errors(doing), self._transaction() as conn:

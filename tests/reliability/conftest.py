@@ -290,8 +290,7 @@ class Rig:
         return done()
 
     def close(self) -> None:
-        for close in self.wired.hooks.closers:
-            close()
+        self.wired.close()
 
 
 def io_sink():

@@ -310,13 +310,15 @@ class FakeBitget:
             pt = params.get("productType", "").upper()
             return self._cached(("v2a", pt), lambda: account_rows(b, pt, v1=False))
         if path in ("/api/mix/v1/position/allPosition-v2", "/api/mix/v1/account/accounts"):
-            pt = V1_PRODUCT_TYPES.get(params.get("productType", "").lower())
-            if pt is None:
+            v1_pt = V1_PRODUCT_TYPES.get(params.get("productType", "").lower())
+            if v1_pt is None:
                 return "40017"
             if path.endswith("accounts"):
-                return self._cached(("v1a", pt), lambda: account_rows(b, pt, v1=True))
+                return self._cached(("v1a", v1_pt), lambda: account_rows(b, v1_pt, v1=True))
             coin = params.get("marginCoin", "").upper() or None
-            return self._cached(("v1", pt, coin), lambda: [p.v1() for p in b.select(pt, coin)])
+            return self._cached(
+                ("v1", v1_pt, coin), lambda: [p.v1() for p in b.select(v1_pt, coin)]
+            )
         if path == "/api/v3/position/current-position":
             pt = params.get("category", "").upper()
             if not pt:
