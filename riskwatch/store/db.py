@@ -324,26 +324,12 @@ class Store:
         " keys, parts_sent, notify_type, sends"
     )
 
-    @staticmethod
-    def _item(row: tuple[Any, ...]) -> OutboxItem:
-        (id_, dest, channel, title, body, created, attempts, due, error, keys, parts, kind, sends) = (
-            row
-        )
-        return OutboxItem(
-            id=id_,
-            dest_key=dest,
-            channel=channel,
-            title=title,
-            body=body,
-            created_at=created,
-            attempts=attempts,
-            next_attempt_at=due,
-            last_error=error,
-            keys=tuple(tuple(k) for k in json.loads(keys)),
-            parts_sent=parts,
-            notify_type=kind,
-            sends=sends,
-        )
+    @classmethod
+    def _item(cls, row: tuple[Any, ...]) -> OutboxItem:
+        """A row of ``_COLUMNS`` as an item, by column name (the columns are its fields)."""
+        item = dict(zip(cls._COLUMNS.replace(" ", "").split(","), row, strict=True))
+        item["keys"] = tuple(tuple(k) for k in json.loads(item["keys"]))
+        return OutboxItem(**item)
 
     def undelivered(self, dest_key: str | None = None) -> list[OutboxItem]:
         """Queued messages in order (all, or one URL's)."""
