@@ -50,8 +50,9 @@ EXCHANGE: tuple[Key, ...] = (
     Key(
         "fallback_url",
         "url",
-        "tried when the primary is unreachable",
-        "https://capi.bitget.com",
+        "opt-in second host, used while the primary is unreachable (off: Bitget documents "
+        "one REST host)",
+        None,
         nullable=True,
     ),
     Key(

@@ -1,8 +1,10 @@
 """Bitget request signing, exactly as Bitget specifies it (v1, v2 and v3 alike).
 
 ``ACCESS-SIGN = base64(hmac_sha256(secret, timestamp + METHOD + requestPath + "?" + query + body))``
-with no ``?`` when there is no query. The query signed must be byte-for-byte the query sent, so
-``encode_query`` is the single place that builds it and the transport sends its output verbatim.
+with no ``?`` when there is no query. Bitget signs the *raw* query (``key=value`` joined by
+``&``, values not percent-encoded: its own SDK's ``parse_params_to_str``), while the URL carries
+the percent-encoded form. Both come from the same sorted pairs (``raw_query`` and
+``encode_query``), so they differ only where a value needs escaping.
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ def encode_query(params: Mapping[str, str] | None) -> str:
     return "&".join(
         f"{quote(str(k), safe='')}={quote(str(v), safe='')}" for k, v in sorted(params.items())
     )
+
+
+def raw_query(params: Mapping[str, str] | None) -> str:
+    """The query as Bitget signs it: keys sorted, values as they are; '' when no params."""
+    if not params:
+        return ""
+    return "&".join(f"{k}={v}" for k, v in sorted(params.items()))
 
 
 def prehash(timestamp: str, method: str, path: str, query: str = "", body: str = "") -> str:

@@ -1,9 +1,9 @@
 """HTTP to Bitget: the one place that touches ``requests``.
 
 Everything the network can do wrong is translated here, once, into riskwatch errors: connection
-failures and hangs (which also switch to the fallback host), HTTP 429 and 5xx, empty bodies,
-malformed JSON, Bitget's error codes (``codes.classify``). Above this module nobody sees a
-``requests`` exception.
+failures and hangs (which also switch to the fallback host, when one is configured), HTTP 429
+and 5xx, empty bodies, malformed JSON, Bitget's error codes (``codes.classify``). Above this
+module nobody sees a ``requests`` exception.
 
 Policy, in order of application for one ``get``:
 - a token bucket per endpoint family (``RateLimiter``) so we do not earn 429s;
@@ -14,7 +14,11 @@ Policy, in order of application for one ``get``:
 - tenacity retries on ``TransientError`` (which includes ``RateLimited``) with exponential
   backoff and jitter, honouring Retry-After, and a *deadline*: a fetch never outlives the poll
   interval by much. Sleeps go through the injected ``sleep`` (which waits on the stop event), so
-  SIGTERM ends a backoff at once.
+  SIGTERM ends a backoff at once;
+- ``fallback_url`` is off by default (Bitget documents one REST host). When set, a primary that
+  does not answer is replaced by the fallback only once the fallback's public time endpoint
+  answers, and an outage is logged once (WARNING when switching, INFO when the primary is
+  back), however many requests it spans.
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ class Transport:
             self._hosts.append(settings.fallback_url.rstrip("/"))
         self._active = 0
         self._switched_at = 0.0
+        self._outage = False  # the switch to the fallback was logged; the return is not yet
         self.offset_ms: float = 0.0
         self._synced = False
         self._lock = threading.Lock()
@@ -110,7 +115,7 @@ class Transport:
     def host(self) -> str:
         with self._lock:
             if self._active and self._clock() - self._switched_at >= FALLBACK_HOLD:
-                log.info("trying the primary host %s again", self._hosts[0])
+                log.debug("trying the primary host %s again", self._hosts[0])
                 self._active = 0
             return self._hosts[self._active]
 
@@ -231,7 +236,7 @@ class Transport:
     ) -> Any:
         self.limiter.acquire(bucket)
         query = signing.encode_query(params)
-        headers = self._headers(path, query) if signed else {"locale": "en-US"}
+        headers = self._headers(path, signing.raw_query(params)) if signed else {"locale": "en-US"}
         host = self.host
         url = f"{host}{path}" + (f"?{query}" if query else "")
         read_timeout = max(1.0, min(self.settings.timeout, end - self._clock()))
@@ -247,6 +252,7 @@ class Transport:
         except requests.RequestException as exc:
             raise TransientError(f"{path}: {type(exc).__name__}", endpoint=path) from exc
         log.debug("GET %s -> HTTP %s (%d bytes)", path, resp.status_code, len(body))
+        self._answered(host)
         return self._interpret(path, resp.status_code, resp.headers, body)
 
     def _headers(self, path: str, query: str) -> dict[str, str]:
@@ -261,18 +267,59 @@ class Transport:
         )
 
     def _switch_host(self, failed: str) -> None:
+        """The active host did not answer: move to the other one, the fallback only once its
+        public time endpoint answers (a dead fallback is no better than a dead primary)."""
         with self._lock:
             if len(self._hosts) < 2 or self._hosts[self._active] != failed:
                 return
+            to_fallback = self._active == 0
+        if to_fallback and not self._probe(self._hosts[1]):
+            log.debug("the fallback host %s does not answer either; staying", self._hosts[1])
+            return
+        with self._lock:
+            if self._hosts[self._active] != failed:
+                return  # another thread switched meanwhile
             self._active = 1 - self._active
             self._switched_at = self._clock()
-            log.warning("%s is unreachable; switching to %s", failed, self._hosts[self._active])
+            if to_fallback and not self._outage:
+                self._outage = True
+                log.warning(
+                    "%s is unreachable; switching to the fallback %s", failed, self._hosts[1]
+                )
+            else:
+                log.debug("%s is unreachable; switching to %s", failed, self._hosts[self._active])
+
+    def _probe(self, host: str) -> bool:
+        """Whether ``host`` answers Bitget's public time endpoint with an envelope."""
+        try:
+            resp = self._session.get(
+                f"{host}{self.time_path}",
+                headers={"locale": "en-US"},
+                timeout=min(5.0, self.settings.timeout),
+            )
+            return resp.status_code < 500 and b'"code"' in resp.content
+        except requests.RequestException:
+            return False
+
+    def _answered(self, host: str) -> None:
+        """``host`` answered: when it is the primary at the end of an outage, say so once."""
+        if self._outage and host == self._hosts[0]:
+            with self._lock:
+                if not self._outage:
+                    return
+                self._outage = False
+            log.info("the primary host %s answers again; back from the fallback", host)
 
     def _interpret(self, path: str, status: int, headers: Mapping[str, str], body: bytes) -> Any:
         retry_after = parse_retry_after(headers.get("Retry-After"), self._wall())
         if status == 429:
             raise codes.classify(
-                "429", "Too Many Requests", path, status=status, retry_after=retry_after
+                "429",
+                "Too Many Requests",
+                path,
+                status=status,
+                retry_after=retry_after,
+                demo=self.settings.demo,
             )
         if not body.strip():
             raise TransientError(f"{path}: empty response body, HTTP {status}", endpoint=path)
@@ -287,7 +334,12 @@ class Transport:
         if codes.is_success(code) and status < 400:
             return envelope.get("data")
         raise codes.classify(
-            str(code), str(envelope.get("msg") or ""), path, status=status, retry_after=retry_after
+            str(code),
+            str(envelope.get("msg") or ""),
+            path,
+            status=status,
+            retry_after=retry_after,
+            demo=self.settings.demo,
         )
 
 
