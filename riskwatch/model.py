@@ -48,6 +48,15 @@ V1_PRODUCT_TYPES: Mapping[str, str] = {
     "sdmcbl": "SCOIN-FUTURES",
     "scmcbl": "SUSDC-FUTURES",
 }
+# v3 (unified trading account) takes only these as ``category``.
+V3_CATEGORIES: tuple[str, ...] = ("USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES")
+# The older demo scheme's product types, and the normal ones Bitget's demo trading (a demo key
+# with the ``paptrading: 1`` header) takes instead: with ``demo: true`` the former are aliases.
+DEMO_ALIASES: Mapping[str, str] = {
+    "SUSDT-FUTURES": "USDT-FUTURES",
+    "SCOIN-FUTURES": "COIN-FUTURES",
+    "SUSDC-FUTURES": "USDC-FUTURES",
+}
 # The product type under which a unified (v3) account's account-scope alerts are keyed.
 UNIFIED = "unified"
 
@@ -75,6 +84,7 @@ class Position:
     keep_margin_rate: Decimal | None = None  # v3: mmr
     margin_ratio: Decimal | None = None  # v2 only
     break_even_price: Decimal | None = None
+    size_in_usd: bool = False  # v3 COIN-M: ``total`` counts USD contracts, so it is the notional
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +109,12 @@ class Account:
     imr: Decimal | None = None
     mmr: Decimal | None = None
     position_mgn_ratio: Decimal | None = None
+    # v2 multi-asset (union) mode: the account's figures, across its coins; per-coin equity can
+    # then be negative. asset_mode is "single" or "union" as Bitget reports it (None: unsaid).
+    union_mm: Decimal | None = None
+    union_available: Decimal | None = None
+    union_total_margin: Decimal | None = None
+    asset_mode: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +131,9 @@ class Snapshot:
     accounts_fetched: frozenset[str] = frozenset()
     account_mode: AccountMode = "classic"
     warnings: tuple[str, ...] = ()  # skipped rows etc., one line each, already said in the log
+    # Bitget's accountMode while the account moves between classic and unified ("upgrading",
+    # "switching"); polling goes on with the API that last worked. None: not in transition.
+    account_transition: str | None = None
 
 
 # --------------------------------------------------------------------------- configuration
@@ -162,7 +181,7 @@ class Defaults:
 class ExchangeSettings:
     api: ApiVersion = "auto"
     base_url: str = "https://api.bitget.com"
-    fallback_url: str | None = "https://capi.bitget.com"
+    fallback_url: str | None = None  # off: Bitget documents one REST host
     product_types: tuple[str, ...] = ("USDT-FUTURES",)
     margin_coin: str | None = None
     demo: bool = False

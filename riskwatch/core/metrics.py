@@ -61,7 +61,8 @@ def liq_gap_pct(p: Position) -> Value:
 
 
 def notional(p: Position) -> Value:
-    return float(p.total * p.mark_price)
+    """Position value in the quote currency; a v3 COIN-M size is already USD contracts."""
+    return float(p.total) if p.size_in_usd else float(p.total * p.mark_price)
 
 
 def unrealized_plr(p: Position) -> Value:
@@ -89,6 +90,7 @@ def _account(name: str, doc: str, getter: Callable[[Account], Value], **kw: Any)
 
 
 _V3_ONLY = ("v1", "v2")
+_UNION_ONLY = ("v1", "v3")  # v2 account rows in multi-asset (union) mode
 
 CATALOGUE: tuple[Metric, ...] = (
     _position(
@@ -151,10 +153,15 @@ CATALOGUE: tuple[Metric, ...] = (
         phrase="break-even {v}",
         unit="price",
     ),
-    _position("notional", "total * markPrice", notional, phrase="notional {v}"),
+    _position(
+        "notional",
+        "total * markPrice (v3 COIN-M: total, USD contracts)",
+        notional,
+        phrase="notional {v}",
+    ),
     _account(
         "crossedRiskRate",
-        "cross-margin risk rate (1.0 = liquidation); v3: the unified account's mgnRatio",
+        "cross-margin risk rate (1.0 = liquidation); v3: the unified account's mmr / effEquity",
         _attr("crossed_risk_rate"),
         phrase="account risk {v}",
         unit="ratio",
@@ -197,7 +204,7 @@ CATALOGUE: tuple[Metric, ...] = (
     ),
     _account(
         "mgnRatio",
-        "unified account margin ratio (1.0 = liquidation)",
+        "unified account margin ratio as Bitget reports it (formula undocumented)",
         _attr("mgn_ratio"),
         unavailable_in=_V3_ONLY,
         phrase="margin ratio {v}",
@@ -224,6 +231,27 @@ CATALOGUE: tuple[Metric, ...] = (
         unavailable_in=_V3_ONLY,
         phrase="position margin ratio {v}",
         unit="ratio",
+    ),
+    _account(
+        "unionTotalMargin",
+        "multi-asset (union) mode: the account's total margin across coins, in USD",
+        _attr("union_total_margin"),
+        unavailable_in=_UNION_ONLY,
+        phrase="union total margin {v} USD",
+    ),
+    _account(
+        "unionAvailable",
+        "multi-asset (union) mode: the account's available margin, in USD",
+        _attr("union_available"),
+        unavailable_in=_UNION_ONLY,
+        phrase="union available {v} USD",
+    ),
+    _account(
+        "unionMm",
+        "multi-asset (union) mode: the account's maintenance margin, in USD",
+        _attr("union_mm"),
+        unavailable_in=_UNION_ONLY,
+        phrase="union maintenance margin {v} USD",
     ),
 )
 

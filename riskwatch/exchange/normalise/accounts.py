@@ -33,7 +33,11 @@ _V2_ACCOUNT = (
     ("unrealized_pl", "unrealizedPL"),
     ("usdt_equity", "usdtEquity"),
     ("btc_equity", "btcEquity"),
+    ("union_mm", "unionMm"),
+    ("union_available", "unionAvailable"),
 )
+# Bitget's docs and example spell it unionTotalMagin; some SDKs add unionTotalMargin: either.
+_UNION_TOTAL = ("unionTotalMagin", "unionTotalMargin")
 _V1_ACCOUNT = (
     ("account_equity", "equity"),
     ("available", "available"),
@@ -52,10 +56,9 @@ _V3_ACCOUNT = (
     ("usdt_equity", "usdtEquity"),
     ("btc_equity", "btcEquity"),
     ("eff_equity", "effEquity"),
+    # mgnRatio ("margin ratio") has no documented formula: kept as its own metric. The risk
+    # ratio rules use (crossedRiskRate) is built from documented fields in account_v3.
     ("mgn_ratio", "mgnRatio"),
-    # mgnRatio is the unified account's margin ratio (maintenance margin / effective equity,
-    # 1.0 = liquidation), the quantity v2 calls crossedRiskRate: rules on it work unchanged.
-    ("crossed_risk_rate", "mgnRatio"),
     ("imr", "imr"),
     ("mmr", "mmr"),
     ("position_mgn_ratio", "positionMgnRatio"),
@@ -97,7 +100,15 @@ def accounts(
             warnings.append(text)
             continue
         values = _fields(r, spec, endpoint, f"{coin} account", warnings)
-        out.append(Account(product_type=product_type, margin_coin=coin, **values))
+        extra: dict[str, Any] = {}
+        if shape != "v1":
+            key = next((k for k in _UNION_TOTAL if r.get(k) not in (None, "")), _UNION_TOTAL[0])
+            extra = _fields(
+                r, (("union_total_margin", key),), endpoint, f"{coin} account", warnings
+            )
+            mode = r.get("assetMode")
+            extra["asset_mode"] = mode if mode in ("single", "union") else None
+        out.append(Account(product_type=product_type, margin_coin=coin, **values, **extra))
     return out, warnings
 
 
@@ -111,6 +122,7 @@ def account_v3(data: Any, margin_coin: str, endpoint: str) -> tuple[Account, lis
         )
     warnings: list[str] = []
     values = _fields(data, _V3_ACCOUNT, endpoint, "unified account", warnings)
+    values["crossed_risk_rate"] = risk_ratio(values["mmr"], values["eff_equity"])
     assets = data.get("assets")
     asset = (
         next((a for a in assets if isinstance(a, Mapping) and a.get("coin") == margin_coin), None)
@@ -128,3 +140,14 @@ def account_v3(data: Any, margin_coin: str, endpoint: str) -> tuple[Account, lis
             )
         )
     return Account(product_type=UNIFIED, margin_coin=margin_coin, **values), warnings
+
+
+def risk_ratio(mmr: Decimal | None, eff_equity: Decimal | None) -> Decimal | None:
+    """A unified account's risk ratio, ``mmr / effEquity`` (both USD amounts, documented on
+    ``/api/v3/account/assets``): 1.0 is liquidation. None without positive effective equity."""
+    if mmr is None or eff_equity is None or eff_equity <= 0:
+        return None
+    return (mmr / eff_equity).quantize(_RATIO_PLACES).normalize()
+
+
+_RATIO_PLACES = Decimal("1e-10")  # a ratio shown to 10 places, not Decimal's 28 digits

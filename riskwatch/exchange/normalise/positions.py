@@ -9,7 +9,8 @@ shape is a ``TransientError`` naming the endpoint (Bitget hiccups; the next poll
 Conventions: values are ``Decimal`` as reported (read by ``numbers``); ``leverage`` may be a
 string or a JSON number; a liquidation price that is ``<= 0``, empty or null means "no
 liquidation price" (``None``); zero-size legs are not positions; symbols are bare
-(``BTCUSDT``), product types canonical. Account rows are ``normalise_accounts``' job.
+(``BTCUSDT``; v3 COIN-M ``BTCUSD_CM`` becomes ``BTCUSD`` with ``size_in_usd``, its size being
+USD contracts), product types canonical. Account rows are ``normalise_accounts``' job.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ _FIELDS = dataclasses.fields(Position)
 )
 _EXTRA = tuple((getattr(Position, f.name).__set__, f.default) for f in _FIELDS[16:])
 _new = object.__new__
+_set_size_in_usd = Position.size_in_usd.__set__  # type: ignore[attr-defined]
+COIN_M_SUFFIX = "_CM"  # v3 COIN-M symbols (BTCUSD_CM), sized in USD contracts
 
 
 def _position(
@@ -180,9 +183,10 @@ def _v3(r: Row, pt: str) -> Position | None:
     upl = _opt(r.get("unrealisedPnl"))
     plr = _opt(r.get("profitRate"))
     symbol, coin = _names(r)
-    return _position(
+    usd = symbol.endswith(COIN_M_SUFFIX)
+    p = _position(
         pt,
-        symbol,
+        symbol.removesuffix(COIN_M_SUFFIX) if usd else symbol,
         _SIDES[r["posSide"]],
         coin,
         total,
@@ -198,6 +202,9 @@ def _v3(r: Row, pt: str) -> Position | None:
         None,
         _opt(r.get("breakEvenPrice")),
     )
+    if usd:
+        _set_size_in_usd(p, True)
+    return p
 
 
 def _bad() -> Any:
