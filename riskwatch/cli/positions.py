@@ -36,7 +36,7 @@ POSITION_COLUMNS = (
     "MARGIN_R",
     "RULES",
 )
-ACCOUNT_COLUMNS = ("PRODUCT", "COIN", "EQUITY", "AVAILABLE", "RISK_RATE", "RULES")
+ACCOUNT_COLUMNS = ("PRODUCT", "COIN", "MODE", "EQUITY", "AVAILABLE", "RISK_RATE", "RULES")
 
 
 def run(
@@ -135,7 +135,7 @@ def position_row(p: Position, rules: Sequence[Rule]) -> tuple[str, ...]:
         p.product_type,
         p.symbol,
         p.side,
-        _dec(p.total),
+        _dec(p.total) + (" USD" if p.size_in_usd else ""),
         _dec(p.leverage),
         _dec(p.mark_price),
         _dec(p.liquidation_price),
@@ -151,6 +151,7 @@ def account_row(a: Account, rules: Sequence[Rule]) -> tuple[str, ...]:
     return (
         a.product_type,
         a.margin_coin,
+        a.asset_mode or "-",
         _dec(a.account_equity),
         _dec(a.available),
         _dec(a.crossed_risk_rate),
@@ -175,7 +176,8 @@ def render(snap: Snapshot, cfg: Config) -> str:
     order = sorted(snap.positions, key=_nearest_first)
     lines = [
         f"{plural(len(snap.positions), 'position')}, account mode {snap.account_mode}, "
-        f"product types read whole: {', '.join(sorted(snap.fetched)) or 'none'}"
+        f"product types read whole: {', '.join(sorted(snap.fetched)) or 'none'}",
+        *mode_note(snap),
     ]
     missing = set(cfg.exchange.product_types) - set(snap.fetched)
     if (missing and snap.account_mode == "classic") or (missing and snap.fetched):
@@ -189,5 +191,30 @@ def render(snap: Snapshot, cfg: Config) -> str:
         lines.append("no open positions")
     if snap.accounts:
         lines += ["", *table(ACCOUNT_COLUMNS, [account_row(a, rules) for a in snap.accounts])]
+        lines += union_notes(snap.accounts)
     lines += [f"warning: {w}" for w in snap.warnings]
     return "\n".join(lines)
+
+
+def mode_note(snap: Snapshot) -> list[str]:
+    """A line when Bitget says the account is moving between classic and unified mode."""
+    if not snap.account_transition:
+        return []
+    return [
+        f"account mode in transition: Bitget says {snap.account_transition} (accountMode); "
+        f"riskwatch keeps polling the {snap.account_mode} account's API until it settles"
+    ]
+
+
+def union_notes(accounts: Sequence[Account]) -> list[str]:
+    """One line per product type in multi-asset (union) mode, with the account's figures."""
+    out = []
+    for pt in dict.fromkeys(a.product_type for a in accounts if a.asset_mode == "union"):
+        a = next(x for x in accounts if x.product_type == pt and x.asset_mode == "union")
+        out.append(
+            f"{pt} is in multi-asset (union) mode: the account's total margin "
+            f"{_dec(a.union_total_margin)}, available {_dec(a.union_available)}, maintenance "
+            f"margin {_dec(a.union_mm)} (unionTotalMargin, unionAvailable, unionMm); the "
+            "per-coin equity and available above are not the account's, and can be negative"
+        )
+    return out

@@ -7,9 +7,13 @@
 - v3 (unified trading accounts): ``/api/v3/position/current-position?category=..`` per product
   type and ``/api/v3/account/assets`` for the one unified account.
 
-``auto`` starts on v2 (or on the remembered mode), switches to v3 when Bitget answers 40085
-(unified account), and back to v2 on 40084 (classic account), logging the switch and
-reporting it through ``on_account_mode``.
+``auto`` asks Bitget which mode the account is in (``accountmode.probe``: ``GET
+/api/v3/account/settings``) before the first poll and again whenever a path answers 40085
+(unified account) or 40084 (classic account); when the probe tells nothing it starts on the
+remembered mode (else v2) and follows those two codes. A switch is logged and reported through
+``on_account_mode``. While Bitget says the account is ``upgrading`` or ``switching``, polling
+stays on the API that last worked, the snapshot carries the transition, and a refusal of that
+API is an ``Unreachable`` saying so (no flipping between APIs on every poll).
 """
 
 from __future__ import annotations
@@ -18,16 +22,17 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from riskwatch.errors import AuthError, ExchangeError, Unreachable
-from riskwatch.exchange import codes
+from riskwatch.exchange import accountmode, codes
 from riskwatch.exchange.normalise import accounts as normalise_accounts
 from riskwatch.exchange.normalise import positions as normalise
 from riskwatch.exchange.transport import Transport
 from riskwatch.model import (
     UNIFIED,
     V1_PRODUCT_TYPES,
+    V3_CATEGORIES,
     Account,
     AccountMode,
     ExchangeSettings,
@@ -149,9 +154,21 @@ class V3(Adapter):
     def position_params(self, pt: str) -> dict[str, str]:
         return {"category": pt}
 
+    def __init__(self, transport: Transport, settings: ExchangeSettings) -> None:
+        super().__init__(transport, settings)
+        # v3 takes three categories; anything else would be refused (400172): skip it, once.
+        self.categories = [pt for pt in settings.product_types if pt in V3_CATEGORIES]
+        skipped = [pt for pt in settings.product_types if pt not in V3_CATEGORIES]
+        if skipped:
+            log.warning(
+                "the unified trading account (v3) API has no %s: not read (v3 takes %s)",
+                ", ".join(skipped),
+                ", ".join(V3_CATEGORIES),
+            )
+
     def fetch(self, deadline: float) -> _Partial:
         out = _Partial()
-        for pt in self.s.product_types:
+        for pt in self.categories:
             out.attempt(functools.partial(self._positions, pt, deadline, out))
         out.attempt(functools.partial(self._unified, deadline, out))
         return out
@@ -190,12 +207,15 @@ class BitgetClient:
         on_account_mode: Callable[[AccountMode], None] | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
+        settings = accountmode.demo_aliases(settings)
         self.settings = settings
         self._t = transport
         self._auto = settings.api == "auto"
         self._on_mode = on_account_mode
         self._wall = wall
         self._reported = False
+        self._probed = False
+        self.transition: str | None = None  # Bitget's accountMode while in transition
         start = settings.api if not self._auto else "v3" if account_mode == "unified" else "v2"
         self._use(start)
 
@@ -212,18 +232,61 @@ class BitgetClient:
         self._t.time_path = self._adapter.time_path
 
     def fetch_snapshot(self) -> Snapshot:
+        if self._auto and (not self._probed or self.transition is not None):
+            self._probed = True
+            self._follow(accountmode.probe(self._t, self._t.deadline()))
         try:
             snap = self._fetch()
         except AuthError as exc:
             target = self._switch_target(exc)
             if target is None:
                 raise
-            self._switch(target, exc)
+            found = accountmode.probe(self._t, self._t.deadline())
+            if not self._follow(found) and self.transition is None:
+                self._switch(target, f"Bitget answered {exc.code}")
+            if self.transition is not None:
+                raise self._in_transition(exc) from exc
             snap = self._fetch()
+        if self.transition is not None:
+            snap = replace(snap, account_transition=self.transition)
         if not self._reported and self._on_mode is not None:
             self._reported = True
             self._on_mode(snap.account_mode)
         return snap
+
+    def _follow(self, found: str | None) -> bool:
+        """Act on what the probe found; True when it decided the API (a switch or not)."""
+        if found in accountmode.TRANSITIONS:
+            if self.transition != found:
+                log.warning(
+                    "Bitget says the account is %s between classic and unified trading account "
+                    "mode (accountMode %s): polling goes on with the %s API until it settles",
+                    found,
+                    found,
+                    self.api,
+                )
+            self.transition = found
+            return True
+        if found is None:
+            return False
+        if self.transition is not None:
+            log.info("the account mode settled: %s (was %s)", found, self.transition)
+            self.transition = None
+        target = "v3" if found in accountmode.V3_MODES else "v2"
+        if target != self.api:
+            self._switch(target, f"Bitget's account settings say accountMode {found}")
+        return True
+
+    def _in_transition(self, exc: AuthError) -> Unreachable:
+        state = self.transition or "switching"
+        return accountmode.InTransition(
+            f"the account is {state} between classic and unified trading account mode, and "
+            f"Bitget refuses the {self.api} API meanwhile (code {exc.code}); riskwatch keeps "
+            "polling until the mode settles",
+            transition=state,
+            code=exc.code,
+            endpoint=exc.endpoint,
+        )
 
     def _switch_target(self, exc: AuthError) -> str | None:
         if not self._auto:
@@ -234,11 +297,11 @@ class BitgetClient:
             return "v2"
         return None
 
-    def _switch(self, version: str, exc: AuthError) -> None:
+    def _switch(self, version: str, why: str) -> None:
         mode = ADAPTERS[version].mode
         log.warning(
-            "Bitget answered %s: the account is in %s mode; switching to the %s API",
-            exc.code,
+            "%s: the account is in %s mode; switching to the %s API",
+            why,
             "unified trading account" if mode == "unified" else "classic account",
             version,
         )

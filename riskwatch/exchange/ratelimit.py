@@ -16,6 +16,7 @@ DEFAULT_RATES: Mapping[str, float] = {
     "accounts": 10.0,
     "v3-position": 20.0,
     "v3-assets": 20.0,
+    "v3-settings": 1.0,  # GET /api/v3/account/settings: probed at start and on a mode refusal
     "public": 20.0,
 }
 

@@ -231,6 +231,11 @@ class Daemon:
         text = f"{plural(positions, 'position')}, {firing} firing, last good poll {when}"
         if outcome is not None and outcome.error is not None:
             text += f"; last poll failed: {type(outcome.error).__name__}"
+        transition = getattr(outcome.error if outcome else None, "transition", None) or (
+            snap.account_transition if snap else None
+        )
+        if transition:
+            text += f"; account {transition} between classic and unified mode at Bitget"
         if w.health.config_error:
             text += "; rules file invalid (running on the last good rules)"
         return text
