@@ -23,8 +23,10 @@ from riskwatch.core import metrics
 from riskwatch.errors import ConfigError
 from riskwatch.model import (
     CONSOLE_URLS,
+    DEMO_ALIASES,
     PRODUCT_TYPES,
     V1_PRODUCT_TYPES,
+    V3_CATEGORIES,
     Channel,
     Config,
     Defaults,
@@ -223,7 +225,23 @@ class _Loader:
         for key, minimum in (("poll_interval", 1.0), ("stale_after", 1.0), ("timeout", 0.1)):
             if key in m and (d := r.duration(m[key], join(p, key), minimum=minimum)) is not None:
                 kw[key] = d
+        self.v3_categories(m, kw)
         return ExchangeSettings(**kw)  # type: ignore[arg-type]
+
+    def v3_categories(self, m: dict[str, Src], kw: dict[str, object]) -> None:
+        """v3 takes three categories; with demo: true the S* ones are read as those."""
+        pts = kw.get("product_types")
+        if kw.get("api") != "v3" or not isinstance(pts, tuple):
+            return
+        allowed = set(V3_CATEGORIES) | (set(DEMO_ALIASES) if kw.get("demo") else set())
+        bad = [pt for pt in pts if pt not in allowed]
+        if bad:
+            self.r.error(
+                m["product_types"],
+                join("exchange", "product_types"),
+                f"{', '.join(bad)}: the v3 API takes only {', '.join(V3_CATEGORIES)} "
+                "(demo trading: set exchange.demo: true and use the normal product types)",
+            )
 
     def interp_enum(self, src: Src, path: str, choices: tuple[str, ...]) -> str | None:
         def check(v: str) -> str | None:
