@@ -3,7 +3,7 @@
 Kept apart from ``fake`` (the ``FakeBitget`` controller: lifecycle, auth, routing, fault
 queue) and ``fake_state`` (the book) so each stays small: this module only turns what
 ``FakeBitget`` decides into bytes on the socket, in the order Bitget checks a request
-(fault, account mode, v1 decommission, credentials, v3-on-classic, route). It also renders the
+(fault, then ``gate``'s checks in Bitget's order, then the route). It also renders the
 account and contract rows, which are response shapes rather than state.
 """
 
@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from riskwatch.exchange.fake import gate
 from riskwatch.exchange.fake.state import Book
 
 if TYPE_CHECKING:  # fake imports this module at run time: annotations only, no cycle
@@ -33,11 +34,12 @@ ERR = {
     "at this time",
     "30032": "The V1 API has been decommissioned. Please migrate to a newer version.",
     "40017": "Parameter verification failed",
+    "400172": "Parameter verification failed",
+    "40099": "exchange environment is incorrect",
+    "40014": "Incorrect permissions, need {0} permissions",
     "40404": "Request URL NOT FOUND",
     "429": "Too Many Requests",
 }
-CLASSIC_PREFIXES = ("/api/v2/mix/", "/api/mix/v1/")
-PUBLIC = {"/api/v2/public/time", "/api/spot/v1/public/time", "/api/v2/mix/market/contracts"}
 
 
 class Raw(bytes):
@@ -51,6 +53,10 @@ def account_rows(b: Book, pt: str, *, v1: bool) -> list[dict[str, Any]]:
         if apt != pt:
             continue
         row = dict(acc)
+        if not v1:
+            row["assetMode"] = b.asset_mode
+            if b.asset_mode == "union":
+                row.update(b.union)
         if v1:
             row["equity"] = row.pop("accountEquity", "0")
             row["crossRiskRate"] = row.pop("crossedRiskRate", "0")
@@ -105,17 +111,9 @@ class Handler(BaseHTTPRequestHandler):
         fault = fx.take_fault(path)
         if fault is not None and self._fault(fault, path, query):
             return
-        public = path in PUBLIC
-        if not public and fx.account_mode == "unified" and path.startswith(CLASSIC_PREFIXES):
-            return self._error(path, query, "40085")
-        if path.startswith("/api/mix/v1/") and not fx.v1_enabled:
-            return self._error(path, query, "30032")
-        if not public:
-            code = fx.check_auth("GET", path, query, self.headers)
-            if code:
-                return self._error(path, query, code)
-        if path.startswith("/api/v3/") and fx.account_mode == "classic":
-            return self._error(path, query, "40084")
+        refused = gate.refusal(fx, path, query, params, self.headers)
+        if refused is not None:
+            return self._error(path, query, refused[0], msg=refused[1])
         built = fx.route(path, params)
         if isinstance(built, str):
             return self._error(path, query, built, status=404 if built == "40404" else 400)
@@ -145,11 +143,12 @@ class Handler(BaseHTTPRequestHandler):
         code: str,
         status: int = 400,
         headers: dict[str, str] | None = None,
+        msg: str | None = None,
     ) -> None:
         body = json.dumps(
             {
                 "code": code,
-                "msg": ERR.get(code, "error"),
+                "msg": msg or ERR.get(code, "error"),
                 "requestTime": self.fake.now_ms(),
                 "data": None,
             }

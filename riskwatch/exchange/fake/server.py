@@ -3,8 +3,12 @@
 Used by the tests (no mocking of requests), by ``riskwatch demo`` and by the benchmarks. It
 checks key, passphrase, timestamp (30 s window against its own, possibly skewed, clock) and
 signature exactly as Bitget does, answering with Bitget's codes, HTTP 400 and the usual
-envelope. A unified-mode account answers 40085 on every classic (v1/v2) private path before
-any signature check, as Bitget does; a classic account answers 40084 on v3 paths.
+envelope, and applies Bitget's other rules in Bitget's order (``gate``): v1 decommissioned
+(30032) unless started with ``v1_enabled``, 40085/40084 for the wrong account mode, the demo
+environment (``demo_key``, 40099), permission scopes (``permissions``, 40014 naming the UTA
+permission), the v3 category check (400172). Crossed positions' liquidation prices follow
+their account's equity; ``set_union`` turns on multi-asset mode; v3 COIN-M rows use ``_CM``
+symbols sized in USD contracts.
 
 Faults are injected with ``inject(kind, ...)``: ``429`` (with or without Retry-After), ``5xx``,
 ``reset`` (connection reset), ``hang`` (bounded), ``garbage`` (malformed JSON), ``empty``,
@@ -12,16 +16,13 @@ Faults are injected with ``inject(kind, ...)``: ``429`` (with or without Retry-A
 only on paths matching a glob. ``requests`` lists (path, query, status) of the latest
 ``MAX_LOGGED`` requests (bounded: ``riskwatch demo`` may run for hours).
 
-This module is the controller (lifecycle, scripting, auth, routing, fault queue); the book lives
-in ``fake_state`` and the request handler that writes the answers in ``fake_http``.
+This module is the controller (lifecycle, scripting, routing, fault queue); the checks live in
+``gate``, the book in ``state`` and the request handler that writes the answers in ``http``.
 """
 
 from __future__ import annotations
 
-import base64
 import fnmatch
-import hashlib
-import hmac
 import random
 import threading
 import time
@@ -32,13 +33,16 @@ from decimal import Decimal
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from riskwatch.exchange.fake.gate import ALL_PERMISSIONS
 from riskwatch.exchange.fake.http import Handler, Raw, account_rows, contract_rows
 from riskwatch.exchange.fake.state import (
     Book,
     FakePosition,
     default_account,
 )
-from riskwatch.model import V1_PRODUCT_TYPES, AccountMode
+from riskwatch.model import V1_PRODUCT_TYPES, V3_CATEGORIES
+
+Route = Callable[[], Any] | str
 
 
 @dataclass
@@ -79,11 +83,19 @@ class FakeBitget:
         }
 
     def __init__(
-        self, *, account_mode: AccountMode = "classic", seed: int = 0, v1_enabled: bool = True
+        self,
+        *,
+        account_mode: str = "classic",
+        seed: int = 0,
+        v1_enabled: bool = False,
+        demo_key: bool = False,
+        permissions: frozenset[str] = ALL_PERMISSIONS,
     ) -> None:
         self.book = Book()
-        self.account_mode: AccountMode = account_mode
-        self.v1_enabled = v1_enabled
+        self.account_mode = account_mode  # classic, unified, hybrid, upgrading, switching
+        self.v1_enabled = v1_enabled  # Bitget answers v1 with 30032 since 2025-11-28
+        self.demo_key = demo_key  # the key is a demo-trading key: wants paptrading: 1
+        self.permissions = permissions
         self.skew_seconds = 0.0
         self.rng = random.Random(seed)
         self._logged: deque[Logged] = deque(maxlen=self.MAX_LOGGED)
@@ -138,8 +150,21 @@ class FakeBitget:
         """Set the server clock this many seconds ahead of the local clock (negative: behind)."""
         self.skew_seconds = seconds
 
-    def set_account_mode(self, mode: AccountMode) -> None:
+    def set_account_mode(self, mode: str) -> None:
+        """classic, unified, hybrid, upgrading (paths as classic) or switching (as unified)."""
         self.account_mode = mode
+        self.book.changed()
+
+    def set_union(self, **fields: Any) -> None:
+        """Multi-asset (union) mode with these union figures (``unionTotalMagin`` as Bitget
+        spells it, ``unionAvailable``, ``unionMm``); ``set_union()`` alone uses the defaults."""
+        defaults = {"unionTotalMagin": "87850", "unionAvailable": "86406", "unionMm": "5.78"}
+
+        def upd(b: Book) -> None:
+            b.asset_mode = "union"
+            b.union = {**defaults, **b.union, **{k: str(v) for k, v in fields.items()}}
+
+        self.book.mutate(upd)
 
     def add_position(
         self,
@@ -155,7 +180,10 @@ class FakeBitget:
         margin_coin: str = "USDT",
         no_liquidation: bool = False,
         keep_margin_rate: Any = "0.004",
+        margin_mode: str = "crossed",
     ) -> None:
+        """A crossed position without ``liquidation`` gets the price its account's equity
+        implies (``set_account``/``set_union``/``set_unified``); an isolated one its own."""
         p = FakePosition(
             product_type=product_type,
             symbol=symbol,
@@ -168,6 +196,7 @@ class FakeBitget:
             liquidation=None if liquidation is None else Decimal(str(liquidation)),
             no_liquidation=no_liquidation,
             keep_margin_rate=Decimal(str(keep_margin_rate)),
+            margin_mode=margin_mode,
         )
         self.book.mutate(lambda b: b.positions.__setitem__((product_type, symbol, side), p))
 
@@ -271,27 +300,10 @@ class FakeBitget:
 
     # ------------------------------------------------------------------ routing
 
-    def check_auth(self, method: str, path: str, query: str, headers: Any) -> str | None:
-        """The Bitget error code for this request's credentials, or None when they pass."""
-        if headers.get("ACCESS-KEY") != self.API_KEY:
-            return "40006"
-        if headers.get("ACCESS-PASSPHRASE") != self.PASSPHRASE:
-            return "40012"
-        ts = headers.get("ACCESS-TIMESTAMP", "")
-        if not ts.isdigit():
-            return "40005"
-        if abs(self.now_ms() - int(ts)) > self.WINDOW_MS:
-            return "40008"
-        prehash = ts + method + path + (f"?{query}" if query else "")
-        want = base64.b64encode(
-            hmac.new(self.API_SECRET.encode(), prehash.encode(), hashlib.sha256).digest()
-        ).decode()
-        if not hmac.compare_digest(want, headers.get("ACCESS-SIGN", "")):
-            return "40009"
-        return None
-
-    def route(self, path: str, params: dict[str, str]) -> Callable[[], Any] | str:
-        """A builder of the response ``data`` (with a cache key), or an error code."""
+    def route(self, path: str, params: dict[str, str]) -> Route:
+        """A builder of the response ``data`` (with a cache key), or an error code. A demo key
+        reads the book's normal product types (Bitget's demo trading), a live key its ``S*``
+        ones (the older demo scheme): the book itself does not tell them apart."""
         b = self.book
         if path == "/api/v2/public/time":
             return lambda: {"serverTime": str(self.now_ms())}
@@ -305,7 +317,7 @@ class FakeBitget:
             if not pt:
                 return "40017"
             coin = params.get("marginCoin", "").upper() or None
-            return self._cached(("v2", pt, coin), lambda: [p.v2() for p in b.select(pt, coin)])
+            return self._cached(("v2", pt, coin), lambda: b.rows("v2", pt, coin))
         if path == "/api/v2/mix/account/accounts":
             pt = params.get("productType", "").upper()
             return self._cached(("v2a", pt), lambda: account_rows(b, pt, v1=False))
@@ -316,16 +328,26 @@ class FakeBitget:
             if path.endswith("accounts"):
                 return self._cached(("v1a", v1_pt), lambda: account_rows(b, v1_pt, v1=True))
             coin = params.get("marginCoin", "").upper() or None
-            return self._cached(
-                ("v1", v1_pt, coin), lambda: [p.v1() for p in b.select(v1_pt, coin)]
-            )
+            return self._cached(("v1", v1_pt, coin), lambda: b.rows("v1", v1_pt, coin))
+        return self._route_v3(path, params)
+
+    def _route_v3(self, path: str, params: dict[str, str]) -> Route:
+        b = self.book
         if path == "/api/v3/position/current-position":
-            pt = params.get("category", "").upper()
-            if not pt:
-                return "40017"
-            return self._cached(("v3", pt), lambda: {"list": [p.v3() for p in b.select(pt, None)]})
+            pt = params.get("category", "")
+            if pt not in V3_CATEGORIES:  # missing, lower case or a demo type: the v3 check
+                return "400172"
+            return self._cached(("v3", pt), lambda: {"list": b.rows("v3", pt, None)})
         if path == "/api/v3/account/assets":
             return self._cached(("v3a",), lambda: b.unified)
+        if path == "/api/v3/account/settings":
+            return lambda: {
+                "accountMode": self.account_mode,
+                "assetMode": "union" if b.asset_mode == "union" else "single",
+                "holdMode": "hedge_mode",
+                "symbolConfigList": [],
+                "coinConfigList": [],
+            }
         return "40404"
 
     def _cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Callable[[], Any]:

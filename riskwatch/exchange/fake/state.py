@@ -25,6 +25,13 @@ def _s(d: Decimal | None) -> str:
     return "" if d is None else format(d.normalize() if d == d.to_integral() else d, "f")
 
 
+def _d(v: Any) -> Decimal | None:
+    try:
+        return None if v in (None, "") else Decimal(str(v))
+    except ArithmeticError:
+        return None
+
+
 def _q(d: Decimal, places: int = 8) -> Decimal:
     return d.quantize(Decimal(1).scaleb(-places)).normalize()
 
@@ -44,14 +51,33 @@ class FakePosition:
     keep_margin_rate: Decimal = Decimal("0.004")
     margin_mode: str = "crossed"
 
-    def liq(self) -> Decimal | None:
+    def liq(self, equity: Decimal | None = None, others_mm: Decimal = Decimal(0)) -> Decimal | None:
+        """The liquidation price Bitget would report: scripted, or derived. An isolated
+        position's comes from its own margin; a crossed one's from the account's ``equity``
+        (less the maintenance margin ``others_mm`` of its other crossed positions), so it moves
+        with the account and is far away (or absent) when the equity is large."""
         if self.no_liquidation:
             return None
         if self.liquidation is not None:
             return self.liquidation
+        if self.margin_mode == "crossed" and equity is not None:
+            return self._cross_liq(equity, others_mm)
         step = 1 / self.leverage - self.keep_margin_rate
         factor = 1 - step if self.side == "long" else 1 + step
         return _q(self.open_price * factor, 4)
+
+    def _cross_liq(self, equity: Decimal, others_mm: Decimal) -> Decimal | None:
+        # Equity at price P: equity + q (P - mark) for a long, equity - q (P - mark) for a
+        # short; liquidation where it meets the maintenance margin q P r + others_mm.
+        q, m, r = self.total, self.mark, self.keep_margin_rate
+        if self.side == "long":
+            price = (q * m + others_mm - equity) / (q * (1 - r))
+        else:
+            price = (equity + q * m - others_mm) / (q * (1 + r))
+        return _q(price, 4) if price > 0 else None
+
+    def maintenance(self) -> Decimal:
+        return self.mark * self.total * self.keep_margin_rate
 
     def margin(self) -> Decimal:
         return _q(self.open_price * self.total / self.leverage)
@@ -60,8 +86,7 @@ class FakePosition:
         sign = 1 if self.side == "long" else -1
         return _q((self.mark - self.open_price) * self.total * sign)
 
-    def common(self) -> dict[str, Any]:
-        liq = self.liq()
+    def common(self, liq: Decimal | None) -> dict[str, Any]:
         margin = self.margin()
         upl = self.upl()
         maint = self.mark * self.total * self.keep_margin_rate
@@ -74,8 +99,8 @@ class FakePosition:
             "ratio": _s(ratio),
         }
 
-    def v2(self) -> dict[str, Any]:
-        c = self.common()
+    def v2(self, liq: Decimal | None = None, asset_mode: str = "single") -> dict[str, Any]:
+        c = self.common(liq)
         return {
             "marginCoin": self.margin_coin,
             "symbol": self.symbol,
@@ -99,7 +124,7 @@ class FakePosition:
             "totalFee": "0",
             "deductedFee": "0",
             "grant": "",
-            "assetMode": "single",
+            "assetMode": asset_mode,
             "autoMargin": "off",
             "takeProfit": "",
             "stopLoss": None,
@@ -107,8 +132,8 @@ class FakePosition:
             "uTime": "1767682800537",
         }
 
-    def v1(self) -> dict[str, Any]:
-        c = self.common()
+    def v1(self, liq: Decimal | None = None) -> dict[str, Any]:
+        c = self.common(liq)
         suffix = V1_NAMES.get(self.product_type, "umcbl").upper()
         return {
             "marginCoin": self.margin_coin,
@@ -134,20 +159,22 @@ class FakePosition:
             "uTime": "1626232130664",
         }
 
-    def v3(self) -> dict[str, Any]:
-        c = self.common()
-        liq = self.liq()
+    def v3(self, liq: Decimal | None = None) -> dict[str, Any]:
+        c = self.common(liq)
+        # UTA COIN-M: symbols end in _CM and sizes count USD contracts.
+        coin_m = self.product_type == "COIN-FUTURES"
+        size = _s(_q(self.total * self.mark, 2)) if coin_m else _s(self.total)
         return {
             "category": self.product_type,
-            "symbol": self.symbol,
+            "symbol": f"{self.symbol}_CM" if coin_m else self.symbol,
             "marginCoin": self.margin_coin,
             "holdMode": "hedge_mode",
             "posSide": self.side,
             "marginMode": self.margin_mode,
             "positionBalance": c["margin"],
-            "available": _s(self.total),
+            "available": size,
             "frozen": "0",
-            "total": _s(self.total),
+            "total": size,
             "leverage": _s(self.leverage),
             "curRealisedPnl": "0",
             "avgPrice": _s(self.open_price),
@@ -191,7 +218,7 @@ def default_unified() -> dict[str, Any]:
         "usdtUnrealisedPnl": "0",
         "btcUnrealizedPnl": "0",
         "effEquity": "9500",
-        "mmr": "50",
+        "mmr": "475",
         "imr": "500",
         "mgnRatio": "0.05",
         "positionMgnRatio": "0.01",
@@ -216,6 +243,8 @@ class Book:
     positions: dict[tuple[str, str, str], FakePosition] = field(default_factory=dict)
     accounts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     unified: dict[str, Any] = field(default_factory=default_unified)
+    asset_mode: str = "single"  # "union": multi-asset mode, the union figures are the account's
+    union: dict[str, str] = field(default_factory=dict)  # unionTotalMagin, unionAvailable, unionMm
     lock: threading.RLock = field(default_factory=threading.RLock)
     version: int = 0
     _cache: dict[tuple[Any, ...], bytes] = field(default_factory=dict)
@@ -246,6 +275,41 @@ class Book:
             for p in self.positions.values()
             if p.product_type == product_type and (not margin_coin or p.margin_coin == margin_coin)
         ]
+
+    def equity(self, p: FakePosition, unified: bool) -> Decimal | None:
+        """The equity a crossed position of ``p``'s account is backed by (USD where the
+        account's unit is a coin), or None when the book holds no such account."""
+        if unified:
+            return _d(self.unified.get("effEquity"))
+        if self.asset_mode == "union":
+            return _d(self.union.get("unionTotalMagin"))
+        acc = self.accounts.get((p.product_type, p.margin_coin))
+        eq = _d(acc.get("accountEquity")) if acc else None
+        if eq is not None and p.product_type.endswith("COIN-FUTURES"):
+            eq *= p.mark  # coin-margined: the account's equity is in the coin
+        return eq
+
+    def rows(self, shape: str, product_type: str, margin_coin: str | None) -> list[dict[str, Any]]:
+        """The positions of ``product_type`` rendered in ``shape`` (v1, v2, v3), each with the
+        liquidation price Bitget would report (crossed ones from their account's equity)."""
+        unified = shape == "v3"
+        mm: dict[tuple[str, str], Decimal] = {}
+        for o in self.positions.values():
+            if o.margin_mode == "crossed":
+                key = ("", "") if unified else (o.product_type, o.margin_coin)
+                mm[key] = mm.get(key, Decimal(0)) + o.maintenance()
+        out = []
+        for p in self.select(product_type, margin_coin):
+            if p.no_liquidation or p.liquidation is not None or p.margin_mode != "crossed":
+                liq = p.liq()
+            else:
+                key = ("", "") if unified else (p.product_type, p.margin_coin)
+                liq = p.liq(self.equity(p, unified), mm[key] - p.maintenance())
+            if shape == "v2":
+                out.append(p.v2(liq, self.asset_mode))
+            else:
+                out.append(p.v1(liq) if shape == "v1" else p.v3(liq))
+        return out
 
     def walk(self, rng: random.Random, drift_pct: float, vol_pct: float) -> None:
         """Move every mark price one step, drifting toward its liquidation price."""
