@@ -61,7 +61,9 @@ def client(
 
 
 def seed_fixture_positions(fx: FakeBitget, product_type: str = "USDT-FUTURES") -> None:
-    """The fixture README's positions: gaps 7.10 (short), 9.84 (long), none."""
+    """Three positions with scripted liquidation prices: gaps 7.10 (short), 9.84 (long),
+    none. (The fixture file's BTCUSDT short keeps Bitget's own 5,737,867 liquidation price;
+    here the short is scripted close, so rules have something to fire on.)"""
     fx.add_position(
         "BTCUSDT",
         "short",

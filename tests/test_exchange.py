@@ -36,6 +36,7 @@ EXPECTED = {("BTCUSDT", "short"): "7.10", ("ETHUSDT", "long"): "9.84", ("SOLUSDT
 
 @pytest.mark.parametrize("api", ["v2", "v1", "auto"])
 def test_classic_shapes_list_exactly_the_open_positions(fx, api) -> None:
+    fx.v1_enabled = api == "v1"  # the legacy path, against a v1-shaped server
     snap = client(fx, api=api).fetch_snapshot()
     assert _gaps(snap) == EXPECTED
     assert snap.fetched == {"USDT-FUTURES"} and snap.account_mode == "classic"
@@ -44,6 +45,7 @@ def test_classic_shapes_list_exactly_the_open_positions(fx, api) -> None:
 
 
 def test_v1_sends_v1_product_type_names(fx) -> None:
+    fx.v1_enabled = True
     client(fx, api="v1").fetch_snapshot()
     queries = [r.query for r in fx.requests if r.path.startswith("/api/mix/v1/")]
     assert "productType=umcbl" in queries

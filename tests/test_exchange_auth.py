@@ -9,6 +9,7 @@ import pytest
 from riskwatch import logs
 from riskwatch.errors import AuthError
 from riskwatch.exchange.credentials import Credentials
+from riskwatch.exchange.fake.http import ERR
 from riskwatch.exchange.fake.server import FakeBitget
 from tests.exchange_support import CREDS, SECRETS, client, seed_fixture_positions
 
@@ -56,6 +57,13 @@ def test_wrong_credentials_are_refused_with_an_actionable_sentence(fx, caplog, c
         ("40038", "whitelist"),
         ("30032", "set exchange.api: v2"),
         ("40085", "unified trading account mode"),
+        ("40099", "exchange.demo: true"),
+        ("40013", "status as abnormal"),
+        ("40022", "restricted this account's business"),
+        ("40023", "restricted this account's API access"),
+        ("40024", "frozen"),
+        ("40026", "disabled"),
+        ("40041", "create a new read-only key"),
     ],
 )
 def test_every_refusal_code_names_what_to_do(fx, caplog, code, phrase) -> None:
@@ -63,6 +71,8 @@ def test_every_refusal_code_names_what_to_do(fx, caplog, code, phrase) -> None:
     exc = _refused(fx, caplog, api="v2")
     assert exc.code == code and phrase in exc.explanation
     assert "/api/v2/mix/position/all-position" in str(exc)
+    # Bitget's own msg is kept after the explanation.
+    assert exc.explanation.endswith(f"Bitget said: {ERR.get(code, 'error')}")
 
 
 def test_unified_account_on_v2_says_set_v3_or_auto(fx, caplog) -> None:
@@ -112,8 +122,9 @@ def test_v3_lists_the_same_positions_as_v2(fx) -> None:
     assert acc.product_type == "unified" and acc.crossed_risk_rate is not None
 
 
-def test_auto_switches_to_v3_on_40085_once_and_reports_it(fx, caplog) -> None:
-    fx.set_account_mode("unified")
+@pytest.mark.parametrize("mode", ["unified", "hybrid"])
+def test_auto_follows_account_settings_to_v3_once_and_reports_it(fx, caplog, mode) -> None:
+    fx.set_account_mode(mode)
     modes: list[str] = []
     c = client(fx, on_account_mode=modes.append)
     with caplog.at_level(logging.WARNING):
@@ -122,6 +133,20 @@ def test_auto_switches_to_v3_on_40085_once_and_reports_it(fx, caplog) -> None:
     assert modes == ["unified"] and c.account_mode == "unified"
     assert _gaps(first) == _gaps(second) and len(first.positions) == 3
     assert sum("switching to the v3 API" in r.getMessage() for r in caplog.records) == 1
+    assert f"accountMode {mode}" in caplog.text
+    paths = [r.path for r in fx.requests]
+    assert paths.count("/api/v3/account/settings") == 1  # asked once, not every poll
+    assert not any(p.startswith("/api/v2/mix") for p in paths)  # no 40085 needed to find out
+
+
+def test_auto_falls_back_to_40085_when_the_settings_tell_nothing(fx, caplog) -> None:
+    fx.set_account_mode("unified")
+    fx.inject("code", code="40014", path="/api/v3/account/settings")
+    c = client(fx)
+    with caplog.at_level(logging.WARNING):
+        snap = c.fetch_snapshot()
+    assert snap.account_mode == "unified" and len(snap.positions) == 3
+    assert "Bitget answered 40085" in caplog.text
     assert [r.path for r in fx.requests].count("/api/v2/mix/position/all-position") == 1
 
 

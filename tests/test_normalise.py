@@ -39,7 +39,8 @@ def test_v2_fixture_gaps_and_fields() -> None:
     ps, warnings = normalise.positions("v2", _data("v2_all_position.json"), PT, "/e")
     assert warnings == []
     gaps = _gaps(ps)
-    assert f"{gaps['BTCUSDT', 'short']:.2f}" == "7.10"
+    # Bitget's own example: a crossed short in union mode, its liquidation price 61x the mark.
+    assert f"{gaps['BTCUSDT', 'short']:.2f}" == "6056.29"
     assert f"{gaps['ETHUSDT', 'long']:.2f}" == "9.84"
     assert gaps["SOLUSDT", "long"] is None
     btc = ps[0]
@@ -186,6 +187,46 @@ def test_v3_unified_account() -> None:
     assert a.available == Decimal("10000") and a.eff_equity == Decimal("256783.39028097")
     assert a.crossed_risk_rate == a.mgn_ratio == Decimal(0)
     assert a.usdt_equity == Decimal("368319.08928405")
+
+
+def test_v3_risk_rate_is_mmr_over_eff_equity_and_mgn_ratio_its_own() -> None:
+    data = dict(_recorded("Fetch the uta balance"), mmr="1283.91695140", mgnRatio="0.7")
+    a, _ = normalise_accounts.account_v3(data, "USDT", "/e")
+    assert a.crossed_risk_rate == Decimal("0.005")  # 1283.9169514 / 256783.39028097
+    assert a.mgn_ratio == Decimal("0.7")
+    broke, _ = normalise_accounts.account_v3(dict(data, effEquity="0"), "USDT", "/e")
+    assert broke.crossed_risk_rate is None and broke.mmr == Decimal("1283.91695140")
+
+
+def test_v2_union_mode_rows_carry_the_account_figures(caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="riskwatch.exchange"):
+        (usdt, btc), warnings = normalise_accounts.accounts(
+            "v2", _data("v2_accounts_union.json"), PT, "/e"
+        )
+    assert usdt.asset_mode == btc.asset_mode == "union"
+    assert usdt.union_available == Decimal("1111.1") and usdt.union_mm == Decimal("111")
+    # The docs' own "111,1" is not a number: that one figure is dropped with one warning.
+    assert usdt.union_total_margin is None and warnings == [
+        "/e: USDT account: unionTotalMagin is not a number; ignored"
+    ]
+    assert btc.union_total_margin == Decimal("1111.1") and btc.account_equity < 0
+    single, _ = normalise_accounts.accounts("v2", _data("v2_accounts.json"), PT, "/e")
+    assert single[0].asset_mode is None and single[0].union_mm is None
+    spelled = dict(_data("v2_accounts_union.json")[1], unionTotalMagin=None)
+    spelled["unionTotalMargin"] = "99"
+    ((fixed,), _) = normalise_accounts.accounts("v2", [spelled], PT, "/e")
+    assert fixed.union_total_margin == Decimal("99")  # the corrected spelling, where sent
+
+
+def test_v3_coin_m_symbol_is_bare_and_sized_in_usd() -> None:
+    row = dict(_live_row("v3"), category="COIN-FUTURES", symbol="BTCUSD_CM", total="500")
+    row["marginCoin"] = "BTC"
+    (p,), _ = normalise.positions("v3", [row], "COIN-FUTURES", "/e")
+    assert p.symbol == "BTCUSD" and p.size_in_usd and p.product_type == "COIN-FUTURES"
+    assert metrics.notional(p) == 500.0
+    (linear,), _ = normalise.positions("v3", [_live_row("v3")], PT, "/e")
+    assert not linear.size_in_usd
+    assert metrics.notional(linear) == float(linear.total * linear.mark_price)
 
 
 @settings(max_examples=60, deadline=None)

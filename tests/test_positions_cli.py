@@ -80,6 +80,7 @@ def _assert_table(text: str) -> None:
 
 @pytest.mark.parametrize("api", ["v2", "v1", "auto"])
 def test_classic_account_table(tmp_path, fx, api) -> None:
+    fx.v1_enabled = api == "v1"  # the legacy path, against a v1-shaped server
     rc, text = _run(_config(tmp_path, fx, api))
     assert rc == 0
     _assert_table(text)
