@@ -67,8 +67,8 @@ _V3_ACCOUNT = (
 
 def _fields(
     r: Row, spec: Sequence[tuple[str, str]], endpoint: str, who: str, warnings: list[str]
-) -> dict[str, Decimal | None]:
-    out: dict[str, Decimal | None] = {}
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for attr, key in spec:
         try:
             out[attr] = opt(r.get(key))

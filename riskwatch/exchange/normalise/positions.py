@@ -59,7 +59,7 @@ _FIELDS = dataclasses.fields(Position)
 )
 _EXTRA = tuple((getattr(Position, f.name).__set__, f.default) for f in _FIELDS[16:])
 _new = object.__new__
-_set_size_in_usd = Position.size_in_usd.__set__  # type: ignore[attr-defined]
+_set_size_in_usd = {f.name: getattr(Position, f.name).__set__ for f in _FIELDS}["size_in_usd"]
 COIN_M_SUFFIX = "_CM"  # v3 COIN-M symbols (BTCUSD_CM), sized in USD contracts
 
 
