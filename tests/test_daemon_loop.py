@@ -248,3 +248,19 @@ def test_naps_are_capped_by_half_the_watchdog_interval():
     d = Daemon("x.yaml", FakeWatcher(Clock()), Hooks(), notifier=sd)
     assert d._nap(30.0) == 0.5
     assert d._nap(-1.0) == 0.0
+
+
+def test_status_line_says_an_account_mode_in_transition():
+    from riskwatch.exchange.accountmode import InTransition
+    from riskwatch.model import Snapshot
+
+    clock = Clock()
+    watcher = FakeWatcher(clock)
+    d = make_daemon(watcher, clock, cycles=1)
+    refused = InTransition("x", transition="switching", code="40085", endpoint="/p")
+    failed = Outcome(clock.t, 0.0, None, refused, (), (), 0)
+    assert "account switching between classic and unified mode" in d.status_line(failed)
+    watcher.last_snapshot = Snapshot(taken_at=1.0, account_transition="upgrading")  # type: ignore[assignment]
+    assert "account upgrading between" in d.status_line(None)
+    watcher.last_snapshot = None
+    assert "between classic" not in d.status_line(None)

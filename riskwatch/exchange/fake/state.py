@@ -25,6 +25,9 @@ def _s(d: Decimal | None) -> str:
     return "" if d is None else format(d.normalize() if d == d.to_integral() else d, "f")
 
 
+DERIVE: Any = object()  # a row's liquidation price not given: the position's own estimate
+
+
 def _d(v: Any) -> Decimal | None:
     try:
         return None if v in (None, "") else Decimal(str(v))
@@ -99,8 +102,8 @@ class FakePosition:
             "ratio": _s(ratio),
         }
 
-    def v2(self, liq: Decimal | None = None, asset_mode: str = "single") -> dict[str, Any]:
-        c = self.common(liq)
+    def v2(self, liq: Any = DERIVE, asset_mode: str = "single") -> dict[str, Any]:
+        c = self.common(self.liq() if liq is DERIVE else liq)
         return {
             "marginCoin": self.margin_coin,
             "symbol": self.symbol,
@@ -132,8 +135,8 @@ class FakePosition:
             "uTime": "1767682800537",
         }
 
-    def v1(self, liq: Decimal | None = None) -> dict[str, Any]:
-        c = self.common(liq)
+    def v1(self, liq: Any = DERIVE) -> dict[str, Any]:
+        c = self.common(self.liq() if liq is DERIVE else liq)
         suffix = V1_NAMES.get(self.product_type, "umcbl").upper()
         return {
             "marginCoin": self.margin_coin,
@@ -159,7 +162,8 @@ class FakePosition:
             "uTime": "1626232130664",
         }
 
-    def v3(self, liq: Decimal | None = None) -> dict[str, Any]:
+    def v3(self, liq: Any = DERIVE) -> dict[str, Any]:
+        liq = self.liq() if liq is DERIVE else liq
         c = self.common(liq)
         # UTA COIN-M: symbols end in _CM and sizes count USD contracts.
         coin_m = self.product_type == "COIN-FUTURES"
