@@ -243,6 +243,10 @@ class FakeBitget:
 
         self.book.mutate(upd)
 
+    def set_unified(self, **fields: Any) -> None:
+        """The unified account's ``/api/v3/account/assets`` fields (``mmr="1900"``)."""
+        self.book.mutate(lambda b: b.unified.update({k: str(v) for k, v in fields.items()}))
+
     def random_walk(self, steps: int = 1, *, drift_pct: float = 0.5, vol_pct: float = 0.3) -> None:
         """Seeded: drift each mark price ``drift_pct`` % per step toward liquidation."""
         for _ in range(steps):
