@@ -84,14 +84,18 @@ rules_st = st.builds(
     st.sampled_from([None, 0.0, 30.0]),
     st.integers(-5, 25).map(float),
 )
-def test_fast_path_agrees_with_step(rule, sev, last_value, sent_value, sent_at, value) -> None:
+def test_fast_path_agrees_with_step_both_ways(
+    rule, sev, last_value, sent_value, sent_at, value
+) -> None:
     lc = Lifecycle.of(rule, Defaults())
     prev = AlertState(
         ("near", PT, "X", "long"), "firing", sev, 0.0, last_value, sent_at, sent_value,
         metric="liq_gap_pct", op=rule.op, scope="position",
     )  # fmt: skip
-    if quiet_check(lc)(value, prev, 60.0):
-        assert step(lc, prev.key, value, prev, 60.0, lambda: ()) == (None, prev)
+    quiet = quiet_check(lc)(value, prev, 60.0)
+    t, new = step(lc, prev.key, value, prev, 60.0, lambda: ())
+    steady = t is None and new is prev
+    assert quiet == steady  # both ways: the fast path skips exactly the steady alerts
 
 
 plain = st.one_of(st.none(), st.floats(allow_nan=False), st.text(max_size=5))
