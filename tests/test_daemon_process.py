@@ -112,7 +112,7 @@ def wait_resolved(rx: Receiver, name: str, timeout: float = 20.0) -> None:
     """Wait for a line that resolves ``name`` (the name and "resolved" on one line)."""
     deadline = time.monotonic() + timeout
     while not any(
-        name in line and "resolved" in line for b in rx.bodies() for line in b.splitlines()
+        name in line and "resolved" in line.lower() for b in rx.bodies() for line in b.splitlines()
     ):
         assert time.monotonic() < deadline, rx.bodies()
         time.sleep(0.05)
@@ -142,7 +142,7 @@ def test_fires_resolves_and_exits_0_on_sigterm(setup: Setup, daemon) -> None:
     assert "WARNING" in body and "BTCUSDT" in body and "long" in body
     setup.fake.set_mark("BTCUSDT", "95000")  # gap 5.3 %: inside the band, still warning
     setup.fake.set_mark("BTCUSDT", "100000")  # gap 10 %: resolved (>= 8 + 1)
-    assert "near-liquidation" in arrived(setup.rx, "resolved")
+    assert "near-liquidation" in arrived(setup.rx, "RESOLVED")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=6) == 0
     assert "Traceback" not in setup.stderr()
