@@ -85,6 +85,29 @@ class Position:
     margin_ratio: Decimal | None = None  # v2 only
     break_even_price: Decimal | None = None
     size_in_usd: bool = False  # v3 COIN-M: ``total`` counts USD contracts, so it is the notional
+    adl_rank: Decimal | None = None  # 0..1, closer to 1 = earlier in the ADL queue (adlRank)
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One fill of the account, normalised from v2 ``/api/v2/mix/order/fills`` or v3
+    ``/api/v3/trade/fills``: what ``core.events`` reads to say why a position went.
+
+    ``trade_side`` is Bitget's raw ``tradeSide`` (``burst_close_long``, ``sell_single``,
+    ``dte_sys_adl_close_short``...), or, on v3 whose fill rows carry none, the ``execType`` of
+    the fill's order (``liquidation``...), empty when neither is known."""
+
+    product_type: str
+    symbol: str
+    trade_side: str
+    side: str  # buy | sell, as reported
+    price: Decimal
+    size: Decimal
+    profit: Decimal | None  # realized PnL of this fill (v2 profit, v3 execPnl)
+    at: float  # POSIX seconds
+    fill_id: str = ""
+    order_id: str = ""
+    hold_side: str = ""  # long | short when the row says (v3 holdSide), else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +252,11 @@ class Config:
 AlertKey = tuple[str, str, str, str]
 
 Status = Literal["pending", "firing"]
-TransitionKind = Literal["firing", "escalated", "deescalated", "repeat", "worsened", "resolved"]
+# "event": something happened to a position (liquidated, force-netted...: core.events), not an
+# alert; its key is ("event:<kind>", product_type, symbol, side).
+TransitionKind = Literal[
+    "firing", "escalated", "deescalated", "repeat", "worsened", "resolved", "event"
+]
 
 
 @dataclass(frozen=True, slots=True)

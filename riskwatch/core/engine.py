@@ -76,8 +76,10 @@ class _Items:
         snapshot: Snapshot,
         is_position: bool,
         previous: Sequence[Position] | Sequence[Account] = (),
+        held: frozenset[tuple[str, str, str]] = frozenset(),
     ) -> None:
         self.items = items
+        self.held = held
         self.is_position = is_position
         self.snapshot = snapshot
         self.subjects = list(map(self._subject, items))
@@ -207,7 +209,7 @@ def _evaluate_rule(
             prev = state[key]
             i = index.get(key[1:])
             if i is None:
-                if items.closes(key[1]):
+                if items.closes(key[1]) and key[1:] not in items.held:
                     last = items.last_seen(key[1:])
                     _end(lc, prev, now, _gone(items), out, nxt, last=last, fn=c.fn)
                 continue
@@ -316,11 +318,14 @@ def evaluate(
     defaults: Defaults = Defaults(),  # noqa: B008 - frozen, shared safely
     stale_after: float = 120.0,
     previous: Snapshot | None = None,
+    held: frozenset[tuple[str, str, str]] = frozenset(),
 ) -> tuple[list[Transition], dict[AlertKey, AlertState]]:
     """One cycle of ``rules`` (pass ``CompiledRules`` from ``compile_rules`` to compile once).
     ``snapshot=None`` means this cycle's poll failed: nothing closes or fires
     from positions, pending timers keep running, and only the built-ins move (from ``health``).
     ``previous`` is the last snapshot seen, for the last known values of what closed.
+    ``held`` names vanished positions (product_type, symbol, side) whose reason is not yet
+    known (core.events): their alerts keep their state until the event ends them.
     """
     if not isinstance(rules, CompiledRules) or rules.defaults != defaults:
         rules = compile_rules(rules.rules if isinstance(rules, CompiledRules) else rules, defaults)
@@ -331,7 +336,7 @@ def evaluate(
     if snapshot is not None:
         before = previous or Snapshot(taken_at=0.0)
         scopes = {
-            "position": _Items(snapshot.positions, snapshot, True, before.positions),
+            "position": _Items(snapshot.positions, snapshot, True, before.positions, held),
             "account": _Items(snapshot.accounts, snapshot, False, before.accounts),
         }
         for c in compiled:

@@ -159,6 +159,15 @@ CATALOGUE: tuple[Metric, ...] = (
         notional,
         phrase="notional {v}",
     ),
+    _position(
+        "adlRank",
+        "place in Bitget's auto-deleveraging queue, 0..1 (closer to 1: reduced first);"
+        " read at most every 30 s",
+        _attr("adl_rank"),
+        unavailable_in=("v1",),
+        phrase="ADL rank {v}",
+        unit="ratio",
+    ),
     _account(
         "crossedRiskRate",
         "cross-margin risk rate (1.0 = liquidation); v3: the unified account's mmr / effEquity",

@@ -51,4 +51,5 @@ def build_client(
         account_mode=account_mode,
         on_account_mode=on_account_mode,
         wall=wall,
+        clock=clock,
     )

@@ -23,9 +23,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 
 from riskwatch.errors import AuthError, ExchangeError, Unreachable
 from riskwatch.exchange import accountmode, codes
+from riskwatch.exchange import fills as fill_reads
 from riskwatch.exchange.normalise import accounts as normalise_accounts
 from riskwatch.exchange.normalise import positions as normalise
 from riskwatch.exchange.transport import Transport
@@ -36,11 +38,13 @@ from riskwatch.model import (
     Account,
     AccountMode,
     ExchangeSettings,
+    Fill,
     Position,
     Snapshot,
 )
 
 log = logging.getLogger("riskwatch.exchange")
+ADL_EVERY = 30.0  # seconds between ADL rank reads (DESIGN section 10)
 V1_NAMES = {canonical: v1 for v1, canonical in V1_PRODUCT_TYPES.items()}
 
 
@@ -129,6 +133,15 @@ class Adapter:
         if not warnings:
             out.accounts_read.add(pt)
 
+    def fills(self, pt: str, symbol: str, since: float, now: float) -> list[Fill]:
+        return fill_reads.fills_v2(self.t, pt, symbol, since, now)
+
+    def adl(self, product_types: set[str]) -> fill_reads.AdlRanks:
+        ranks: fill_reads.AdlRanks = {}
+        for pt in sorted(product_types):
+            ranks.update(fill_reads.adl_v2(self.t, pt))
+        return ranks
+
 
 class V2(Adapter):
     pass
@@ -176,6 +189,12 @@ class V3(Adapter):
     def parse_positions(self, data: object, pt: str, path: str) -> normalise.Result:
         return normalise.positions("v3", normalise.v3_rows(data, path), pt, path)
 
+    def fills(self, pt: str, symbol: str, since: float, now: float) -> list[Fill]:
+        return fill_reads.fills_v3(self.t, pt, symbol, since, now)
+
+    def adl(self, product_types: set[str]) -> fill_reads.AdlRanks:
+        return fill_reads.adl_v3(self.t)
+
     def _unified(self, deadline: float, out: _Partial) -> None:
         path = self.accounts_path
         coin = self.s.margin_coin or "USDT"
@@ -206,10 +225,15 @@ class BitgetClient:
         account_mode: str | None = None,  # remembered: "unified" starts auto on v3
         on_account_mode: Callable[[AccountMode], None] | None = None,
         wall: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         settings = accountmode.demo_aliases(settings)
         self.settings = settings
         self._t = transport
+        self._clock = clock
+        self._adl: fill_reads.AdlRanks = {}
+        self._adl_at: float | None = None
+        self._adl_problem: str | None = None
         self._auto = settings.api == "auto"
         self._on_mode = on_account_mode
         self._wall = wall
@@ -252,7 +276,39 @@ class BitgetClient:
         if not self._reported and self._on_mode is not None:
             self._reported = True
             self._on_mode(snap.account_mode)
-        return snap
+        return self._with_adl(snap)
+
+    def fetch_fills(self, product_type: str, symbol: str, since: float) -> list[Fill]:
+        """The fills of ``symbol`` since ``since`` (POSIX seconds): read only after a position
+        vanished or shrank. Raises ``ExchangeError`` (or ``AuthError``) when they cannot be
+        read; the caller then says "reason unknown"."""
+        return self._adapter.fills(product_type, symbol, since, self._wall())
+
+    def _with_adl(self, snap: Snapshot) -> Snapshot:
+        """Positions with their ADL rank, read at most every ``ADL_EVERY`` seconds and only
+        while positions exist; a failed read keeps the last ranks (ADL is advice, not a poll)."""
+        if not snap.positions:
+            return snap
+        now = self._clock()
+        if self._adl_at is None or now - self._adl_at >= ADL_EVERY:
+            self._adl_at = now
+            try:
+                self._adl = self._adapter.adl({p.product_type for p in snap.positions})
+                self._adl_problem = None
+            except ExchangeError as exc:
+                problem = exc.explanation if isinstance(exc, AuthError) else str(exc)
+                if problem != self._adl_problem:  # once per problem, not every 30 s
+                    log.warning("cannot read ADL ranks (adlRank stays undefined): %s", problem)
+                self._adl_problem = problem
+        if not self._adl:
+            return snap
+        ranked = tuple(self._ranked(p) for p in snap.positions)
+        return replace(snap, positions=ranked)
+
+    def _ranked(self, p: Position) -> Position:
+        key = (p.symbol.upper(), p.side)
+        rank: Decimal | None = self._adl.get((p.product_type, *key)) or self._adl.get(("*", *key))
+        return p if rank is None else replace(p, adl_rank=rank)
 
     def _follow(self, found: str | None) -> bool:
         """Act on what the probe found; True when it decided the API (a switch or not)."""

@@ -18,6 +18,11 @@ DEFAULT_RATES: Mapping[str, float] = {
     "v3-assets": 20.0,
     "v3-settings": 1.0,  # GET /api/v3/account/settings: probed at start and on a mode refusal
     "public": 20.0,
+    "fills": 10.0,  # v2 /api/v2/mix/order/fills
+    "v3-fills": 20.0,
+    "v3-orders": 20.0,
+    "adl": 5.0,  # v2 /api/v2/mix/position/adlRank
+    "v3-adl": 1.0,  # v3 /api/v3/position/adlRank
 }
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, tzinfo
 
 from riskwatch.core import metrics
 from riskwatch.model import UNIFIED, AlertKey, Message, NotifyType, Transition
-from riskwatch.render import template
+from riskwatch.render import events, template
 from riskwatch.render.words import decimals, grouped, num, plural, stamp
 
 __all__ = ["line", "lines_of", "message", "messages_for", "notify_type", "num", "split", "title"]
@@ -29,9 +29,17 @@ _MARKERS = {
     "repeat": "still firing",
     "worsened": "worsened",
     "resolved": "was {prev}",
+    "event": "",
 }
 # Within a severity: news first (escalations, new alerts), then reminders.
-_KIND_ORDER = {"escalated": 0, "firing": 1, "worsened": 2, "deescalated": 3, "repeat": 4}
+_KIND_ORDER = {
+    "event": -1,
+    "escalated": 0,
+    "firing": 1,
+    "worsened": 2,
+    "deescalated": 3,
+    "repeat": 4,
+}
 _COMPARED = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
 # The hook for what happened to a position (DESIGN 10): a transition of one of these kinds is an
 # event line, always sent to the service as a failure.
@@ -139,7 +147,10 @@ def template_values(t: Transition) -> dict[str, object]:
 
 def _resolved(reason: str, detail: str, *, templated: bool) -> str:
     """``back to 20% from liquidation (fired below 15%)`` when the value cleared, else the
-    reason and the last known values: ``position closed; last 10% from liquidation ...``."""
+    reason and the last known values: ``position closed; last 10% from liquidation ...``; an
+    alert that a liquidation ended says so: ``ended (liquidated); last ...`` (DESIGN 10)."""
+    if reason in events.ENDED_REASONS:
+        reason = f"ended ({reason})"
     if templated:
         return f"{reason}: {detail}"
     if reason == "cleared":
@@ -149,9 +160,14 @@ def _resolved(reason: str, detail: str, *, templated: bool) -> str:
 
 def line(t: Transition, tz: tzinfo = UTC, hint: str = "") -> str:
     """One alert as one line: ``SEVERITY rule subject [marker]: detail [14:03:21 UTC]``;
-    ``hint`` (what would help, from ``core.hints``) goes after the detail."""
+    ``hint`` (what would help, from ``core.hints``) goes after the detail. An event (DESIGN 10)
+    reads ``LIQUIDATED BTCUSDT long: ...``; an alert that it ended starts ``ENDED``, never
+    the good-news ``RESOLVED``."""
+    if t.kind in EVENT_KINDS:
+        return f"{events.line(t)} {stamp(t.at, tz)}"
     f = t.field_map()
-    sev = "RESOLVED" if t.kind == "resolved" else t.severity.upper()
+    ended = t.kind == "resolved" and t.reason in events.ENDED_REASONS
+    sev = "ENDED" if ended else "RESOLVED" if t.kind == "resolved" else t.severity.upper()
     prefix = " ".join(p for p in (sev, t.rule, _subject(f)) if p)
     marker = _MARKERS.get(t.kind, "").format(prev=t.previous_severity or t.severity, sev=t.severity)
     if marker:
@@ -175,15 +191,18 @@ def line(t: Transition, tz: tzinfo = UTC, hint: str = "") -> str:
 
 def _order(t: Transition) -> tuple[int, int, tuple[str, ...]]:
     if t.kind == "resolved":
-        return 2, 0, t.key
+        return 2, 0 if t.reason in events.ENDED_REASONS else 1, t.key
     return (0 if t.severity == "critical" else 1), _KIND_ORDER.get(t.kind, 9), t.key
 
 
 def title(transitions: Sequence[Transition]) -> str:
     """``riskwatch: 2 critical, 1 warning, 1 resolved`` (each alert by its current severity)."""
-    counts = {"critical": 0, "warning": 0, "resolved": 0}
+    counts = {"critical": 0, "warning": 0, "ended": 0, "resolved": 0}
     for t in transitions:
-        counts["resolved" if t.kind == "resolved" else t.severity] += 1
+        if t.kind == "resolved":
+            counts["ended" if t.reason in events.ENDED_REASONS else "resolved"] += 1
+        else:
+            counts[t.severity] += 1
     parts = [
         plural(n, what) if what == "warning" else f"{n} {what}" for what, n in counts.items() if n
     ]

@@ -14,11 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from riskwatch.core import engine
+from riskwatch.core.events import Event
 from riskwatch.errors import AuthError, ExchangeError
 from riskwatch.exchange.base import ExchangeClient
 from riskwatch.model import AlertKey, AlertState, Config, Health, Message, Snapshot, Transition
 from riskwatch.render import lines as render
 from riskwatch.render.words import plural
+from riskwatch.service.events import EventTracker
 from riskwatch.service.journal import journal
 from riskwatch.store.db import Store
 
@@ -79,6 +81,7 @@ class Watcher:
         self.health = Health(last_success=_float(last), started_at=clock())
         self.last_heartbeat = _float(beat)
         self.last_snapshot: Snapshot | None = None
+        self.events = EventTracker(store)
 
     # ------------------------------------------------------------------ config
     def apply_config(self, cfg: Config) -> None:
@@ -96,6 +99,12 @@ class Watcher:
     def cycle(self) -> Outcome:
         started, t0 = self.clock(), self.monotonic()
         snapshot, error = self._fetch(started)
+        decided: list[Event] = []
+        if snapshot is not None:  # events (DESIGN 10): fills are read only after a change
+            self.events.observe(self.last_snapshot, snapshot, self.cfg)
+        held = self.events.held()
+        if snapshot is not None:
+            decided = self.events.read(self.client, self.clock())
         now = self.clock()
         transitions, next_state = engine.evaluate(
             self._rules,
@@ -106,13 +115,18 @@ class Watcher:
             defaults=self.cfg.defaults,
             stale_after=self.cfg.exchange.stale_after,
             previous=self.last_snapshot,
+            held=held,
         )
+        told, next_state = self.events.conclude(
+            decided, snapshot, next_state, self.cfg, self._routes, now
+        )
+        transitions += told
         firing = count_firing(next_state)
         lines = render.lines_of(transitions, self.tz)
         outgoing = render.messages_for(transitions, self._routes, now, self.tz, rendered=lines)
         outgoing += self._heartbeat(now, snapshot, firing)
         records = journal(transitions, lines)
-        meta: dict[str, str] = {}
+        meta: dict[str, str] = self.events.meta(snapshot)
         if self.health.last_success is not None:
             meta[META_LAST_SUCCESS] = repr(self.health.last_success)
         if self.last_heartbeat is not None:

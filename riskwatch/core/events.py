@@ -1,0 +1,410 @@
+"""Events (DESIGN section 10): why a position vanished or shrank, decided from its fills. Pure.
+
+A position that a successful fetch no longer lists, or lists smaller, is a ``Change``: "it went,
+the reason is not yet known". The change is kept (and persisted by the service) until the fills
+of that symbol since the position was last seen at its old size say why: Bitget marks forced
+closes in each fill's ``tradeSide`` (hedge mode ``burst_close_long``, one-way mode
+``burst_sell_single``...; see ``TRADE_SIDES``). ``decide`` turns a change and the fills into an
+``Event`` (or ``None``: no fill visible yet, ask again next cycle), ``event_transition`` makes
+the event a line of the cycle's message, and ``end_alerts`` ends the vanished position's firing
+alerts marked with what happened, never as a plain good-news "resolved".
+
+Nothing here reads the clock or does I/O: ``now`` is an argument, fills come in as data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from riskwatch.core.lifecycle import Lifecycle, orphan, resolve
+from riskwatch.model import (
+    AlertKey,
+    AlertState,
+    Defaults,
+    Fill,
+    Position,
+    Rule,
+    Severity,
+    Snapshot,
+    Transition,
+)
+
+EventKind = Literal[
+    "liquidated",
+    "partially-liquidated",
+    "force-netted",
+    "auto-deleveraged",
+    "delivered",
+    "closed",
+    "unknown",
+]
+Category = Literal["burst", "reduce", "offset", "adl", "delivery", "close"]
+Subject = tuple[str, str, str]  # (product_type, symbol, side)
+
+# Bitget's documented tradeSide values (v2 fills, and the futures ``fill`` channel, which lists
+# the whole enum): what each says and which position side it closes (None: either).
+TRADE_SIDES: Mapping[str, tuple[Category, str | None]] = {
+    "open": ("close", None),
+    "close": ("close", None),
+    "buy_single": ("close", "short"),
+    "sell_single": ("close", "long"),
+    "burst_close_long": ("burst", "long"),
+    "burst_close_short": ("burst", "short"),
+    "burst_sell_single": ("burst", "long"),
+    "burst_buy_single": ("burst", "short"),
+    "reduce_close_long": ("reduce", "long"),
+    "reduce_close_short": ("reduce", "short"),
+    "reduce_sell_single": ("reduce", "long"),
+    "reduce_buy_single": ("reduce", "short"),
+    "offset_close_long": ("offset", "long"),
+    "offset_close_short": ("offset", "short"),
+    "dte_sys_adl_close_long": ("adl", "long"),
+    "dte_sys_adl_close_short": ("adl", "short"),
+    "dte_sys_adl_sell_in_single_side_mode": ("adl", "long"),
+    "dte_sys_adl_buy_in_single_side_mode": ("adl", "short"),
+    "delivery_close_long": ("delivery", "long"),
+    "delivery_close_short": ("delivery", "short"),
+    "delivery_sell_single": ("delivery", "long"),
+    "delivery_buy_single": ("delivery", "short"),
+}
+# Strongest first: a liquidation that also netted legs is told as a liquidation.
+_PRECEDENCE: tuple[Category, ...] = ("burst", "reduce", "offset", "adl", "delivery", "close")
+SEVERITY: Mapping[str, Severity] = {
+    "liquidated": "critical",
+    "partially-liquidated": "critical",
+    "force-netted": "critical",
+    "auto-deleveraged": "critical",
+    "delivered": "warning",
+    "unknown": "critical",
+}
+# What a vanished position's firing alerts end with (the resolve line's reason).
+ALERT_REASON: Mapping[str, str] = {
+    "liquidated": "liquidated",
+    "partially-liquidated": "liquidated",
+    "force-netted": "force-netted",
+    "auto-deleveraged": "auto-deleveraged",
+    "delivered": "delivered",
+    "closed": "position closed",
+    "unknown": "closed?",
+}
+FORCED_REASONS = frozenset(r for k, r in ALERT_REASON.items() if k != "closed")
+MAX_ATTEMPTS = 3  # cycles to wait for the fills before saying "reason unknown"
+SLACK = 2.0  # seconds before "last seen" still counted (the two clocks differ a little)
+FILLS_UNAVAILABLE = "fills unavailable"
+NO_FILL = "no fill found"
+
+
+def category(fill: Fill) -> tuple[Category, str | None]:
+    """What a fill says, from its ``tradeSide`` (or, on v3, its order's ``execType``)."""
+    ts = fill.trade_side.lower()
+    known = TRADE_SIDES.get(ts)
+    if known is not None:
+        return known
+    side = fill.hold_side or None
+    if "adl" in ts:
+        return "adl", side
+    if ts.startswith("burst") or ts in ("liquidation", "liquidate"):
+        return "burst", side
+    for cat in ("reduce", "offset", "delivery"):
+        if ts.startswith(cat):
+            return cat, side  # type: ignore[return-value]
+    return "close", side
+
+
+# --------------------------------------------------------------------------- changes
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A position that vanished (``size_after`` 0) or shrank; why is not yet known."""
+
+    product_type: str
+    symbol: str
+    side: str
+    margin_coin: str
+    size_before: Decimal
+    size_after: Decimal
+    liquidation_price: Decimal | None
+    mark_price: Decimal
+    since: float  # when the position was last seen at ``size_before``: fills from here
+    seen_at: float  # when the change was noticed
+    channels: tuple[str, ...] = ()
+    attempts: int = 0  # fills reads that told nothing yet
+
+    @property
+    def subject(self) -> Subject:
+        return (self.product_type, self.symbol, self.side)
+
+    @property
+    def vanished(self) -> bool:
+        return self.size_after <= 0
+
+
+def detect(
+    previous: Snapshot | None,
+    snapshot: Snapshot,
+    channels_for: Any = None,
+    pending: Iterable[Subject] = (),
+) -> list[Change]:
+    """The positions of ``previous`` that ``snapshot`` no longer lists (where its product type
+    was read whole) or lists smaller. ``channels_for(position)`` routes each change; subjects
+    already ``pending`` are not raised twice. A quiet cycle returns ``[]``."""
+    if previous is None or not previous.positions:
+        return []
+    now_by = {(p.product_type, p.symbol, p.side): p for p in snapshot.positions}
+    skip = set(pending)
+    out: list[Change] = []
+    for p in previous.positions:
+        subject = (p.product_type, p.symbol, p.side)
+        if subject in skip:
+            continue
+        current = now_by.get(subject)
+        if current is None:
+            if p.product_type not in snapshot.fetched:
+                continue  # not read whole: missing is not gone (DESIGN section 8)
+            after = Decimal(0)
+        elif current.total < p.total:
+            after = current.total
+        else:
+            continue
+        out.append(
+            Change(
+                product_type=p.product_type,
+                symbol=p.symbol,
+                side=p.side,
+                margin_coin=p.margin_coin,
+                size_before=p.total,
+                size_after=after,
+                liquidation_price=p.liquidation_price,
+                mark_price=p.mark_price,
+                since=previous.taken_at,
+                seen_at=snapshot.taken_at,
+                channels=tuple(channels_for(p)) if channels_for else (),
+            )
+        )
+    return out
+
+
+def channels_for(rules: Sequence[Rule], defaults: Defaults, matches: Any) -> Any:
+    """Routing (DESIGN 10): the channels of every position rule matching the position, else
+    ``defaults.channels``. ``matches`` is ``engine.matches`` (passed in: no import cycle)."""
+
+    def route(p: Position) -> list[str]:
+        out: list[str] = []
+        for rule in rules:
+            if rule.scope == "position" and matches(rule, p):
+                out += [c for c in (rule.channels or defaults.channels) if c not in out]
+        return out or list(defaults.channels)
+
+    return route
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    change: Change
+    at: float
+    size: Decimal  # how much went
+    price: Decimal | None = None  # volume-weighted price of the telling fills
+    realized: Decimal | None = None  # their realized PnL, summed
+    why: str = ""  # for "unknown": fills unavailable / no fill found
+
+    @property
+    def severity(self) -> Severity | None:
+        return SEVERITY.get(self.kind)
+
+
+def _relevant(change: Change, fills: Iterable[Fill]) -> list[tuple[Category, Fill]]:
+    out = []
+    for f in fills:
+        if f.symbol.upper() != change.symbol.upper() or f.at < change.since - SLACK:
+            continue
+        if f.product_type and f.product_type != change.product_type:
+            continue
+        cat, side = category(f)
+        if side is not None and side != change.side:
+            continue
+        out.append((cat, f))
+    return out
+
+
+def _kind(cat: Category, vanished: bool) -> EventKind:
+    if cat in ("burst", "reduce"):
+        return "liquidated" if vanished else "partially-liquidated"
+    return {
+        "offset": "force-netted",
+        "adl": "auto-deleveraged",
+        "delivery": "delivered",
+    }.get(cat, "closed")  # type: ignore[return-value]
+
+
+def decide(change: Change, fills: Sequence[Fill] | None, now: float) -> Event | None:
+    """The event for ``change`` given the fills read this cycle (``None``: they could not be
+    read). ``None`` back means "ask again next cycle" (no fill visible yet, or the read failed
+    and the change has attempts left); after ``MAX_ATTEMPTS`` the reason is "unknown"."""
+    went = change.size_before - max(change.size_after, Decimal(0))
+    if fills is None:
+        if change.attempts + 1 >= MAX_ATTEMPTS:
+            return Event("unknown", change, now, went, why=FILLS_UNAVAILABLE)
+        return None
+    found = _relevant(change, fills)
+    if not found:
+        if change.attempts + 1 >= MAX_ATTEMPTS:
+            return Event("unknown", change, now, went, why=NO_FILL)
+        return None
+    cats = {c for c, _ in found}
+    top = next(c for c in _PRECEDENCE if c in cats)
+    telling = [f for c, f in found if c == top]
+    volume = sum((f.size for f in telling), Decimal(0))
+    price = sum((f.price * f.size for f in telling), Decimal(0)) / volume if volume else None
+    profits = [f.profit for f in telling if f.profit is not None]
+    realized = sum(profits, Decimal(0)) if profits else None
+    return Event(_kind(top, change.vanished), change, now, went, price, realized)
+
+
+def retry(change: Change) -> Change:
+    return replace(change, attempts=change.attempts + 1)
+
+
+# --------------------------------------------------------------------------- lines
+
+
+def _num(d: Decimal | None) -> float | str | None:
+    return None if d is None else float(d)
+
+
+def event_transition(event: Event) -> Transition | None:
+    """The event as a line of the cycle's message, or ``None`` for a trader's close (its alerts
+    resolve as today: the trader knows). Events always go out: never silenced, never held by
+    ``send_resolved``."""
+    sev = event.severity
+    if sev is None:
+        return None
+    c = event.change
+    fields: tuple[tuple[str, str | float | None], ...] = (
+        ("symbol", c.symbol),
+        ("side", c.side),
+        ("product_type", c.product_type),
+        ("margin_coin", c.margin_coin),
+        ("event", event.kind),
+        ("size", _num(event.size)),
+        ("size_before", _num(c.size_before)),
+        ("size_after", _num(c.size_after)),
+        ("vanished", "yes" if c.vanished else "no"),
+        ("price", _num(event.price)),
+        ("liquidationPrice", _num(c.liquidation_price)),
+        ("markPrice", _num(c.mark_price)),
+        ("realized", _num(event.realized)),
+        ("why", event.why),
+    )
+    return Transition(
+        key=(f"event:{event.kind}", c.product_type, c.symbol, c.side),
+        kind="event",
+        severity=sev,
+        previous_severity=None,
+        rule="",
+        metric="",
+        value=None,
+        threshold=None,
+        op=None,
+        at=event.at,
+        channels=c.channels,
+        reason=event.kind,
+        fields=fields,
+    )
+
+
+def end_alerts(
+    state: Mapping[AlertKey, AlertState],
+    event: Event,
+    rules: Sequence[Rule],
+    defaults: Defaults,
+    now: float,
+) -> tuple[list[Transition], dict[AlertKey, AlertState]]:
+    """End the alerts of a vanished position, their lines marked with what happened
+    (``resolved (liquidated)``, ``closed?``); a trader's close resolves as ``position closed``.
+    Pending alerts end silently. A rule with ``send_resolved: false`` sends no alert line (the
+    event line still goes)."""
+    subject = event.change.subject
+    by_name = {r.name: r for r in rules}
+    reason = ALERT_REASON[event.kind]
+    out: list[Transition] = []
+    nxt = dict(state)
+    for key, prev in state.items():
+        if tuple(key[1:]) != subject:
+            continue
+        del nxt[key]
+        rule = by_name.get(key[0])
+        lc = Lifecycle.of(rule, defaults) if rule is not None else orphan(prev, defaults)
+        t = resolve(lc, prev, now, reason)
+        if t is not None:
+            out.append(t)
+    return out, nxt
+
+
+# --------------------------------------------------------------------------- persistence
+
+
+def _dec(v: Any) -> Decimal | None:
+    if v is None or v == "":
+        return None
+    try:
+        return Decimal(str(v))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def to_plain(changes: Iterable[Change]) -> list[dict[str, Any]]:
+    """JSON-ready (Decimals as strings, exact) for the state dir."""
+    return [
+        {
+            "product_type": c.product_type,
+            "symbol": c.symbol,
+            "side": c.side,
+            "margin_coin": c.margin_coin,
+            "size_before": str(c.size_before),
+            "size_after": str(c.size_after),
+            "liquidation_price": None if c.liquidation_price is None else str(c.liquidation_price),
+            "mark_price": str(c.mark_price),
+            "since": c.since,
+            "seen_at": c.seen_at,
+            "channels": list(c.channels),
+            "attempts": c.attempts,
+        }
+        for c in changes
+    ]
+
+
+def from_plain(plain: Any) -> list[Change]:
+    """Inverse of ``to_plain``; an unreadable entry is dropped (never crashes the start)."""
+    out: list[Change] = []
+    for d in plain if isinstance(plain, list) else ():
+        try:
+            before, after, mark = (_dec(d[k]) for k in ("size_before", "size_after", "mark_price"))
+            if before is None or after is None or mark is None:
+                continue
+            out.append(
+                Change(
+                    product_type=str(d["product_type"]),
+                    symbol=str(d["symbol"]),
+                    side=str(d["side"]),
+                    margin_coin=str(d.get("margin_coin", "")),
+                    size_before=before,
+                    size_after=after,
+                    liquidation_price=_dec(d.get("liquidation_price")),
+                    mark_price=mark,
+                    since=float(d["since"]),
+                    seen_at=float(d["seen_at"]),
+                    channels=tuple(str(c) for c in d.get("channels", ())),
+                    attempts=int(d.get("attempts", 0)),
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out

@@ -1,0 +1,202 @@
+"""Fills and ADL ranks: the reads that say why a position went, and how close ADL is.
+
+Fills are read only when a position vanished or shrank (``service.events`` decides), never on
+a quiet cycle, each read through the transport's rate limiter:
+
+- v2 ``GET /api/v2/mix/order/fills?productType=..&symbol=..&startTime=..&endTime=..&limit=100``
+  (10/s per UID; newest first, paged with ``idLessThan`` = ``endId``) answers ``{"fillList":
+  [...] | null, "endId": ..}``; a row has ``tradeId``, ``orderId``, ``symbol``, ``price``,
+  ``baseVolume``, ``side``, ``profit``, ``tradeSide``, ``posMode``, ``cTime`` (Bitget API docs,
+  contract/trade/Get-Order-Fills).
+- v3 ``GET /api/v3/trade/fills?category=..&startTime=..&endTime=..&limit=100`` (20/s per UID,
+  a 30-day window, paged with ``cursor``) answers ``{"list": [...], "cursor": ..}``; a row has
+  ``execId``, ``orderId``, ``category``, ``symbol``, ``orderType``, ``side``, ``execPrice``,
+  ``execQty``, ``execValue``, ``tradeScope``, ``feeDetail``, ``createdTime``, ``updatedTime``,
+  ``execPnl`` (Bitget API docs, uta/trade/Get-Order-Fills) and no ``tradeSide`` (only the
+  private ``fill`` push carries one, with ``holdSide``). So on v3 the fills' orders are looked
+  up in ``GET /api/v3/trade/history-orders?category=..&symbol=..&startTime=..`` whose rows
+  carry ``execType`` (``liquidation`` in the docs' example, uta/trade/Get-Order-History) and
+  ``posSide``; a ``tradeSide`` in a fill row, should Bitget add one, wins.
+
+ADL ranks: v2 ``GET /api/v2/mix/position/adlRank?productType=..`` rows ``symbol``,
+``marginCoin``, ``holdSide``, ``rank`` (``adlRank`` in older docs, now marked deprecated); v3
+``GET /api/v3/position/adlRank`` (1/s per UID) rows ``symbol``, ``marginCoin``, ``adlRank``,
+``holdSide``. Closer to 1 means reduced first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
+from riskwatch.errors import TransientError
+from riskwatch.exchange.normalise.numbers import ROW_ERRORS, num, opt
+from riskwatch.exchange.transport import Transport
+from riskwatch.model import Fill
+
+log = logging.getLogger("riskwatch.exchange")
+
+V2_FILLS = "/api/v2/mix/order/fills"
+V3_FILLS = "/api/v3/trade/fills"
+V3_ORDERS = "/api/v3/trade/history-orders"
+V2_ADL = "/api/v2/mix/position/adlRank"
+V3_ADL = "/api/v3/position/adlRank"
+MAX_PAGES = 5  # 500 fills since the position was last seen: more than any burst
+WINDOW_V2 = 89 * 86400.0  # Bitget's span limits, with a day to spare
+WINDOW_V3 = 29 * 86400.0
+
+AdlRanks = dict[tuple[str, str, str], Decimal]  # (product_type, symbol, side) -> rank
+
+
+def _ms(t: float) -> str:
+    return str(int(t * 1000))
+
+
+def _rows(data: Any, key: str, path: str) -> tuple[list[Any], Any]:
+    if data is None:
+        return [], None
+    if not isinstance(data, dict):
+        raise TransientError(f"{path}: unexpected data {type(data).__name__}", endpoint=path)
+    rows = data.get(key)
+    if rows is None:
+        return [], None
+    if not isinstance(rows, list):
+        raise TransientError(f"{path}: {key} is not a list", endpoint=path)
+    return rows, data.get("endId" if key == "fillList" else "cursor")
+
+
+def _fill(row: Mapping[str, Any], pt: str, v3: bool, path: str) -> Fill | None:
+    """One row, or None (with one warning) when it is unreadable: a bad row is skipped."""
+    try:
+        if v3:
+            return Fill(
+                product_type=str(row.get("category") or pt).upper(),
+                symbol=str(row["symbol"]).upper(),
+                trade_side=str(row.get("tradeSide") or ""),
+                side=str(row.get("side") or ""),
+                price=num(row["execPrice"]),
+                size=num(row["execQty"]),
+                profit=opt(row.get("execPnl")),
+                at=float(row.get("createdTime") or row["updatedTime"]) / 1000.0,
+                fill_id=str(row.get("execId") or ""),
+                order_id=str(row.get("orderId") or ""),
+                hold_side=str(row.get("holdSide") or row.get("posSide") or ""),
+            )
+        return Fill(
+            product_type=pt,
+            symbol=str(row["symbol"]).upper(),
+            trade_side=str(row.get("tradeSide") or ""),
+            side=str(row.get("side") or ""),
+            price=num(row["price"]),
+            size=num(row["baseVolume"]),
+            profit=opt(row.get("profit")),
+            at=float(row["cTime"]) / 1000.0,
+            fill_id=str(row.get("tradeId") or ""),
+            order_id=str(row.get("orderId") or ""),
+        )
+    except ROW_ERRORS as exc:
+        log.warning("%s: skipped an unreadable fill row (%s)", path, type(exc).__name__)
+        return None
+
+
+def fills_v2(t: Transport, pt: str, symbol: str, since: float, now: float) -> list[Fill]:
+    """The fills of ``symbol`` from ``since`` to ``now``, newest first, every page."""
+    params = {
+        "productType": pt,
+        "symbol": symbol,
+        "startTime": _ms(max(since, now - WINDOW_V2)),
+        "endTime": _ms(now),
+        "limit": "100",
+    }
+    out: list[Fill] = []
+    for _ in range(MAX_PAGES):
+        rows, end = t.get(
+            V2_FILLS, params, bucket="fills", parse=lambda d: _rows(d, "fillList", V2_FILLS)
+        )
+        out += [f for f in (_fill(r, pt, False, V2_FILLS) for r in rows) if f is not None]
+        if len(rows) < 100 or not end:
+            break
+        params = {**params, "idLessThan": str(end)}
+    return out
+
+
+def _v3_pages(t: Transport, path: str, params: dict[str, str], bucket: str) -> list[Any]:
+    rows: list[Any] = []
+    for _ in range(MAX_PAGES):
+        page, cursor = t.get(path, params, bucket=bucket, parse=lambda d: _rows(d, "list", path))
+        rows += page
+        if len(page) < 100 or not cursor:
+            break
+        params = {**params, "cursor": str(cursor)}
+    return rows
+
+
+def fills_v3(t: Transport, pt: str, symbol: str, since: float, now: float) -> list[Fill]:
+    """v3 fills of ``symbol``, each marked with its order's ``execType`` when the row has no
+    ``tradeSide`` (the docs' rows have none)."""
+    window = {
+        "category": pt,
+        "startTime": _ms(max(since, now - WINDOW_V3)),
+        "endTime": _ms(now),
+        "limit": "100",
+    }
+    rows = [r for r in _v3_pages(t, V3_FILLS, window, "v3-fills") if _symbol(r) == symbol]
+    fills = [f for f in (_fill(r, pt, True, V3_FILLS) for r in rows) if f is not None]
+    if not fills or all(f.trade_side for f in fills):
+        return fills
+    orders = _v3_pages(t, V3_ORDERS, {**window, "symbol": symbol}, "v3-orders")
+    kinds = {str(o.get("orderId")): o for o in orders if isinstance(o, dict)}
+    out = []
+    for f in fills:
+        order = kinds.get(f.order_id) or {}
+        if not f.trade_side:
+            f = _with(f, str(order.get("execType") or ""), str(order.get("posSide") or ""))
+        out.append(f)
+    return out
+
+
+def _with(f: Fill, trade_side: str, hold_side: str) -> Fill:
+    return replace(f, trade_side=trade_side, hold_side=f.hold_side or hold_side)
+
+
+def _symbol(row: Any) -> str:
+    return str(row.get("symbol") or "").upper() if isinstance(row, dict) else ""
+
+
+# --------------------------------------------------------------------------- ADL ranks
+
+
+def _adl_rows(data: Any, pt: str | None, path: str) -> AdlRanks:
+    if data is None:
+        return {}
+    if not isinstance(data, list):
+        raise TransientError(f"{path}: unexpected data {type(data).__name__}", endpoint=path)
+    out: AdlRanks = {}
+    for row in data:
+        try:
+            rank = opt(row.get("rank")) if row.get("rank") not in (None, "") else None
+            rank = rank if rank is not None else opt(row.get("adlRank"))
+            side = str(row["holdSide"]).lower()
+            if rank is None or side not in ("long", "short"):
+                continue
+            category = pt or str(row.get("category") or "USDT-FUTURES").upper()
+            out[(category, str(row["symbol"]).upper(), side)] = rank
+        except ROW_ERRORS:
+            log.warning("%s: skipped an unreadable ADL row", path)
+    return out
+
+
+def adl_v2(t: Transport, pt: str) -> AdlRanks:
+    return t.get(  # type: ignore[no-any-return]
+        V2_ADL, {"productType": pt}, bucket="adl", parse=lambda d: _adl_rows(d, pt, V2_ADL)
+    )
+
+
+def adl_v3(t: Transport) -> AdlRanks:
+    """One read for the unified account; rows name no category, so they are keyed by symbol
+    and side under every product type (``apply_adl`` looks up the position's own)."""
+    ranks = t.get(V3_ADL, None, bucket="v3-adl", parse=lambda d: _adl_rows(d, "*", V3_ADL))
+    return ranks  # type: ignore[no-any-return]

@@ -1,0 +1,227 @@
+"""The I/O edge of events (DESIGN section 10): notice a vanish or shrink, read the fills, persist.
+
+``core.events`` decides; this module holds what carries over between cycles and restarts:
+
+- the pending changes ("vanished, reason not yet known"), persisted in the state dir's meta in
+  the same transaction as the cycle's alert state and outbox, so a restart between the vanish
+  and the fills read neither loses the event nor tells it twice (the event's message and the
+  removal of its pending change are committed together);
+- the positions last seen (symbol, side, size, liquidation price), so a position liquidated
+  while riskwatch was down is still noticed after the restart.
+
+Fills are read only while something is pending: a quiet cycle makes no request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from riskwatch.core import engine
+from riskwatch.core import events as core
+from riskwatch.errors import ExchangeError
+from riskwatch.model import AlertKey, AlertState, Config, Fill, Position, Snapshot, Transition
+
+log = logging.getLogger("riskwatch.events")
+
+META_PENDING = "pending_events"
+META_SEEN = "positions_seen"
+SEEN_REFRESH = 600.0
+
+
+class EventTracker:
+    """Pending changes and the last seen positions, between cycles and across restarts."""
+
+    def __init__(self, store: Any = None) -> None:
+        self.pending: list[core.Change] = []
+        self.seen: Snapshot | None = None
+        self._pending_written = ""
+        self._seen_written: tuple[Any, float] = (None, 0.0)  # (what, when)
+        if store is not None:
+            self._pending_written = store.get_meta(META_PENDING) or ""
+            self.pending = core.from_plain(_json(self._pending_written))
+            self.seen = _seen_from_plain(_json(store.get_meta(META_SEEN)))
+            if self.seen is not None:
+                self._seen_written = (_signature(self.seen), self.seen.taken_at)
+
+    # ------------------------------------------------------------------ one cycle
+
+    def observe(self, previous: Snapshot | None, snapshot: Snapshot, cfg: Config) -> None:
+        """Raise a pending change for every position that vanished or shrank since
+        ``previous`` (after a restart: since the positions last seen before it)."""
+        route = core.channels_for(cfg.rules, cfg.defaults, engine.matches)
+        pending = {c.subject for c in self.pending}
+        new = core.detect(previous or self.seen, snapshot, route, pending)
+        for c in new:
+            what = "vanished" if c.vanished else f"shrank {c.size_before} -> {c.size_after}"
+            log.info("%s %s %s %s; reading its fills", c.product_type, c.symbol, c.side, what)
+        self.pending += new
+
+    def held(self) -> frozenset[tuple[str, str, str]]:
+        """Vanished positions whose alerts wait for the reason."""
+        return frozenset(c.subject for c in self.pending if c.vanished)
+
+    def read(self, client: Any, now: float) -> list[core.Event]:
+        """Read the fills of every pending symbol (one request per symbol, through the
+        client's rate limiter) and decide what can be decided; the rest waits a cycle."""
+        if not self.pending:
+            return []
+        fetch = getattr(client, "fetch_fills", None)
+        fills: dict[tuple[str, str], Sequence[Fill] | None] = {}
+        for c in self.pending:
+            group = (c.product_type, c.symbol)
+            since = min(x.since for x in self.pending if (x.product_type, x.symbol) == group)
+            if group not in fills:
+                fills[group] = _read(fetch, c.product_type, c.symbol, since)
+        decided: list[core.Event] = []
+        waiting: list[core.Change] = []
+        for c in self.pending:
+            event = core.decide(c, fills[(c.product_type, c.symbol)], now)
+            if event is None:
+                waiting.append(core.retry(c))
+            else:
+                decided.append(event)
+        self.pending = waiting
+        return decided
+
+    def conclude(
+        self,
+        decided: Sequence[core.Event],
+        snapshot: Snapshot | None,
+        state: Mapping[AlertKey, AlertState],
+        cfg: Config,
+        routes: Mapping[str, Sequence[str]],
+        now: float,
+    ) -> tuple[list[Transition], dict[AlertKey, AlertState]]:
+        """The event lines, and the end of each vanished position's alerts (marked with what
+        happened). A position listed again meanwhile keeps its alerts."""
+        out: list[Transition] = []
+        nxt = dict(state)
+        listed = (
+            {(p.product_type, p.symbol, p.side) for p in snapshot.positions} if snapshot else set()
+        )
+        for event in decided:
+            _log(event)
+            c = event.change
+            if not any(ch in routes for ch in c.channels):  # renamed or removed in a reload
+                event = _rerouted(event, tuple(cfg.defaults.channels))
+            t = core.event_transition(event)
+            if t is not None:
+                out.append(t)
+            if c.vanished and c.subject not in listed:
+                ended, nxt = core.end_alerts(nxt, event, cfg.rules, cfg.defaults, now)
+                out += ended
+        return out, nxt
+
+    def meta(self, snapshot: Snapshot | None) -> dict[str, str]:
+        """What to write with this cycle's commit: the pending changes when they changed, the
+        positions seen when a size or liquidation price changed (or every ``SEEN_REFRESH``
+        seconds, so a restart reads the fills of a short window), never every cycle."""
+        out = {}
+        pending = json.dumps(core.to_plain(self.pending), sort_keys=True)
+        if pending != self._pending_written:
+            out[META_PENDING] = self._pending_written = pending
+        if snapshot is not None:
+            self.seen = snapshot
+            sig = _signature(snapshot)
+            what, when = self._seen_written
+            if sig != what or snapshot.taken_at - when >= SEEN_REFRESH:
+                out[META_SEEN] = json.dumps(_seen_to_plain(snapshot), sort_keys=True)
+                self._seen_written = (sig, snapshot.taken_at)
+        return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _read(fetch: Any, pt: str, symbol: str, since: float) -> Sequence[Fill] | None:
+    if fetch is None:
+        log.warning("%s %s: this exchange client cannot read fills", pt, symbol)
+        return None
+    try:
+        return list(fetch(pt, symbol, since))
+    except ExchangeError as exc:
+        log.warning("%s %s: fills unavailable: %s", pt, symbol, exc)
+        return None
+
+
+def _rerouted(event: core.Event, channels: tuple[str, ...]) -> core.Event:
+    return replace(event, change=replace(event.change, channels=channels))
+
+
+def _log(event: core.Event) -> None:
+    c = event.change
+    why = f" ({event.why})" if event.why else ""
+    log.debug(  # the journal logs the event's line at INFO
+        "%s %s %s: %s%s, %s of %s at %s, realized %s",
+        c.product_type,
+        c.symbol,
+        c.side,
+        event.kind,
+        why,
+        event.size,
+        c.size_before,
+        event.price,
+        event.realized,
+    )
+
+
+def _json(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        log.warning("unreadable event state in the state dir; starting without it")
+        return None
+
+
+def _signature(snapshot: Snapshot) -> Any:
+    return sorted(
+        (p.product_type, p.symbol, p.side, str(p.total), str(p.liquidation_price))
+        for p in snapshot.positions
+    ), sorted(snapshot.fetched)
+
+
+def _seen_to_plain(snapshot: Snapshot) -> dict[str, Any]:
+    """The few fields a later vanish needs."""
+    return {
+        "taken_at": snapshot.taken_at,
+        "positions": sorted(
+            [p.product_type, p.symbol, p.side, p.margin_coin, str(p.total),
+             None if p.liquidation_price is None else str(p.liquidation_price), str(p.mark_price)]
+            for p in snapshot.positions
+        ),
+        "fetched": sorted(snapshot.fetched),
+    }  # fmt: skip
+
+
+def _seen_from_plain(plain: Any) -> Snapshot | None:
+    if not isinstance(plain, dict):
+        return None
+    positions = []
+    try:
+        for pt, symbol, side, coin, total, liq, mark in plain.get("positions", ()):
+            positions.append(
+                Position(
+                    product_type=pt,
+                    symbol=symbol,
+                    side=side,
+                    margin_coin=coin,
+                    total=Decimal(total),
+                    mark_price=Decimal(mark),
+                    liquidation_price=None if liq is None else Decimal(liq),
+                    leverage=Decimal(0),
+                )
+            )
+        return Snapshot(
+            taken_at=float(plain["taken_at"]),
+            positions=tuple(positions),
+            fetched=frozenset(plain.get("fetched", ())),
+        )
+    except (KeyError, TypeError, ValueError, InvalidOperation):
+        return None
