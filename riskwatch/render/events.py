@@ -67,7 +67,7 @@ def line(t: Transition) -> str:
     head = _HEADS.get(kind, kind.upper())
     detail = _what(kind, f)
     liq = f.get("liquidationPrice")
-    if liq is not None and kind in ("liquidated", "partially-liquidated", "unknown"):
+    if liq is not None and kind in ("liquidated", "unknown"):
         detail += f" (liq was {amount(liq)})"
     if f.get("realized") is not None:
         detail += f", realized {_signed(f['realized'])} {f.get('margin_coin') or ''}".rstrip()

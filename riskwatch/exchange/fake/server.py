@@ -33,6 +33,7 @@ from decimal import Decimal
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from riskwatch.exchange.fake import fills as fake_fills
 from riskwatch.exchange.fake.gate import ALL_PERMISSIONS
 from riskwatch.exchange.fake.http import Handler, Raw, account_rows, contract_rows
 from riskwatch.exchange.fake.state import (
@@ -64,7 +65,7 @@ class Logged:
     status: int
 
 
-class FakeBitget:
+class FakeBitget(fake_fills.FillsMixin):
     """Context manager: ``with FakeBitget() as fx: ... fx.url ...``."""
 
     API_KEY = "bg_fake_0123456789abcdef"
@@ -90,8 +91,10 @@ class FakeBitget:
         v1_enabled: bool = False,
         demo_key: bool = False,
         permissions: frozenset[str] = ALL_PERMISSIONS,
+        pos_mode: str = "hedge_mode",
     ) -> None:
         self.book = Book()
+        self.pos_mode = pos_mode  # hedge_mode or one_way_mode: positions and fills say so
         self.account_mode = account_mode  # classic, unified, hybrid, upgrading, switching
         self.v1_enabled = v1_enabled  # Bitget answers v1 with 30032 since 2025-11-28
         self.demo_key = demo_key  # the key is a demo-trading key: wants paptrading: 1
@@ -197,6 +200,7 @@ class FakeBitget:
             no_liquidation=no_liquidation,
             keep_margin_rate=Decimal(str(keep_margin_rate)),
             margin_mode=margin_mode,
+            pos_mode=self.pos_mode,
         )
         self.book.mutate(lambda b: b.positions.__setitem__((product_type, symbol, side), p))
 
@@ -352,7 +356,7 @@ class FakeBitget:
                 "symbolConfigList": [],
                 "coinConfigList": [],
             }
-        return "40404"
+        return self._route_fills(path, params)
 
     def _cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Callable[[], Any]:
         return lambda: Raw(self.book.rendered(key, build))

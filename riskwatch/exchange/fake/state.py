@@ -53,6 +53,7 @@ class FakePosition:
     no_liquidation: bool = False  # True: Bitget's "no liquidation price" (negative number)
     keep_margin_rate: Decimal = Decimal("0.004")
     margin_mode: str = "crossed"
+    pos_mode: str = "hedge_mode"  # or one_way_mode (fills then say sell_single, ...)
 
     def liq(self, equity: Decimal | None = None, others_mm: Decimal = Decimal(0)) -> Decimal | None:
         """The liquidation price Bitget would report: scripted, or derived. An isolated
@@ -117,7 +118,7 @@ class FakePosition:
             "achievedProfits": "0",
             "openPriceAvg": _s(self.open_price),
             "marginMode": self.margin_mode,
-            "posMode": "hedge_mode",
+            "posMode": self.pos_mode,
             "unrealizedPL": c["upl"],
             "liquidationPrice": c["liq"],
             "keepMarginRate": _s(self.keep_margin_rate),
@@ -172,7 +173,7 @@ class FakePosition:
             "category": self.product_type,
             "symbol": f"{self.symbol}_CM" if coin_m else self.symbol,
             "marginCoin": self.margin_coin,
-            "holdMode": "hedge_mode",
+            "holdMode": self.pos_mode,
             "posSide": self.side,
             "marginMode": self.margin_mode,
             "positionBalance": c["margin"],
@@ -249,6 +250,8 @@ class Book:
     unified: dict[str, Any] = field(default_factory=default_unified)
     asset_mode: str = "single"  # "union": multi-asset mode, the union figures are the account's
     union: dict[str, str] = field(default_factory=dict)  # unionTotalMagin, unionAvailable, unionMm
+    fills: list[Any] = field(default_factory=list)  # fake.fills.FakeFill, oldest first
+    adl: dict[tuple[str, str, str], Decimal] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     version: int = 0
     _cache: dict[tuple[Any, ...], bytes] = field(default_factory=dict)
