@@ -14,7 +14,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_demo_shows_warning_critical_and_resolved_then_stops_on_ctrl_c(tmp_path):
+def test_demo_shows_warning_critical_resolved_and_a_liquidation_then_stops_on_ctrl_c(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BITGET_", "NOTIFY_"))}
     proc = subprocess.Popen(
         [sys.executable, "-m", "riskwatch", "demo"],
@@ -27,8 +27,8 @@ def test_demo_shows_warning_critical_and_resolved_then_stops_on_ctrl_c(tmp_path)
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
     seen = ""
-    deadline = time.monotonic() + 40  # the scripted path resolves about 22 s in
-    while time.monotonic() < deadline and "RESOLVED near-liquidation" not in seen:
+    deadline = time.monotonic() + 45  # the scripted path liquidates ETHUSDT about 27 s in
+    while time.monotonic() < deadline and "LIQUIDATED ETHUSDT short" not in seen:
         time.sleep(0.2)
         seen = "".join(lines)
     proc.send_signal(signal.SIGINT)
@@ -41,8 +41,11 @@ def test_demo_shows_warning_critical_and_resolved_then_stops_on_ctrl_c(tmp_path)
             "WARNING near-liquidation",
             "CRITICAL near-liquidation",
             "RESOLVED near-liquidation",
+            "LIQUIDATED ETHUSDT short: 4 closed at 2,760 (liq was 2,760), realized -1,120 USDT",
         )
     ]
     assert -1 not in order and order == sorted(order), out
     assert "riskwatch: 1 warning" in out
+    assert "ENDED near-liquidation ETHUSDT short [was critical]: ended (liquidated)" in out
+    assert "RESOLVED near-liquidation ETHUSDT" not in out
     assert "Traceback" not in err

@@ -3,7 +3,8 @@
 Everything is real but the exchange: the rules file is loaded and validated, requests are
 signed and checked, alerts go through the store's outbox and the delivery workers to the
 console. The price path is scripted, so every run shows a warning, a critical and a resolve
-within about 30 seconds, then repeats.
+within about 30 seconds, and the loop ends with Bitget liquidating a second position (ETHUSDT
+short), so a new user sees what a LIQUIDATED line looks like; then it repeats.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ PRICE_PATH: Sequence[tuple[float, str]] = (
     (16.0, "92700"),  # gap 2.9 %: still critical
     (21.0, "101500"),  # gap 11.3 %: resolved
 )
+# (seconds into the loop, ETHUSDT mark or "liquidate"): the short's liquidation sits at 2,760.
+SECOND_PATH: Sequence[tuple[float, str]] = (
+    (24.0, "2745"),  # gap 0.5 %: critical
+    (26.0, "liquidate"),  # Bitget liquidates it: LIQUIDATED ETHUSDT short, the alert ENDED
+)
 LOOP_SECONDS = 30.0
 
 
@@ -46,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         cfg = config.load(str(rules), environ=env)
         print(
             f"riskwatch demo: a simulated Bitget on {fake.url} holds 3 positions; BTCUSDT long "
-            "(liquidation 90,000) drifts toward liquidation and back every 30 s.\n"
+            "(liquidation 90,000) drifts toward liquidation and back every 30 s, and each loop "
+            "ends with Bitget liquidating the ETHUSDT short.\n"
             "Alerts appear below as they would on Telegram or Slack. Ctrl-C to stop.\n",
             flush=True,
         )
@@ -71,6 +78,12 @@ def _open_book(fake: FakeBitget) -> None:
         liquidation="90000",
         leverage=10,
     )
+    _open_second(fake)
+    fake.add_position("SOLUSDT", "long", total="20", mark="150", leverage=1, no_liquidation=True)
+    fake.set_account(crossedRiskRate="0.12")
+
+
+def _open_second(fake: FakeBitget) -> None:
     fake.add_position(
         "ETHUSDT",
         "short",
@@ -80,18 +93,30 @@ def _open_book(fake: FakeBitget) -> None:
         liquidation="2760",
         leverage=10,
     )
-    fake.add_position("SOLUSDT", "long", total="20", mark="150", leverage=1, no_liquidation=True)
-    fake.set_account(crossedRiskRate="0.12")
+
+
+def _script() -> list[tuple[float, str, str]]:
+    steps = [(when, "BTCUSDT", mark) for when, mark in PRICE_PATH]
+    steps += [(when, "ETHUSDT", what) for when, what in SECOND_PATH]
+    return sorted(steps)
 
 
 def play(fake: FakeBitget, stop: threading.Event, *, loop: float = LOOP_SECONDS) -> None:
-    """Move BTCUSDT along PRICE_PATH, forever, until ``stop``."""
+    """Move BTCUSDT along PRICE_PATH and ETHUSDT along SECOND_PATH (re-opening it at the start
+    of each loop), forever, until ``stop``."""
+    first = True
     while not stop.is_set():
+        if not first:
+            _open_second(fake)
+        first = False
         at = 0.0
-        for when, mark in PRICE_PATH:
+        for when, symbol, what in _script():
             if stop.wait(when - at):
                 return
             at = when
-            fake.set_mark("BTCUSDT", mark)
+            if what == "liquidate":
+                fake.liquidate(symbol, "short")
+            else:
+                fake.set_mark(symbol, what)
         if stop.wait(loop - at):
             return

@@ -58,7 +58,7 @@ class EventTracker:
         new = core.detect(previous or self.seen, snapshot, route, pending)
         for c in new:
             what = "vanished" if c.vanished else f"shrank {c.size_before} -> {c.size_after}"
-            log.info("%s %s %s %s; reading its fills", c.product_type, c.symbol, c.side, what)
+            log.debug("%s %s %s %s; reading its fills", c.product_type, c.symbol, c.side, what)
         self.pending += new
 
     def held(self) -> frozenset[tuple[str, str, str]]:
