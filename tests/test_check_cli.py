@@ -82,7 +82,7 @@ def test_example_passes_check_and_hides_urls(
         monkeypatch.setenv(k, v)
     assert main(["check", "-c", str(EXAMPLE)]) == 0
     out, err = capsys.readouterr()
-    assert "valid: 4 rules, 2 channels" in out
+    assert "valid: 5 rules, 2 channels" in out
     assert "rule near-liquidation: position liq_gap_pct < warning 15, critical 5" in out
     assert "rule account-risk: account crossedRiskRate >= warning 0.5, critical 0.8" in out
     assert "channel phone: 1 URL" in out and "channel team: 1 URL" in out

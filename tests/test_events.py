@@ -85,7 +85,9 @@ def test_a_shrink_by_force_is_a_partial_liquidation_and_by_the_trader_no_line():
     assert forced is not None and forced.kind == "partially-liquidated"
     t = events.event_transition(forced)
     assert t is not None and t.severity == "critical"
-    assert lines.line(t) == "PARTIALLY LIQUIDATED SOLUSDT long: 6 of 10 force-reduced at 145"
+    assert (
+        render_events.line(t) == "PARTIALLY LIQUIDATED SOLUSDT long: 6 of 10 force-reduced at 145"
+    )
     own = events.decide(c, [fill("close", size="6", symbol="SOLUSDT")], 120.0)
     assert own is not None and own.kind == "closed" and events.event_transition(own) is None
 
@@ -94,13 +96,16 @@ def test_the_liquidated_line_reads_as_the_design_says():
     event = events.decide(change(), [fill("burst_close_long")], 120.0)
     t = events.event_transition(event)  # type: ignore[arg-type]
     assert t is not None and (t.kind, t.severity, t.channels) == ("event", "critical", ("phone",))
-    assert lines.line(t) == (
+    assert render_events.line(t) == (
         "LIQUIDATED BTCUSDT long: 0.5 closed at 89,950 (liq was 90,000), realized -4,512 USDT"
     )
     delivered = events.decide(change(), [fill("delivery_close_long", profit="12.5")], 120.0)
     d = events.event_transition(delivered)  # type: ignore[arg-type]
     assert d is not None and d.severity == "warning"
-    assert lines.line(d) == "DELIVERED BTCUSDT long: 0.5 delivered at 89,950, realized +12.5 USDT"
+    assert (
+        render_events.line(d)
+        == "DELIVERED BTCUSDT long: 0.5 delivered at 89,950, realized +12.5 USDT"
+    )
 
 
 def test_unreadable_fills_wait_then_say_reason_unknown():
@@ -112,7 +117,7 @@ def test_unreadable_fills_wait_then_say_reason_unknown():
     assert event is not None and (event.kind, event.why) == ("unknown", "fills unavailable")
     t = events.event_transition(event)
     assert t is not None and t.severity == "critical"
-    assert lines.line(t) == (
+    assert render_events.line(t) == (
         "CLOSED? BTCUSDT long: 0.5 closed (reason unknown: fills unavailable) (liq was 90,000)"
     )
 
@@ -139,3 +144,11 @@ def test_amounts_have_thousands_separators():
     assert [render_events.amount(v) for v in (89950.0, -4512.37, 0.5, 1234567, "x")] == [
         "89,950", "-4,512.37", "0.5", "1,234,567", "x"
     ]  # fmt: skip
+
+
+def test_an_event_line_ends_with_the_time_it_was_seen_like_every_line():
+    event = events.decide(change(), [fill("burst_close_long")], 120.0)
+    t = events.event_transition(event)  # type: ignore[arg-type]
+    assert t is not None
+    assert lines.line(t) == render_events.line(t) + " [00:02:00 UTC]"
+    assert lines.notify_type([t]) == "failure"

@@ -5,6 +5,7 @@ the pending change survives a restart; v2 and v3, hedge and one-way mode."""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,7 @@ class Run:
         seen = len(self.fake.requests)
         outcome = self.wired.watcher.cycle()
         paths = [r.path for r in self.fake.requests[seen:] if r.path in FILLS]
-        body = [line for _, m in outcome.outgoing for line in m.body.split("\n")]
+        body = [_bare(line) for _, m in outcome.outgoing for line in m.body.split("\n")]
         return list(dict.fromkeys(body)), paths
 
     def restart(self) -> None:
@@ -78,9 +79,14 @@ class Run:
     def queued(self) -> list[str]:
         store = Store.open(self.cfg.state_dir)
         try:
-            return [line for m in store.undelivered() for line in m.body.split("\n")]
+            return [_bare(line) for m in store.undelivered() for line in m.body.split("\n")]
         finally:
             store.close()
+
+
+def _bare(line: str) -> str:
+    """The line without its time stamp (DESIGN 11), which the test clock makes arbitrary."""
+    return re.sub(r" \[\d\d:\d\d:\d\d UTC\]$", "", line)
 
 
 def book(fx: FakeBitget) -> None:
@@ -102,7 +108,8 @@ def run(tmp_path):
 def test_a_liquidation_with_a_firing_alert_is_told_and_ends_the_alert_marked(run):
     first, paths = run.cycle()
     assert first == [
-        "WARNING near-liquidation BTCUSDT long: liq_gap_pct 3.74 < 8; mark 93500, liq 90000"
+        "WARNING near-liquidation BTCUSDT long: 3.74% from liquidation (below 8%); mark 93,500,"
+        " liq 90,000"
     ]
     quiet, paths = run.cycle()
     assert (quiet, paths) == ([], []), "a quiet cycle reads no fills"
@@ -111,8 +118,8 @@ def test_a_liquidation_with_a_firing_alert_is_told_and_ends_the_alert_marked(run
     assert paths == ["/api/v2/mix/order/fills"]
     assert lines == [
         "LIQUIDATED BTCUSDT long: 0.5 closed at 89,950 (liq was 90,000), realized -4,525 USDT",
-        "ENDED near-liquidation BTCUSDT long [was warning]: ended (liquidated): liq_gap_pct 3.74"
-        " (fired at < 8); mark 93500, liq 90000",
+        "ENDED near-liquidation BTCUSDT long [was warning]: ended (liquidated); last 3.74% from"
+        " liquidation (fired below 8%); mark 93,500, liq 90,000",
     ]
     assert not any("RESOLVED" in line for line in lines)
     assert run.wired.watcher.state == {}
@@ -125,7 +132,7 @@ def test_events_without_an_alert_go_to_the_matching_rules_channels_else_the_defa
     run.fake.liquidate("BTCUSDT", "long", price="89950")
     run.fake.force_reduce("SOLUSDT", "long", "6", price="145")
     outcome = run.wired.watcher.cycle()
-    by_channel = {m.channel: m.body.split("\n") for _, m in outcome.outgoing}
+    by_channel = {m.channel: list(map(_bare, m.body.split("\n"))) for _, m in outcome.outgoing}
     assert by_channel == {
         "pager": [
             "LIQUIDATED BTCUSDT long: 0.5 closed at 89,950 (liq was 90,000), realized -4,525 USDT"
@@ -135,6 +142,7 @@ def test_events_without_an_alert_go_to_the_matching_rules_channels_else_the_defa
         ],
     }
     assert {m.title for _, m in outcome.outgoing} == {"riskwatch: 1 critical"}
+    assert {m.notify_type for _, m in outcome.outgoing} == {"failure"}
 
 
 def test_a_traders_close_resolves_as_today_and_sends_no_event(run):
@@ -143,8 +151,8 @@ def test_a_traders_close_resolves_as_today_and_sends_no_event(run):
     lines, paths = run.cycle()
     assert paths == ["/api/v2/mix/order/fills"]
     assert lines == [
-        "RESOLVED near-liquidation BTCUSDT long [was warning]: resolved (position closed):"
-        " liq_gap_pct 3.74 (fired at < 8); mark 93500, liq 90000"
+        "RESOLVED near-liquidation BTCUSDT long [was warning]: position closed; last 3.74% from"
+        " liquidation (fired below 8%); mark 93,500, liq 90,000"
     ]
 
 
@@ -157,8 +165,8 @@ def test_fills_unavailable_say_reason_unknown_and_the_alert_ends_closed_maybe(ru
     assert paths == ["/api/v2/mix/order/fills"]
     assert lines == [
         "CLOSED? BTCUSDT long: 0.5 closed (reason unknown: fills unavailable) (liq was 90,000)",
-        "ENDED near-liquidation BTCUSDT long [was warning]: ended (closed?): liq_gap_pct 3.74"
-        " (fired at < 8); mark 93500, liq 90000",
+        "ENDED near-liquidation BTCUSDT long [was warning]: ended (closed?); last 3.74% from"
+        " liquidation (fired below 8%); mark 93,500, liq 90,000",
     ]
 
 
@@ -214,8 +222,8 @@ def test_one_way_mode_and_v3_tell_liquidations_adl_and_closes(tmp_path, api):
     assert sorted(lines) == [
         "AUTO-DELEVERAGED ETHUSDT short: 4 closed by auto-deleveraging at 2,400,"
         " realized +400 USDT",
-        "ENDED near-liquidation BTCUSDT long [was warning]: ended (liquidated): liq_gap_pct 3.74"
-        " (fired at < 8); mark 93500, liq 90000",
+        "ENDED near-liquidation BTCUSDT long [was warning]: ended (liquidated); last 3.74% from"
+        " liquidation (fired below 8%); mark 93,500, liq 90,000",
         "LIQUIDATED BTCUSDT long: 0.5 closed at 89,950 (liq was 90,000), realized -4,525 USDT",
     ], "the trader's close of SOLUSDT (no alert) says nothing"
 
