@@ -19,6 +19,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
+from operator import attrgetter
 from typing import Any
 
 from riskwatch.core import engine
@@ -180,11 +181,13 @@ def _json(text: str | None) -> Any:
         return None
 
 
+_SIGNATURE = attrgetter("product_type", "symbol", "side", "total", "liquidation_price")
+
+
 def _signature(snapshot: Snapshot) -> Any:
-    return sorted(
-        (p.product_type, p.symbol, p.side, str(p.total), str(p.liquidation_price))
-        for p in snapshot.positions
-    ), sorted(snapshot.fetched)
+    """What a rewrite of the positions seen depends on (a list: compared in C, no sorting;
+    the same positions in another order merely rewrite it once)."""
+    return list(map(_SIGNATURE, snapshot.positions)), snapshot.fetched
 
 
 def _seen_to_plain(snapshot: Snapshot) -> dict[str, Any]:
