@@ -152,3 +152,11 @@ def test_an_event_line_ends_with_the_time_it_was_seen_like_every_line():
     assert t is not None
     assert lines.line(t) == render_events.line(t) + " [00:02:00 UTC]"
     assert lines.notify_type([t]) == "failure"
+
+
+def test_adl_rank_is_in_the_catalogue_and_the_schema():
+    from riskwatch.config import schema
+    from riskwatch.core import metrics
+
+    assert metrics.lookup("position", "adlRank") is not None
+    assert "adlRank" in str(schema.json_schema())

@@ -124,6 +124,15 @@ def test_a_liquidation_with_a_firing_alert_is_told_and_ends_the_alert_marked(run
     assert not any("RESOLVED" in line for line in lines)
     assert run.wired.watcher.state == {}
     assert run.cycle() == ([], [])
+    store = Store.open(run.cfg.state_dir)
+    try:
+        told = [r for r in store.read_history(0) if r.kind == "event"]
+    finally:
+        store.close()
+    assert [(r.rule, r.subject, r.side, r.severity) for r in told] == [
+        ("event:liquidated", "BTCUSDT", "long", "critical")
+    ]
+    assert told[0].text.startswith("LIQUIDATED BTCUSDT long: 0.5 closed at 89,950")
 
 
 def test_events_without_an_alert_go_to_the_matching_rules_channels_else_the_defaults(run):
