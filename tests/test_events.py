@@ -160,3 +160,14 @@ def test_adl_rank_is_in_the_catalogue_and_the_schema():
 
     assert metrics.lookup("position", "adlRank") is not None
     assert "adlRank" in str(schema.json_schema())
+
+
+def test_a_position_missing_from_a_partial_read_is_still_noticed_when_it_vanishes_later():
+    first = snap(100.0, pos(), pos("ETHUSDT", "short"))
+    partial = snap(110.0, pos("ETHUSDT", "short"), fetched=())  # BTCUSDT's row was skipped
+    assert events.detect(first, partial) == []
+    basis = events.carry(first, partial)
+    assert {p.symbol for p in basis.positions} == {"BTCUSDT", "ETHUSDT"}
+    assert basis.taken_at == 100.0, "fills from the older sighting"
+    (gone,) = events.detect(basis, snap(120.0, pos("ETHUSDT", "short")))
+    assert (gone.symbol, gone.vanished, gone.since) == ("BTCUSDT", True, 100.0)

@@ -195,6 +195,27 @@ def detect(
     return out
 
 
+def carry(previous: Snapshot | None, snapshot: Snapshot) -> Snapshot:
+    """What to compare the next snapshot with: this one, plus the positions of product types
+    it did not read whole (a missing row there is not a vanish, but it may vanish later and
+    must still be noticed then). Their fills are read from the older sighting's time."""
+    if previous is None:
+        return snapshot
+    listed = set(map(_SUBJECT, snapshot.positions))
+    kept = tuple(
+        p
+        for p in previous.positions
+        if p.product_type not in snapshot.fetched and _SUBJECT(p) not in listed
+    )
+    if not kept:
+        return snapshot
+    return replace(
+        snapshot,
+        taken_at=min(previous.taken_at, snapshot.taken_at),
+        positions=snapshot.positions + kept,
+    )
+
+
 def channels_for(rules: Sequence[Rule], defaults: Defaults, matches: Any) -> Any:
     """Routing (DESIGN 10): the channels of every position rule matching the position, else
     ``defaults.channels``. ``matches`` is ``engine.matches`` (passed in: no import cycle)."""

@@ -101,7 +101,7 @@ class Watcher:
         snapshot, error = self._fetch(started)
         decided: list[Event] = []
         if snapshot is not None:  # events (DESIGN 10): fills are read only after a change
-            self.events.observe(self.last_snapshot, snapshot, self.cfg)
+            self.events.observe(snapshot, self.cfg)
         held = self.events.held()
         if snapshot is not None:
             decided = self.events.read(self.client, self.clock())

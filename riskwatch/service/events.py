@@ -51,16 +51,17 @@ class EventTracker:
 
     # ------------------------------------------------------------------ one cycle
 
-    def observe(self, previous: Snapshot | None, snapshot: Snapshot, cfg: Config) -> None:
-        """Raise a pending change for every position that vanished or shrank since
-        ``previous`` (after a restart: since the positions last seen before it)."""
+    def observe(self, snapshot: Snapshot, cfg: Config) -> None:
+        """Raise a pending change for every position that vanished or shrank since it was
+        last seen (after a restart: in the positions stored before it)."""
         route = core.channels_for(cfg.rules, cfg.defaults, engine.matches)
         pending = {c.subject for c in self.pending}
-        new = core.detect(previous or self.seen, snapshot, route, pending)
+        new = core.detect(self.seen, snapshot, route, pending)
         for c in new:
             what = "vanished" if c.vanished else f"shrank {c.size_before} -> {c.size_after}"
             log.debug("%s %s %s %s; reading its fills", c.product_type, c.symbol, c.side, what)
         self.pending += new
+        self.seen = core.carry(self.seen, snapshot)
 
     def held(self) -> frozenset[tuple[str, str, str]]:
         """Vanished positions whose alerts wait for the reason."""
@@ -126,12 +127,12 @@ class EventTracker:
         pending = json.dumps(core.to_plain(self.pending), sort_keys=True)
         if pending != self._pending_written:
             out[META_PENDING] = self._pending_written = pending
-        if snapshot is not None:
-            self.seen = snapshot
-            sig = _signature(snapshot)
+        seen = self.seen
+        if snapshot is not None and seen is not None:
+            sig = _signature(seen)
             what, when = self._seen_written
             if sig != what or snapshot.taken_at - when >= SEEN_REFRESH:
-                out[META_SEEN] = json.dumps(_seen_to_plain(snapshot), sort_keys=True)
+                out[META_SEEN] = json.dumps(_seen_to_plain(seen), sort_keys=True)
                 self._seen_written = (sig, snapshot.taken_at)
         return out
 
