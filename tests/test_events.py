@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from riskwatch.core import events
+from riskwatch.core import events, pending
 from riskwatch.model import Fill, Position, Snapshot
 from riskwatch.render import events as render_events
 from riskwatch.render import lines
@@ -132,8 +132,8 @@ def test_nothing_changes_on_a_quiet_cycle_and_a_partial_fetch_closes_nothing():
 
 def test_pending_changes_survive_their_plain_form_exactly():
     c = events.retry(change())
-    assert events.from_plain(events.to_plain([c])) == [c]
-    assert events.from_plain([{"symbol": "x"}, "junk"]) == []
+    assert pending.from_plain(pending.to_plain([c])) == [c]
+    assert pending.from_plain([{"symbol": "x"}, "junk"]) == []
 
 
 def test_render_and_core_agree_on_the_words_that_end_an_alert():

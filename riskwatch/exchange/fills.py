@@ -190,13 +190,15 @@ def _adl_rows(data: Any, pt: str | None, path: str) -> AdlRanks:
 
 
 def adl_v2(t: Transport, pt: str) -> AdlRanks:
-    return t.get(  # type: ignore[no-any-return]
+    return t.get(
         V2_ADL, {"productType": pt}, bucket="adl", parse=lambda d: _adl_rows(d, pt, V2_ADL)
     )
 
 
 def adl_v3(t: Transport) -> AdlRanks:
     """One read for the unified account; rows name no category, so they are keyed by symbol
-    and side under every product type (``apply_adl`` looks up the position's own)."""
-    ranks = t.get(V3_ADL, None, bucket="v3-adl", parse=lambda d: _adl_rows(d, "*", V3_ADL))
-    return ranks  # type: ignore[no-any-return]
+    and side under every product type (the client looks up the position's own)."""
+    ranks: AdlRanks = t.get(
+        V3_ADL, None, bucket="v3-adl", parse=lambda d: _adl_rows(d, "*", V3_ADL)
+    )
+    return ranks

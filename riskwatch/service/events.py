@@ -24,6 +24,7 @@ from typing import Any
 
 from riskwatch.core import engine
 from riskwatch.core import events as core
+from riskwatch.core import pending as pending_plain
 from riskwatch.errors import ExchangeError
 from riskwatch.model import AlertKey, AlertState, Config, Fill, Position, Snapshot, Transition
 
@@ -44,7 +45,7 @@ class EventTracker:
         self._seen_written: tuple[Any, float] = (None, 0.0)  # (what, when)
         if store is not None:
             self._pending_written = store.get_meta(META_PENDING) or ""
-            self.pending = core.from_plain(_json(self._pending_written))
+            self.pending = pending_plain.from_plain(_json(self._pending_written))
             self.seen = _seen_from_plain(_json(store.get_meta(META_SEEN)))
             if self.seen is not None:
                 self._seen_written = (_signature(self.seen), self.seen.taken_at)
@@ -124,7 +125,7 @@ class EventTracker:
         positions seen when a size or liquidation price changed (or every ``SEEN_REFRESH``
         seconds, so a restart reads the fills of a short window), never every cycle."""
         out = {}
-        pending = json.dumps(core.to_plain(self.pending), sort_keys=True)
+        pending = json.dumps(pending_plain.to_plain(self.pending), sort_keys=True)
         if pending != self._pending_written:
             out[META_PENDING] = self._pending_written = pending
         seen = self.seen
