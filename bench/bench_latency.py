@@ -4,7 +4,7 @@ From the moment the simulated exchange moves a position past the warning thresho
 moment the local receiver accepts the notification. The daemon is the real thing
 (``python -m riskwatch run -c FILE``, a subprocess) with ``poll_interval: 1s`` watching 500
 positions (10 % already firing); notifications go through apprise (``json://``) to
-``riskwatch.receiver.Receiver``. Each trial waits a uniformly random time (0-1 s) before moving
+``riskwatch.delivery.fake.Receiver``. Each trial waits a uniformly random time (0-1 s) before moving
 a fresh position, so the trials sample every phase of the poll cycle: the expected latency is
 about half a poll interval plus the per-cycle overhead and delivery; target p95 <= 1.2 s.
 

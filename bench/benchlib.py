@@ -272,7 +272,7 @@ if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
 
 
 def build_watcher(base_url: str, workdir: str, *, rate_limit: bool = False, **rules):
-    """The production wiring (``riskwatch.wiring.wire``) for a rules file written in
+    """The production wiring (``riskwatch.service.wiring.wire``) for a rules file written in
     ``workdir``, console output discarded. The client-side rate limiter is off unless asked
     for (DESIGN 8 "Benchmarks": a cycle is timed, not Bitget's 5 requests/s allowance)."""
     from riskwatch.config import load as config

@@ -1,6 +1,6 @@
 """The JSON Schema (draft 2020-12) of the rules file, for editors (``riskwatch schema``).
 
-Built from the same tables the validator reads (``confkeys``, the metric catalogue, the ops,
+Built from the same tables the validator reads (``config.keys``, the metric catalogue, the ops,
 the duration pattern), so completion in an editor offers exactly what ``check`` accepts. The
 schema cannot express everything ``check`` does (defined channels, unique names, critical
 beyond warning, template fields): ``check`` remains the authority.
