@@ -3,9 +3,9 @@
 A cycle is what the daemon does every ``poll_interval``: fetch positions and accounts over
 loopback HTTP from the simulated exchange (signing, JSON, normalisation), evaluate the rules,
 render, and persist the alert state and outbox to SQLite. It is ``Watcher.cycle()`` as built by
-``riskwatch.service.wiring.wire`` from a rules file, timed at steady state (after a warm-up) with 10 %
-of the positions in a firing alert (DESIGN 8 "Benchmarks"). The simulated exchange runs in its
-own process, and the client-side rate limiter is off.
+``riskwatch.service.wiring.wire`` from a rules file, timed at steady state (after a warm-up)
+with 10 % of the positions in a firing alert (DESIGN 8 "Benchmarks"). The simulated exchange
+runs in its own process, and the client-side rate limiter is off.
 
     python bench/bench_cycle.py [--sizes 500,10000] [--cycles 30]
 """

@@ -1,10 +1,10 @@
 """Benchmark: the daemon's memory over 10,000 cycles and its CPU per idle cycle.
 
-Drives ``Watcher.cycle()`` (built by ``riskwatch.service.wiring.wire``, delivery threads running) back
-to back against 500 positions on the simulated exchange (its own process), nothing changing
-between cycles: the steady state of a daemon watching a calm account, with 10 % of positions in
-a firing alert that is not yet due to repeat. Samples VmRSS (``/proc/self/status``) after the
-warm-up and at 1k, 5k and 10k cycles; CPU per cycle is the cycle thread's CPU time
+Drives ``Watcher.cycle()`` (built by ``riskwatch.service.wiring.wire``, delivery threads
+running) back to back against 500 positions on the simulated exchange (its own process), nothing
+changing between cycles: the steady state of a daemon watching a calm account, with 10 % of
+positions in a firing alert that is not yet due to repeat. Samples VmRSS (``/proc/self/status``)
+after the warm-up and at 1k, 5k and 10k cycles; CPU per cycle is the cycle thread's CPU time
 (``time.thread_time``), i.e. riskwatch's own work, not the server's.
 
     python bench/bench_soak.py [--cycles 10000] [--positions 500]

@@ -1,8 +1,9 @@
 """Every key of the rules file, its kind, default and meaning: one table for three readers.
 
-The validator (``config.load`` and ``config.rules``) takes the allowed keys and their kinds from here, the JSON Schema
-(``config.schema``) is generated from it, and ``docs/rules.md`` follows it; so an editor, ``riskwatch
-check`` and the documentation cannot disagree about which keys exist.
+The validator (``config.load`` and ``config.rules``) takes the allowed keys and their kinds from
+here, the JSON Schema (``config.schema``) is generated from it, and ``docs/rules.md`` follows
+it; so an editor, ``riskwatch check`` and the documentation cannot disagree about which keys
+exist.
 """
 
 from __future__ import annotations

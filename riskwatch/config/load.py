@@ -1,9 +1,9 @@
 """Load the rules file into a frozen ``Config``, reporting every problem with its line.
 
-``load`` reads, composes (``config.source``), validates section by section with the typed readers of
-``config.reader`` and the key tables of ``config.keys``, and returns model dataclasses: raw dicts never
-leave this module. It never touches the network; ``check`` passes ``url_check`` to validate
-channel URLs with apprise so that this module stays free of it.
+``load`` reads, composes (``config.source``), validates section by section with the typed
+readers of ``config.reader`` and the key tables of ``config.keys``, and returns model
+dataclasses: raw dicts never leave this module. It never touches the network; ``check`` passes
+``url_check`` to validate channel URLs with apprise so that this module stays free of it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Delivering one URL's queued messages: retries within a cycle, backoff across cycles, TTL,
-splitting. Pure policy plus the outbox bookkeeping; the threads live in ``riskwatch.delivery.workers``.
+splitting. Pure policy plus the outbox bookkeeping; the threads live in
+``riskwatch.delivery.workers``.
 
 Why the outbox decides and not the sender: a message leaves the outbox only once every part of it
 was accepted, so a crash or a failure never loses it; parts already accepted are recorded, so a
