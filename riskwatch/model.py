@@ -23,6 +23,7 @@ AccountMode = Literal["classic", "unified"]
 # What apprise is told of a message (its ``notify_type``): services colour and prioritise by it.
 NotifyType = Literal["info", "success", "warning", "failure"]
 NOTIFY_TYPES: tuple[NotifyType, ...] = ("info", "success", "warning", "failure")
+Feed = Literal["poll", "stream"]
 
 OPS: tuple[Op, ...] = ("<", "<=", ">", ">=")
 # Product types, canonical (v2/v3) names; v1 names are mapped by config and the v1 adapter.
@@ -157,6 +158,7 @@ class Snapshot:
     # Bitget's accountMode while the account moves between classic and unified ("upgrading",
     # "switching"); polling goes on with the API that last worked. None: not in transition.
     account_transition: str | None = None
+    exchange_time: float | None = None  # the positions replies' requestTime (oldest), seconds
 
 
 # --------------------------------------------------------------------------- configuration
@@ -211,6 +213,9 @@ class ExchangeSettings:
     poll_interval: float = 10.0
     stale_after: float = 120.0
     timeout: float = 10.0
+    feed: Feed = "poll"  # stream: WebSocket ticks between polls (DESIGN section 13)
+    ws_public_url: str | None = None  # None: Bitget's, by API version and demo
+    ws_private_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +296,8 @@ class Health:
     auth_error: str | None = None  # explanation of the current refusal, if any
     config_error: str | None = None  # "FILE:LINE:COL: ..." of the current invalid edit
     started_at: float | None = None  # stale is judged from here when no poll ever succeeded
+    stream_down_since: float | None = None  # feed: stream, while a socket is down (else None)
+    stream_problem: str = ""  # why the stream is down, one line
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,8 @@ def summary(cfg: Config) -> list[str]:
         + (f", margin coin {ex.margin_coin}" if ex.margin_coin else "")
         + (", demo" if ex.demo else "")
         + f", poll every {durations.to_text(ex.poll_interval)}"
-        + f", stale after {durations.to_text(ex.stale_after)}",
+        + f", stale after {durations.to_text(ex.stale_after)}"
+        + (", feed stream (WebSocket marks between polls)" if ex.feed == "stream" else ""),
         f"state dir: {cfg.state_dir}",
     ]
     lines += [f"rule {_rule_line(r)}" for r in cfg.rules]

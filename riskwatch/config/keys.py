@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from riskwatch.model import OPS, PRODUCT_TYPES, V1_PRODUCT_TYPES
 
-# Kinds: duration, bool, number, string, url, path, hostport, template, enum, names (a list of
+# Kinds: duration, bool, number, string, url, wsurl (ws:// or wss://), path, hostport, template, enum, names (a list of
 # channel names), globs (a glob or a list of globs), product_types, urls (channel URL list),
 # section (a nested mapping described by its own table).
 
@@ -36,6 +36,7 @@ class Key:
 
 
 API_VERSIONS = ("auto", "v2", "v3", "v1")
+FEEDS = ("poll", "stream")
 SCOPES = ("position", "account")
 SIDES = ("long", "short")
 
@@ -67,6 +68,29 @@ EXCHANGE: tuple[Key, ...] = (
     Key("poll_interval", "duration", "time between polls (at least 1s)", "10s"),
     Key("stale_after", "duration", "no successful poll for this long fires riskwatch-stale", "2m"),
     Key("timeout", "duration", "HTTP timeout per request", "10s"),
+    Key(
+        "feed",
+        "enum",
+        "poll (REST only) or stream (WebSocket mark ticks between polls; needs riskwatch[stream])",
+        "poll",
+        FEEDS,
+    ),
+    Key(
+        "ws_public_url",
+        "wsurl",
+        "public WebSocket, full URL (default Bitget's: wss://ws.bitget.com/v2/ws/public, "
+        "v3 /v3/ws/public, demo wss://wspap.bitget.com/...)",
+        None,
+        nullable=True,
+    ),
+    Key(
+        "ws_private_url",
+        "wsurl",
+        "private WebSocket, full URL (default Bitget's: wss://ws.bitget.com/v2/ws/private, "
+        "v3 /v3/ws/private, demo wss://wspap.bitget.com/...)",
+        None,
+        nullable=True,
+    ),
 )
 METRICS_SECTION: tuple[Key, ...] = (
     Key("listen", "hostport", "Prometheus endpoint, host:port", None, required=True),

@@ -8,6 +8,7 @@ dataclasses: raw dicts never leave this module. It never touches the network; ``
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -114,6 +115,13 @@ def _zone(name: str) -> str | None:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return "is not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)"
+    return None
+
+
+def _ws_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc:
+        return "is not a ws:// or wss:// URL"
     return None
 
 
@@ -226,6 +234,7 @@ class _Loader:
             if key in m and (d := r.duration(m[key], join(p, key), minimum=minimum)) is not None:
                 kw[key] = d
         self.v3_categories(m, kw)
+        kw.update(self.feed(m, p, kw.get("api", "auto")))
         return ExchangeSettings(**kw)  # type: ignore[arg-type]
 
     def v3_categories(self, m: dict[str, Src], kw: dict[str, object]) -> None:
@@ -242,6 +251,27 @@ class _Loader:
                 f"{', '.join(bad)}: the v3 API takes only {', '.join(V3_CATEGORIES)} "
                 "(demo trading: set exchange.demo: true and use the normal product types)",
             )
+
+    def feed(self, m: dict[str, Src], p: str, api: object) -> dict[str, object]:
+        """``feed`` and the two WebSocket URLs (DESIGN 13). ``stream`` without the websockets
+        package is an error here, so ``check`` knows what ``run`` would find (DESIGN 16)."""
+        r, kw = self.r, {}
+        for key in ("ws_public_url", "ws_private_url"):
+            if key in m and m[key].value is not None:
+                kw[key] = r.checked(m[key], join(p, key), _ws_url)
+        if "feed" not in m or not (feed := self.interp_enum(m["feed"], join(p, "feed"), K.FEEDS)):
+            return {k: v for k, v in kw.items() if v is not None}
+        kw["feed"] = feed
+        if feed == "stream" and api == "v1":
+            r.error(m["feed"], join(p, "feed"), "stream needs api auto, v2 or v3 (v1 has none)")
+        if feed == "stream" and importlib.util.find_spec("websockets") is None:
+            r.error(
+                m["feed"],
+                join(p, "feed"),
+                "stream needs the websockets package, which is not installed: "
+                "pip install 'riskwatch[stream]'",
+            )
+        return {k: v for k, v in kw.items() if v is not None}
 
     def interp_enum(self, src: Src, path: str, choices: tuple[str, ...]) -> str | None:
         def check(v: str) -> str | None:

@@ -24,6 +24,7 @@ def _kind(key: K.Key) -> dict[str, Any]:
         "number": {"type": "number"},
         "string": {"type": "string", "minLength": 1},
         "url": {"type": "string", "pattern": "^(https?://|.*\\$\\{)"},
+        "wsurl": {"type": "string", "pattern": "^(wss?://|.*\\$\\{)"},
         "path": {"type": "string", "minLength": 1},
         "timezone": {"type": "string", "minLength": 1, "examples": ["UTC", "Europe/Berlin"]},
         "hostport": {"type": "string", "pattern": "^.+:[0-9]{1,5}$"},
