@@ -57,6 +57,7 @@ class _Partial:
     errors: list[ExchangeError] = field(default_factory=list)
     whole: set[str] = field(default_factory=set)  # ... read with no row skipped
     accounts_read: set[str] = field(default_factory=set)
+    request_times: list[float] = field(default_factory=list)  # positions replies, seconds
 
     def attempt(self, what: Callable[[], None]) -> None:
         """Run one endpoint's fetch; a refusal propagates, any other failure is remembered."""
@@ -111,6 +112,8 @@ class Adapter:
             deadline=deadline,
             parse=lambda data: self.parse_positions(data, pt, path),
         )
+        if self.t.request_time is not None:
+            out.request_times.append(self.t.request_time)
         coin = self.s.margin_coin  # v1/v2 filter by the query too; v3 has no such parameter
         out.positions += [p for p in ps if p.margin_coin == coin] if coin else ps
         out.warnings += warnings
@@ -385,7 +388,13 @@ class BitgetClient:
             accounts_fetched=frozenset(part.accounts_read),
             account_mode=self._adapter.mode,
             warnings=tuple(part.warnings),
+            exchange_time=min(part.request_times) if part.request_times else None,
         )
+
+    @property
+    def clock_offset(self) -> float:
+        """Seconds Bitget's clock is ahead of ours (the WebSocket login signs with its time)."""
+        return self._t.offset_ms / 1000.0
 
     def close(self) -> None:
         self._t.close()

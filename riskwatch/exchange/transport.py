@@ -102,6 +102,7 @@ class Transport:
         self._switched_at = 0.0
         self._outage = False  # the switch to the fallback was logged; the return is not yet
         self.offset_ms: float = 0.0
+        self.request_time: float | None = None  # the last envelope's requestTime, seconds
         self._synced = False
         self._lock = threading.Lock()
         self._session = requests.Session()
@@ -331,6 +332,7 @@ class Transport:
         if not isinstance(envelope, dict) or "code" not in envelope:
             raise TransientError(f"{path}: not a Bitget envelope, HTTP {status}", endpoint=path)
         code = envelope.get("code")
+        self.request_time = _seconds(envelope.get("requestTime"))
         if codes.is_success(code) and status < 400:
             return envelope.get("data")
         raise codes.classify(
@@ -350,3 +352,11 @@ def _returning_none(sleep: Sleep) -> Callable[[float], None]:
         sleep(seconds)
 
     return run
+
+
+def _seconds(ms: object) -> float | None:
+    """Bitget's ``requestTime`` (ms, a number in the docs, a string in recorded replies)."""
+    try:
+        return float(ms) / 1000.0 if ms is not None else None  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
