@@ -255,11 +255,15 @@ class Book:
     lock: threading.RLock = field(default_factory=threading.RLock)
     version: int = 0
     _cache: dict[tuple[Any, ...], bytes] = field(default_factory=dict)
+    # called (lock held) after every change: the WebSocket server pushes from here (fake.ws)
+    listeners: list[Callable[[], None]] = field(default_factory=list)
 
     def changed(self) -> None:
         with self.lock:
             self.version += 1
             self._cache.clear()
+            for listener in self.listeners:
+                listener()
 
     def mutate(self, fn: Callable[[Book], Any]) -> Any:
         with self.lock:
