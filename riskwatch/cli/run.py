@@ -29,7 +29,9 @@ def run(args: argparse.Namespace) -> int:
         cfg.exchange.poll_interval,
         plural(len(cfg.rules), "rule"),
     )
-    return Daemon(args.config, wired.watcher, wired.hooks, stop=wired.stop).run()
+    if wired.feed is not None:
+        log.info("feed: stream: WebSocket marks between polls, REST stays the source of truth")
+    return Daemon(args.config, wired.watcher, wired.hooks, stop=wired.stop, feed=wired.feed).run()
 
 
 def once(wired) -> int:

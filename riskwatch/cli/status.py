@@ -61,11 +61,14 @@ def report(state_dir: str, now: float) -> list[str]:
         state = store.load_state()
         outbox = store.undelivered()
         last = store.get_meta("last_success")
+        stream = store.get_meta("stream")
     finally:
         store.close()
     lines = [f"state dir {state_dir}"]
     if last:
         lines.append(f"last successful poll: {_when(float(last))} ({_age(now - float(last))} ago)")
+    if stream:
+        lines.append(stream_line(stream, now))
     lines.append("")
     queued = {k for item in outbox for k in item.keys}
     lines += firing_table(state.values(), now, queued)
@@ -75,6 +78,18 @@ def report(state_dir: str, now: float) -> list[str]:
     lines.append("")
     lines += outbox_table(outbox, now)
     return lines
+
+
+def stream_line(stored: str, now: float) -> str:
+    """``feed: stream``'s last known state, as the daemon stored it ("up", "down SINCE WHY")."""
+    if stored == "up":
+        return "stream: up (WebSocket marks between polls)"
+    _, since, why = (stored.split(" ", 2) + ["", ""])[:3]
+    try:
+        when = float(since)
+    except ValueError:
+        return "stream: down; polling goes on"
+    return f"stream: down since {_when(when)} ({_age(now - when)}): {why}; polling goes on"
 
 
 def firing_table(

@@ -19,12 +19,14 @@ from riskwatch.model import AlertKey, AlertState, Defaults, Health, Severity, Tr
 STALE = "riskwatch-stale"
 AUTH = "riskwatch-auth"
 CONFIG = "riskwatch-config"
-NAMES = frozenset({STALE, AUTH, CONFIG})
+STREAM = "riskwatch-stream"
+NAMES = frozenset({STALE, AUTH, CONFIG, STREAM})
 
 _RESOLVED = {
     STALE: "polls succeed again",
     AUTH: "the exchange accepts the credentials again",
     CONFIG: "the rules file is valid again",
+    STREAM: "the WebSocket stream is back",
 }
 
 
@@ -57,6 +59,14 @@ def _observations(
         )
     auth = health.auth_error
     cfg = health.config_error
+    down = health.stream_down_since
+    stream_value = 0.0 if down is None else max(0.0, now - down)
+    stream_text = (
+        f"the WebSocket stream is down for {to_text(int(stream_value))} ({health.stream_problem}): "
+        "alerts come at each poll only, not within a second; check the network"
+        if down is not None
+        else ""
+    )
     return [
         (STALE, "critical", stale_after, stale_value, stale_text),
         (
@@ -73,6 +83,7 @@ def _observations(
             1.0 if cfg else 0.0,
             f"the rules file is invalid, still using the last good rules: {cfg}" if cfg else "",
         ),
+        (STREAM, "warning", stale_after, stream_value, stream_text),
     ]
 
 
@@ -85,7 +96,7 @@ def evaluate(
     out: list[Transition],
     nxt: dict[AlertKey, AlertState],
 ) -> None:
-    """Advance the three built-in alerts by one cycle, appending to ``out`` and ``nxt``."""
+    """Advance the built-in alerts by one cycle, appending to ``out`` and ``nxt``."""
     for name, sev, threshold, value, text in _observations(health, now, stale_after):
         key: AlertKey = (name, "", "", "")
         prev = state.get(key)
@@ -113,7 +124,7 @@ def _new_problem(
     name: str, t: Transition | None, new: AlertState | None, prev: AlertState | None, text: str
 ) -> bool:
     """A refusal or config error whose explanation changed is news, not a repeat."""
-    if t is not None or new is None or prev is None or name == STALE or not text:
+    if t is not None or new is None or prev is None or name in (STALE, STREAM) or not text:
         return False
     return dict(prev.context).get("text") != text
 

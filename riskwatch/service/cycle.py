@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 
 from riskwatch.core import engine
 from riskwatch.core.events import Event
+from riskwatch.core.marks import Mark, MarkKey
+from riskwatch.core.marks import apply as apply_marks
 from riskwatch.errors import AuthError, ExchangeError
 from riskwatch.exchange.base import ExchangeClient
 from riskwatch.model import AlertKey, AlertState, Config, Health, Message, Snapshot, Transition
@@ -28,6 +30,7 @@ log = logging.getLogger("riskwatch.cycle")
 
 META_LAST_SUCCESS = "last_success"
 META_LAST_HEARTBEAT = "last_heartbeat"
+META_STREAM = "stream"  # feed: stream: "up", or "down SINCE REASON" (read by ``status``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class Outcome:
     transitions: tuple[Transition, ...]
     outgoing: tuple[tuple[str, Message], ...]
     firing: int
+    source: str = "poll"  # poll | stream (marks re-evaluated between polls)
 
     @property
     def refused(self) -> bool:
@@ -82,6 +86,9 @@ class Watcher:
         self.last_heartbeat = _float(beat)
         self.last_snapshot: Snapshot | None = None
         self.events = EventTracker(store)
+        self._last_seen: Snapshot | None = None  # the last evaluated: a poll, or one re-marked
+        # feed: stream: (since, why) while a socket is down, else None (StreamFeed.down)
+        self.stream_down: Callable[[], tuple[float, str] | None] | None = None
 
     # ------------------------------------------------------------------ config
     def apply_config(self, cfg: Config) -> None:
@@ -105,6 +112,30 @@ class Watcher:
         held = self.events.held()
         if snapshot is not None:
             decided = self.events.read(self.client, self.clock())
+        outcome = self._decide(snapshot, error, started, t0, held, decided)
+        if snapshot is not None:
+            self.last_snapshot = snapshot
+        return outcome
+
+    def reevaluate(self, marks: Mapping[MarkKey, Mark]) -> Outcome:
+        """The last poll re-marked by the stream's ticks, through the same engine, lifecycle and
+        outbox as a poll. The poll stays the base: the next ticks re-mark it again, the next
+        poll replaces it (and wins over older ticks). Events (fills) are a poll's business."""
+        started, t0 = self.clock(), self.monotonic()
+        base = self.last_snapshot
+        snapshot = apply_marks(base, marks) if base is not None else None
+        return self._decide(snapshot, None, started, t0, self.events.held(), None)
+
+    def _decide(
+        self,
+        snapshot: Snapshot | None,
+        error: ExchangeError | None,
+        started: float,
+        t0: float,
+        held: frozenset[tuple[str, str, str]],
+        decided: list[Event] | None,  # None: a re-evaluation on stream marks, not a poll
+    ) -> Outcome:
+        self._stream_health()
         now = self.clock()
         transitions, next_state = engine.evaluate(
             self._rules,
@@ -114,34 +145,32 @@ class Watcher:
             health=self.health,
             defaults=self.cfg.defaults,
             stale_after=self.cfg.exchange.stale_after,
-            previous=self.last_snapshot,
+            previous=self._last_seen or self.last_snapshot,  # a closed line's last known values
             held=held,
         )
-        told, next_state = self.events.conclude(
-            decided, snapshot, next_state, self.cfg, self._routes, now
-        )
-        transitions += told
+        if snapshot is not None:
+            self._last_seen = snapshot
+        polled = decided is not None
+        if decided is not None:
+            told, next_state = self.events.conclude(
+                decided, snapshot, next_state, self.cfg, self._routes, now
+            )
+            transitions += told
         firing = count_firing(next_state)
         lines = render.lines_of(transitions, self.tz)
         outgoing = render.messages_for(transitions, self._routes, now, self.tz, rendered=lines)
-        outgoing += self._heartbeat(now, snapshot, firing)
+        if polled:
+            outgoing += self._heartbeat(now, snapshot, firing)
         records = journal(transitions, lines)
-        meta: dict[str, str] = self.events.meta(snapshot)
-        if self.health.last_success is not None:
-            meta[META_LAST_SUCCESS] = repr(self.health.last_success)
-        if self.last_heartbeat is not None:
-            meta[META_LAST_HEARTBEAT] = repr(self.last_heartbeat)
         if self.persist and self.store is not None:
             self.store.commit_cycle(
                 next_state,
                 outgoing,
-                meta,
+                self._meta(snapshot if polled else None),
                 records=records,
                 forget_before=now - self.cfg.history_keep,
             )
         self.state = next_state
-        if snapshot is not None:
-            self.last_snapshot = snapshot
         return Outcome(
             started=started,
             duration=self.monotonic() - t0,
@@ -150,7 +179,28 @@ class Watcher:
             transitions=tuple(transitions),
             outgoing=tuple(outgoing),
             firing=firing,
+            source="poll" if polled else "stream",
         )
+
+    def _stream_health(self) -> None:
+        if self.stream_down is None:
+            return
+        down = self.stream_down()
+        since, why = down if down is not None else (None, "")
+        if (since, why) != (self.health.stream_down_since, self.health.stream_problem):
+            self.health = replace(self.health, stream_down_since=since, stream_problem=why)
+
+    def _meta(self, snapshot: Snapshot | None) -> dict[str, str]:
+        meta: dict[str, str] = self.events.meta(snapshot)
+        if self.health.last_success is not None:
+            meta[META_LAST_SUCCESS] = repr(self.health.last_success)
+        if self.last_heartbeat is not None:
+            meta[META_LAST_HEARTBEAT] = repr(self.last_heartbeat)
+        if self.stream_down is not None:
+            h = self.health
+            down = h.stream_down_since
+            meta[META_STREAM] = "up" if down is None else f"down {down!r} {h.stream_problem}"
+        return meta
 
     def _fetch(self, now: float) -> tuple[Snapshot | None, ExchangeError | None]:
         try:

@@ -21,6 +21,7 @@ from riskwatch.errors import ConfigError, RiskwatchError
 from riskwatch.model import Config
 from riskwatch.render.words import plural
 from riskwatch.service.cycle import Outcome, Watcher, count_firing
+from riskwatch.service.feed import StreamFeed
 from riskwatch.service.sdnotify import Notifier
 
 log = logging.getLogger("riskwatch.daemon")
@@ -58,6 +59,7 @@ class Daemon:
         stop: threading.Event | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wait: Callable[[float], bool] | None = None,
+        feed: StreamFeed | None = None,
     ) -> None:
         self.path = config_path
         self.watcher = watcher
@@ -68,6 +70,7 @@ class Daemon:
         self.monotonic = monotonic
         self.wait = wait or self.stop.wait  # a test passes a wait that advances a fake clock
         self.hup = threading.Event()
+        self.feed = feed  # feed: stream: a second source of "evaluate now" (DESIGN 13)
         self._file_sig = _signature(config_path)
         self._pending_sig: tuple | None = None
         self._pending_since = 0.0
@@ -81,8 +84,8 @@ class Daemon:
         """Install signal handlers, run the loop in its thread, return the exit code: 0, or 1
         when the loop died of an internal error (so ``Restart=on-failure`` starts us again)."""
         handlers = {
-            signal.SIGTERM: lambda *_: self.stop.set(),
-            signal.SIGINT: lambda *_: self.stop.set(),
+            signal.SIGTERM: lambda *_: self._halt(),
+            signal.SIGINT: lambda *_: self._halt(),
             signal.SIGHUP: lambda *_: self.hup.set(),
         }
         previous = {sig: signal.signal(sig, h) for sig, h in handlers.items()}
@@ -134,11 +137,47 @@ class Daemon:
                 now = self.monotonic()
                 if next_at <= now:  # fell behind: skip the missed ticks, do not burst
                     next_at = now + interval - ((now - next_at) % interval)
+            elif self.feed is not None and not self._between_polls(now):
+                return None
             self.sd.watchdog()
-            self.wait(self._nap(next_at - self.monotonic()))
+            self._idle(next_at)
+
+    def _between_polls(self, now: float) -> bool:
+        """What the stream asks for before the next scheduled poll: an early poll (a private
+        push) or the marks re-evaluated. False when the loop must end (an internal error)."""
+        assert self.feed is not None
+        due = self.feed.due(now)
+        try:
+            if due == "poll":
+                self.one_cycle()
+            elif due == "marks":
+                outcome = self.watcher.reevaluate(self.feed.take_marks())
+                self.hooks.delivered(outcome)
+                self.hooks.exported(outcome, self.watcher)
+        except RiskwatchError as exc:
+            log.error("evaluation failed, state kept as it was: %s", exc)
+        except Exception as exc:
+            self._die(exc)
+            return False
+        return True
+
+    def _idle(self, next_at: float) -> None:
+        nap = self._nap(next_at - self.monotonic())
+        if self.feed is None:
+            self.wait(nap)
+            return
+        soon = self.feed.next_due(self.monotonic())
+        self.feed.wait(nap if soon is None else min(nap, soon))
+
+    def _halt(self) -> None:
+        self.stop.set()
+        if self.feed is not None:
+            self.feed.wake.set()
 
     def one_cycle(self) -> Outcome:
         outcome = self.watcher.cycle()
+        if self.feed is not None:
+            self.feed.observe(outcome.snapshot)
         self._last = outcome
         self.hooks.delivered(outcome)
         self.hooks.exported(outcome, self.watcher)
@@ -238,6 +277,9 @@ class Daemon:
             text += f"; account {transition} between classic and unified mode at Bitget"
         if w.health.config_error:
             text += "; rules file invalid (running on the last good rules)"
+        if self.feed is not None:
+            down = w.health.stream_down_since
+            text += "; stream up" if down is None else "; stream down, polling only"
         return text
 
 

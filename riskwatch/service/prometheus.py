@@ -107,6 +107,16 @@ class Exporter:
             ["channel"],
             registry=r,
         )
+        self.stream_up = Gauge(
+            "riskwatch_stream_up",
+            "feed: stream: 1 while the WebSockets are up, 0 while down (polling goes on)",
+            registry=r,
+        )
+        self.stream_evaluations = Counter(
+            "riskwatch_stream_evaluations_total",
+            "evaluations of the rules on WebSocket marks, between polls",
+            registry=r,
+        )
         try:
             self._server, self._thread = start_http_server(
                 int(port), addr=host or "127.0.0.1", registry=r
@@ -116,7 +126,12 @@ class Exporter:
         log.info("Prometheus metrics on http://%s/metrics", listen)
 
     def update(self, outcome: Outcome, watcher: Watcher) -> None:
-        self.poll_seconds.observe(outcome.duration)
+        if outcome.source == "stream":
+            self.stream_evaluations.inc()
+        else:
+            self.poll_seconds.observe(outcome.duration)
+        if watcher.stream_down is not None:
+            self.stream_up.set(0 if watcher.health.stream_down_since is not None else 1)
         if outcome.error is not None:
             self.errors.labels(kind=type(outcome.error).__name__).inc()
         if watcher.health.last_success:

@@ -22,6 +22,7 @@ from riskwatch.exchange import credentials
 from riskwatch.model import Config
 from riskwatch.service.cycle import Outcome, Watcher
 from riskwatch.service.daemon import Hooks
+from riskwatch.service.feed import StreamFeed
 from riskwatch.store.db import Store
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class Wired:
     deliverer: Deliverer | None  # None in dry-run
     store: Store | None
     stop: threading.Event  # ends every backoff of the client and the deliverer: give it the loop
+    feed: StreamFeed | None = None  # feed: stream (give it to the Daemon)
 
     def close(self) -> None:
         self.hooks.close()
@@ -53,10 +55,12 @@ def wire(
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.time,
     rate_limit: bool = True,
+    stream_timing: object = None,
 ) -> Wired:
     """Open the state dir, build the exchange client and the delivery for ``cfg``.
     ``rate_limit=False`` is for benchmarks only (DESIGN 8): a cycle is timed, not Bitget's
-    allowance."""
+    allowance. ``stream_timing`` (an ``exchange.stream.Timing``) is for tests: shorter
+    heartbeats and reconnects than Bitget's."""
     env = os.environ if environ is None else environ
     stop = stop or threading.Event()
     creds = credentials.load(env)
@@ -110,7 +114,27 @@ def wire(
         exporter = Exporter(cfg.metrics_listen)
         hooks.exported = exporter.update
         hooks.closers.append(exporter.close)
-    return Wired(watcher=watcher, hooks=hooks, deliverer=deliverer, store=store, stop=stop)
+    feed = _feed(cfg, creds, client, watcher, hooks, clock, stream_timing)
+    return Wired(
+        watcher=watcher, hooks=hooks, deliverer=deliverer, store=store, stop=stop, feed=feed
+    )
+
+
+def _feed(cfg, creds, client, watcher, hooks, clock, timing) -> StreamFeed | None:
+    """``feed: stream``: the WebSocket feed, started by the daemon after its first poll; its
+    login signs with Bitget's clock (ours plus the offset the REST client measured)."""
+    if cfg.exchange.feed != "stream":
+        return None
+    feed = StreamFeed(
+        cfg.exchange,
+        creds,
+        server_time=lambda: time.time() + getattr(client, "clock_offset", 0.0),
+        clock=clock,
+        timing=timing,
+    )
+    watcher.stream_down = feed.down
+    hooks.closers.insert(0, feed.close)
+    return feed
 
 
 def _print_outgoing(writer: ConsoleWriter, outcome: Outcome) -> None:
