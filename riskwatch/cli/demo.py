@@ -10,15 +10,21 @@ short), so a new user sees what a LIQUIDATED line looks like; then it repeats.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import importlib.util
 import os
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from importlib import resources
 
 from riskwatch.config import load as config
 from riskwatch.exchange.fake.server import FakeBitget
+from riskwatch.exchange.fake.ws import FakeBitgetWS
+from riskwatch.model import Config
 from riskwatch.service.daemon import Daemon
 from riskwatch.service.wiring import wire
 
@@ -50,22 +56,55 @@ def run(args: argparse.Namespace) -> int:
         env.update(FakeBitget.credentials_env())
         env.update(RISKWATCH_DEMO_URL=fake.url, RISKWATCH_DEMO_STATE=state_dir)
         cfg = config.load(str(rules), environ=env)
-        print(
-            f"riskwatch demo: a simulated Bitget on {fake.url} holds 3 positions; BTCUSDT long "
-            "(liquidation 90,000) drifts toward liquidation and back every 30 s, and each loop "
-            "ends with Bitget liquidating the ETHUSDT short.\n"
-            "Alerts appear below as they would on Telegram or Slack. Ctrl-C to stop.\n",
-            flush=True,
-        )
-        wired = wire(cfg, environ=env, out=sys.stdout)
-        stop = wired.stop
-        script = threading.Thread(target=play, args=(fake, stop), name="demo-prices", daemon=True)
-        script.start()
-        if args.duration:
-            timer = threading.Timer(args.duration, stop.set)
-            timer.daemon = True  # Ctrl-C before the end must not wait for it
-            timer.start()
-        return Daemon(str(rules), wired.watcher, wired.hooks, environ=env, stop=stop).run()
+        streaming = getattr(args, "feed", "poll") == "stream"
+        if streaming and importlib.util.find_spec("websockets") is None:
+            print("demo --feed stream needs websockets: pip install 'riskwatch[stream]'")
+            return 1
+        with contextlib.ExitStack() as stack:
+            if streaming:
+                cfg = _streaming(cfg, stack.enter_context(FakeBitgetWS(fake)))
+            print(
+                f"riskwatch demo: a simulated Bitget on {fake.url} holds 3 positions; BTCUSDT long "
+                "(liquidation 90,000) drifts toward liquidation and back every 30 s, and each "
+                "loop ends with Bitget liquidating the ETHUSDT short.\n"
+                + (STREAM_NOTE if streaming else POLL_NOTE)
+                + "Alerts appear below as they would on Telegram or Slack. Ctrl-C to stop.\n",
+                flush=True,
+            )
+            wired = wire(cfg, environ=env, out=sys.stdout)
+            stop = wired.stop
+            script = threading.Thread(
+                target=play, args=(fake, stop), kwargs={"say": True}, name="demo-prices"
+            )
+            script.daemon = True
+            script.start()
+            if args.duration:
+                timer = threading.Timer(args.duration, stop.set)
+                timer.daemon = True  # Ctrl-C before the end must not wait for it
+                timer.start()
+            daemon = Daemon(
+                str(rules), wired.watcher, wired.hooks, environ=env, stop=stop, feed=wired.feed
+            )
+            return daemon.run()
+
+
+POLL_NOTE = "Feed: REST polling every 1 s (try --feed stream: a 10 s poll plus WebSocket marks).\n"
+STREAM_NOTE = (
+    "Feed: stream. REST polls only every 10 s, yet each alert follows its price move within a\n"
+    "fraction of a second: the WebSocket's mark ticks re-evaluate the rules between polls.\n"
+)
+
+
+def _streaming(cfg: Config, ws: FakeBitgetWS) -> Config:
+    """The demo's rules with ``feed: stream`` and a 10 s poll, on the simulator's sockets."""
+    ex = dataclasses.replace(
+        cfg.exchange,
+        feed="stream",
+        poll_interval=10.0,
+        ws_public_url=ws.url("public"),
+        ws_private_url=ws.url("private"),
+    )
+    return dataclasses.replace(cfg, exchange=ex)
 
 
 def _open_book(fake: FakeBitget) -> None:
@@ -101,9 +140,12 @@ def _script() -> list[tuple[float, str, str]]:
     return sorted(steps)
 
 
-def play(fake: FakeBitget, stop: threading.Event, *, loop: float = LOOP_SECONDS) -> None:
+def play(
+    fake: FakeBitget, stop: threading.Event, *, loop: float = LOOP_SECONDS, say: bool = False
+) -> None:
     """Move BTCUSDT along PRICE_PATH and ETHUSDT along SECOND_PATH (re-opening it at the start
-    of each loop), forever, until ``stop``."""
+    of each loop), forever, until ``stop``; ``say`` prints each move with the time, so the
+    delay to the alert that follows shows."""
     first = True
     while not stop.is_set():
         if not first:
@@ -118,5 +160,8 @@ def play(fake: FakeBitget, stop: threading.Event, *, loop: float = LOOP_SECONDS)
                 fake.liquidate(symbol, "short")
             else:
                 fake.set_mark(symbol, what)
+            if say:
+                shown = "liquidated" if what == "liquidate" else f"mark {what}"
+                print(f"[{time.strftime('%H:%M:%S')}] price: {symbol} {shown}\n", flush=True)
         if stop.wait(loop - at):
             return

@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmds["demo"].add_argument(
         "--duration", type=float, default=None, help="stop after SECONDS (default: until Ctrl-C)"
     )
+    cmds["demo"].add_argument(
+        "--feed",
+        choices=("poll", "stream"),
+        default="poll",
+        help="poll: REST every 1s; stream: WebSocket marks with a 10s poll (riskwatch[stream])",
+    )
     return parser
 
 
