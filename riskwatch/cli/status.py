@@ -84,7 +84,7 @@ def stream_line(stored: str, now: float) -> str:
     """``feed: stream``'s last known state, as the daemon stored it ("up", "down SINCE WHY")."""
     if stored == "up":
         return "stream: up (WebSocket marks between polls)"
-    _, since, why = (stored.split(" ", 2) + ["", ""])[:3]
+    _, since, why = [*stored.split(" ", 2), "", ""][:3]
     try:
         when = float(since)
     except ValueError:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from riskwatch.model import OPS, PRODUCT_TYPES, V1_PRODUCT_TYPES
 
-# Kinds: duration, bool, number, string, url, wsurl (ws:// or wss://), path, hostport, template, enum, names (a list of
-# channel names), globs (a glob or a list of globs), product_types, urls (channel URL list),
-# section (a nested mapping described by its own table).
+# Kinds: duration, bool, number, string, url, wsurl (ws:// or wss://), path, hostport, template,
+# enum, names (a list of channel names), globs (a glob or a list of globs), product_types, urls
+# (channel URL list), section (a nested mapping described by its own table).
 
 
 @dataclass(frozen=True, slots=True)

@@ -255,7 +255,7 @@ class _Loader:
     def feed(self, m: dict[str, Src], p: str, api: object) -> dict[str, object]:
         """``feed`` and the two WebSocket URLs (DESIGN 13). ``stream`` without the websockets
         package is an error here, so ``check`` knows what ``run`` would find (DESIGN 16)."""
-        r, kw = self.r, {}
+        r, kw = self.r, dict[str, object]()
         for key in ("ws_public_url", "ws_private_url"):
             if key in m and m[key].value is not None:
                 kw[key] = r.checked(m[key], join(p, key), _ws_url)

@@ -95,10 +95,15 @@ class Socket:
 
     def want(self, args: list[dict[str, str]]) -> None:
         """Subscribe to exactly ``args`` from now on (at once when connected)."""
+        idle = None
         with self._lock:
             self._wanted = {wsproto.key(a): a for a in args}
-            if self._conn is not None:
+            if self._conn is not None and self._idle_when_empty and not self._wanted:
+                idle = self._conn  # nothing left to watch: close rather than sit unsubscribed
+            elif self._conn is not None:
                 self._sync()
+        if idle is not None:
+            idle.close()
         self._changed.set()
 
     def close(self, timeout: float = 2.0) -> None:
@@ -127,6 +132,8 @@ class Socket:
             reason = self._attempt()
             if self._stop.is_set():
                 return
+            if self._idle_when_empty and not self._wanted:
+                continue  # closed on purpose: idle, not down
             self.listener.state(self.name, False, reason)
             if time.monotonic() - started >= self.timing.steady:
                 gap = self.timing.min_gap
@@ -184,7 +191,9 @@ class Socket:
             if now - last_frame >= t.silent_after:
                 raise Dropped(f"silent for {t.silent_after:g}s (no frame at all)")
             try:
-                text = conn.recv(timeout=max(0.0, min(next_ping, last_frame + t.silent_after) - now))
+                text = conn.recv(
+                    timeout=max(0.0, min(next_ping, last_frame + t.silent_after) - now)
+                )
             except TimeoutError:
                 continue
             last_frame = time.monotonic()
@@ -201,9 +210,9 @@ class Socket:
             except TimeoutError:
                 raise Dropped("no answer to the login") from None
             msg = wsproto.parse(text) if isinstance(text, str) else None
-            if isinstance(msg, dict) and msg.get("event") == "login":
-                if str(msg.get("code", "0")) in ("0", "00000"):
-                    return
+            ok = isinstance(msg, dict) and str(msg.get("code", "0")) in ("0", "00000")
+            if ok and msg.get("event") == "login":  # type: ignore[union-attr]
+                return
             if isinstance(msg, dict) and msg.get("event") in ("login", "error"):
                 code, why = str(msg.get("code", "")), str(msg.get("msg", ""))[:120]
                 raise Dropped(f"login refused: {code} {why}".rstrip())

@@ -357,6 +357,6 @@ def _returning_none(sleep: Sleep) -> Callable[[float], None]:
 def _seconds(ms: object) -> float | None:
     """Bitget's ``requestTime`` (ms, a number in the docs, a string in recorded replies)."""
     try:
-        return float(ms) / 1000.0 if ms is not None else None  # type: ignore[arg-type]
+        return float(str(ms)) / 1000.0 if ms is not None else None
     except (TypeError, ValueError):
         return None

@@ -17,6 +17,7 @@ so the client must notice the silence, ``unmute()`` ends that.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -42,11 +43,8 @@ class _Session:
 
     def send(self, payload: Any) -> None:
         text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
-        with self.lock:
-            try:
-                self.conn.send(text)
-            except Exception:
-                pass  # the socket is gone; its handler ends on its own
+        with self.lock, contextlib.suppress(Exception):  # a gone socket: its handler ends
+            self.conn.send(text)
 
 
 class FakeBitgetWS:
@@ -222,7 +220,9 @@ class FakeBitgetWS:
     # ------------------------------------------------------------------ pushes
     def _snapshot_book(self) -> None:
         """Remember marks and sizes (book lock held) to tell what changed next time."""
-        self._marks = {(p.product_type, p.symbol): p.mark for p in self.fake.book.positions.values()}
+        self._marks = {
+            (p.product_type, p.symbol): p.mark for p in self.fake.book.positions.values()
+        }
         self._held = {k: p.total for k, p in self.fake.book.positions.items()}
 
     def _changed(self) -> None:
