@@ -84,8 +84,8 @@ class Daemon:
         """Install signal handlers, run the loop in its thread, return the exit code: 0, or 1
         when the loop died of an internal error (so ``Restart=on-failure`` starts us again)."""
         handlers = {
-            signal.SIGTERM: lambda *_: self._halt(),
-            signal.SIGINT: lambda *_: self._halt(),
+            signal.SIGTERM: lambda *_: self.halt(),
+            signal.SIGINT: lambda *_: self.halt(),
             signal.SIGHUP: lambda *_: self.hup.set(),
         }
         previous = {sig: signal.signal(sig, h) for sig, h in handlers.items()}
@@ -169,7 +169,8 @@ class Daemon:
         soon = self.feed.next_due(self.monotonic())
         self.feed.wait(nap if soon is None else min(nap, soon))
 
-    def _halt(self) -> None:
+    def halt(self) -> None:
+        """Stop the loop now, also from a nap on the stream's wake-up event."""
         self.stop.set()
         if self.feed is not None:
             self.feed.wake.set()
