@@ -124,3 +124,20 @@ def test_positions_opened_and_closed_between_polls_are_followed(running) -> None
     wait(lambda: ws.subscribed() == {"BTCUSDT"})
     assert rx.wait_for(2, timeout=8)
     assert "resolved" in rx.bodies()[1] and "ETHUSDT" in rx.bodies()[1]
+
+
+def test_a_silent_stream_is_said_while_polling_goes_on(running) -> None:
+    _, ws, _, d = running
+    ws.mute()
+    wait(lambda: "stream down since" in d.status_line(None))
+    assert "silent" in d.status_line(None) and "polling only" in d.status_line(None)
+    ws.unmute()
+    wait(lambda: "stream up" in d.status_line(None))
+
+
+def test_status_reads_the_stored_stream_state() -> None:
+    from riskwatch.cli.status import stream_line
+
+    assert stream_line("up", 0).startswith("stream: up")
+    line = stream_line("down 1000.0 public WebSocket: silent for 30s", 1090.0)
+    assert "down since" in line and "(1m30s)" in line and "polling goes on" in line

@@ -71,6 +71,7 @@ class Daemon:
         self.wait = wait or self.stop.wait  # a test passes a wait that advances a fake clock
         self.hup = threading.Event()
         self.feed = feed  # feed: stream: a second source of "evaluate now" (DESIGN 13)
+        self._stream_said: tuple[float, str] | None = None
         self._file_sig = _signature(config_path)
         self._pending_sig: tuple | None = None
         self._pending_since = 0.0
@@ -146,6 +147,10 @@ class Daemon:
         """What the stream asks for before the next scheduled poll: an early poll (a private
         push) or the marks re-evaluated. False when the loop must end (an internal error)."""
         assert self.feed is not None
+        down = self.feed.down()
+        if down != self._stream_said and self._ready_sent:  # STATUS= says it at once
+            self._stream_said = down
+            self.sd.status(self.status_line(self._last))
         due = self.feed.due(now)
         try:
             if due == "poll":
@@ -279,8 +284,12 @@ class Daemon:
         if w.health.config_error:
             text += "; rules file invalid (running on the last good rules)"
         if self.feed is not None:
-            down = w.health.stream_down_since
-            text += "; stream up" if down is None else "; stream down, polling only"
+            down = self.feed.down()
+            if down is None:
+                text += "; stream up"
+            else:
+                since = time.strftime("%H:%M:%S", time.localtime(down[0]))
+                text += f"; stream down since {since}, polling only ({down[1]})"
         return text
 
 
