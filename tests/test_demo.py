@@ -49,3 +49,20 @@ def test_demo_shows_warning_critical_resolved_and_a_liquidation_then_stops_on_ct
     assert "ENDED near-liquidation ETHUSDT short [was critical]: ended (liquidated)" in out
     assert "RESOLVED near-liquidation ETHUSDT" not in out
     assert "Traceback" not in err
+
+
+def test_demo_feed_stream_alerts_between_ten_second_polls() -> None:
+    """With a 10 s poll the warning (4 s into the path) can only come from a tick."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BITGET_", "NOTIFY_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "riskwatch", "demo", "--feed", "stream", "--duration", "7"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=40,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Feed: stream" in done.stdout
+    price = done.stdout.find("price: BTCUSDT mark 97000")
+    assert -1 < price < done.stdout.find("WARNING near-liquidation BTCUSDT long"), done.stdout
+    assert "Traceback" not in done.stderr

@@ -166,6 +166,9 @@ class Socket:
             return f"closed by the other end ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
         except OSError as exc:
             return f"connection lost: {_why(exc)}"
+        except Exception as exc:  # a bug must not end the thread and leave a silent "up"
+            log.error("%s WebSocket: internal error: %s: %s", self.name, type(exc).__name__, exc)
+            return f"internal error ({type(exc).__name__})"
         finally:
             with self._lock:
                 self._conn = None
