@@ -123,7 +123,9 @@ def test_positions_opened_and_closed_between_polls_are_followed(running) -> None
     fx.remove_position("ETHUSDT", "short")
     wait(lambda: ws.subscribed() == {"BTCUSDT"})
     assert rx.wait_for(2, timeout=8)
-    assert "resolved" in rx.bodies()[1] and "ETHUSDT" in rx.bodies()[1]
+    closed = rx.bodies()[1]
+    assert "resolved" in closed.lower() and "ETHUSDT" in closed
+    assert "mark 18" in closed  # the last known values are the tick's, not the older poll's
 
 
 def test_a_silent_stream_is_said_while_polling_goes_on(running) -> None:
