@@ -4,8 +4,8 @@
 set -eu
 PY="${1:-python}"
 cd "$(dirname "$0")"
-for b in bench_engine.py bench_normalise.py bench_cycle.py bench_startup.py bench_latency.py \
-         bench_stream.py bench_vs_ccxt.py bench_soak.py; do
+for b in bench_engine.py bench_normalise.py bench_cycle.py bench_events.py bench_startup.py \
+         bench_latency.py bench_stream.py bench_vs_ccxt.py bench_soak.py; do
     echo "== $b"
     "$PY" "$b"
     echo

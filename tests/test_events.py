@@ -171,3 +171,22 @@ def test_a_position_missing_from_a_partial_read_is_still_noticed_when_it_vanishe
     assert basis.taken_at == 100.0, "fills from the older sighting"
     (gone,) = events.detect(basis, snap(120.0, pos("ETHUSDT", "short")))
     assert (gone.symbol, gone.vanished, gone.since) == ("BTCUSDT", True, 100.0)
+
+
+def test_ended_alerts_follow_send_resolved_but_the_event_line_always_goes():
+    from riskwatch.model import AlertState, Defaults, Rule
+
+    event = events.decide(change(), [fill("burst_close_long")], 120.0)
+    assert event is not None
+    firing = AlertState(("loud", PT, "BTCUSDT", "long"), "firing", "critical", 1.0, 3.0)
+    quiet = AlertState(("quiet", PT, "BTCUSDT", "long"), "firing", "warning", 1.0, 3.0)
+    waiting = AlertState(("loud", PT, "ETHUSDT", "short"), "pending", "warning", 1.0, 3.0)
+    rules = (
+        Rule(name="loud", metric="liq_gap_pct", op="<", warning=8),
+        Rule(name="quiet", metric="liq_gap_pct", op="<", warning=8, send_resolved=False),
+    )
+    state = {s.key: s for s in (firing, quiet, waiting)}
+    ended, left = events.end_alerts(state, event, rules, Defaults(channels=("phone",)), 120.0)
+    assert [(t.rule, t.reason) for t in ended] == [("loud", "liquidated")]
+    assert list(left) == [waiting.key], "the other position's alert stays"
+    assert events.event_transition(event) is not None
