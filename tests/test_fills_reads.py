@@ -63,3 +63,24 @@ def test_a_hostile_fill_row_is_skipped_with_one_warning(caplog):
             c.close()
     assert [(f.trade_side, str(f.price), f.at) for f in fills] == [("burst_close_long", "95", 2.0)]
     assert caplog.text.count("skipped an unreadable fill row") == 1
+
+
+def test_a_unified_coin_m_liquidation_is_found_under_its_cm_symbol():
+    with FakeBitget(account_mode="unified") as fx:
+        fx.add_position(
+            "BTCUSD", "long", total="2", mark="95000", liquidation="90000",
+            product_type="COIN-FUTURES", margin_coin="BTC",
+        )  # fmt: skip
+        since = time.time() - 5
+        fx.set_adl_rank("BTCUSD", "long", "0.7", product_type="COIN-FUTURES")
+        c = client(fx, FakeClock(), api="v3", product_types=("COIN-FUTURES",))
+        try:
+            (position,) = c.fetch_snapshot().positions
+            fx.liquidate("BTCUSD", "long", price="89900", product_type="COIN-FUTURES")
+            fills = c.fetch_fills("COIN-FUTURES", "BTCUSD", since)
+        finally:
+            c.close()
+    assert (position.symbol, str(position.adl_rank)) == ("BTCUSD", "0.7")
+    assert [(f.symbol, f.trade_side) for f in fills] == [("BTCUSD", "liquidation")]
+    orders = [q.query for q in fx.requests if q.path == "/api/v3/trade/history-orders"]
+    assert len(orders) == 1 and "symbol=BTCUSD_CM" in orders[0]

@@ -34,6 +34,7 @@ from typing import Any
 
 from riskwatch.errors import TransientError
 from riskwatch.exchange.normalise.numbers import ROW_ERRORS, num, opt
+from riskwatch.exchange.normalise.positions import COIN_M_SUFFIX
 from riskwatch.exchange.transport import Transport
 from riskwatch.model import Fill
 
@@ -74,7 +75,7 @@ def _fill(row: Mapping[str, Any], pt: str, v3: bool, path: str) -> Fill | None:
         if v3:
             return Fill(
                 product_type=str(row.get("category") or pt).upper(),
-                symbol=str(row["symbol"]).upper(),
+                symbol=_bare(row["symbol"]),
                 trade_side=str(row.get("tradeSide") or ""),
                 side=str(row.get("side") or ""),
                 price=num(row["execPrice"]),
@@ -144,10 +145,11 @@ def fills_v3(t: Transport, pt: str, symbol: str, since: float, now: float) -> li
         "limit": "100",
     }
     rows = [r for r in _v3_pages(t, V3_FILLS, window, "v3-fills") if _symbol(r) == symbol]
+    wire = f"{symbol}{COIN_M_SUFFIX}" if pt == "COIN-FUTURES" else symbol  # UTA COIN-M: _CM
     fills = [f for f in (_fill(r, pt, True, V3_FILLS) for r in rows) if f is not None]
     if not fills or all(f.trade_side for f in fills):
         return fills
-    orders = _v3_pages(t, V3_ORDERS, {**window, "symbol": symbol}, "v3-orders")
+    orders = _v3_pages(t, V3_ORDERS, {**window, "symbol": wire}, "v3-orders")
     kinds = {str(o.get("orderId")): o for o in orders if isinstance(o, dict)}
     out = []
     for f in fills:
@@ -162,8 +164,13 @@ def _with(f: Fill, trade_side: str, hold_side: str) -> Fill:
     return replace(f, trade_side=trade_side, hold_side=f.hold_side or hold_side)
 
 
+def _bare(symbol: Any) -> str:
+    """A symbol as positions name it: upper case, v3 COIN-M's ``_CM`` suffix dropped."""
+    return str(symbol).upper().removesuffix(COIN_M_SUFFIX)
+
+
 def _symbol(row: Any) -> str:
-    return str(row.get("symbol") or "").upper() if isinstance(row, dict) else ""
+    return _bare(row.get("symbol") or "") if isinstance(row, dict) else ""
 
 
 # --------------------------------------------------------------------------- ADL ranks
@@ -183,7 +190,7 @@ def _adl_rows(data: Any, pt: str | None, path: str) -> AdlRanks:
             if rank is None or side not in ("long", "short"):
                 continue
             category = pt or str(row.get("category") or "USDT-FUTURES").upper()
-            out[(category, str(row["symbol"]).upper(), side)] = rank
+            out[(category, _bare(row["symbol"]), side)] = rank
         except ROW_ERRORS:
             log.warning("%s: skipped an unreadable ADL row", path)
     return out

@@ -103,12 +103,17 @@ class FakeFill:
             "cTime": str(self.ts_ms),
         }  # fmt: skip
 
+    @property
+    def v3_symbol(self) -> str:
+        """UTA COIN-M symbols end in ``_CM`` (as the v3 position rows say)."""
+        return f"{self.symbol}_CM" if self.product_type == "COIN-FUTURES" else self.symbol
+
     def v3(self) -> dict[str, Any]:
         return {
             "execId": self.trade_id,
             "orderId": self.order_id,
             "category": self.product_type,
-            "symbol": self.symbol,
+            "symbol": self.v3_symbol,
             "orderType": "market",
             "side": self.side,
             "execPrice": _s(self.price),
@@ -126,7 +131,7 @@ class FakeFill:
             "orderId": self.order_id,
             "clientOid": self.order_id,
             "category": self.product_type,
-            "symbol": self.symbol,
+            "symbol": self.v3_symbol,
             "orderType": "market",
             "side": self.side,
             "price": "0",
@@ -179,7 +184,7 @@ def v3_fills(fills: list[FakeFill], params: dict[str, str], orders: bool) -> dic
         return "40017"
     symbol = params.get("symbol", "").upper() if orders else ""
     rows = [f for f in _window(fills, params) if not pt or f.product_type == pt]
-    rows = [f for f in rows if not symbol or f.symbol == symbol]
+    rows = [f for f in rows if not symbol or f.v3_symbol == symbol]
     rows.sort(key=lambda f: int(f.trade_id), reverse=True)
     if params.get("cursor"):
         rows = [f for f in rows if int(f.trade_id) < int(params["cursor"])]
@@ -194,7 +199,9 @@ def adl_rows(positions: Any, ranks: dict[tuple[str, str, str], Decimal], pt: str
         if pt is not None and p.product_type != pt:
             continue
         rank = ranks.get(key, Decimal("0.2"))
-        row = {"symbol": p.symbol, "marginCoin": p.margin_coin, "holdSide": p.side}
+        coin_m = v3 and p.product_type == "COIN-FUTURES"
+        symbol = f"{p.symbol}_CM" if coin_m else p.symbol
+        row = {"symbol": symbol, "marginCoin": p.margin_coin, "holdSide": p.side}
         if v3:
             row["adlRank"] = _s(rank)
         else:  # Bitget's v2 now sends "rank" and marks "adlRank" deprecated (with another value)
