@@ -190,6 +190,7 @@ class Rule:
     match: Match = field(default_factory=Match)
     channels: tuple[str, ...] = ()
     message: str | None = None  # safe-format template over the alert's fields
+    labels: tuple[tuple[str, str], ...] = ()  # extra Alertmanager labels (name, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +231,22 @@ class Channel:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertmanagerSettings:
+    """Where riskwatch posts its alerts as Prometheus does (DESIGN section 15). URLs may hold
+    basic-auth credentials: never print them (repr redacts)."""
+
+    urls: tuple[str, ...] = field(repr=False, default=())
+    resend: float = 60.0  # re-post firing alerts this often; firing endsAt = now + 4 x resend
+    timeout: float = 10.0  # per POST
+
+    def __repr__(self) -> str:
+        return (
+            f"AlertmanagerSettings(urls=<{len(self.urls)} redacted>, resend={self.resend!r},"
+            f" timeout={self.timeout!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     path: str
     exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
@@ -244,6 +261,7 @@ class Config:
     channels: tuple[Channel, ...] = ()
     defaults: Defaults = field(default_factory=Defaults)
     rules: tuple[Rule, ...] = ()
+    alertmanager: AlertmanagerSettings | None = None  # off unless set
 
     def channel(self, name: str) -> Channel | None:
         return next((c for c in self.channels if c.name == name), None)

@@ -14,7 +14,8 @@ from riskwatch.model import OPS, PRODUCT_TYPES, V1_PRODUCT_TYPES
 
 # Kinds: duration, bool, number, string, url, wsurl (ws:// or wss://), path, hostport, template,
 # enum, names (a list of channel names), globs (a glob or a list of globs), product_types, urls
-# (channel URL list), section (a nested mapping described by its own table).
+# (channel URL list), section (a nested mapping described by its own table), am_urls
+# (Alertmanager base URLs), labels (a mapping of label name to string value).
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,21 @@ EXCHANGE: tuple[Key, ...] = (
         nullable=True,
     ),
 )
+ALERTMANAGER: tuple[Key, ...] = (
+    Key(
+        "urls",
+        "am_urls",
+        "Alertmanager base URLs, every one posted to (never load-balanced)",
+        required=True,
+    ),
+    Key(
+        "resend",
+        "duration",
+        "re-post firing alerts this often, at least 1s (endsAt = now + 4 x resend)",
+        "1m",
+    ),
+    Key("timeout", "duration", "HTTP timeout per post", "10s"),
+)
 METRICS_SECTION: tuple[Key, ...] = (
     Key("listen", "hostport", "Prometheus endpoint, host:port", None, required=True),
 )
@@ -136,6 +152,7 @@ RULE: tuple[Key, ...] = (
     *INHERITED,
     Key("match", "section", "globs restricting what the rule watches"),
     Key("message", "template", "detail text, e.g. '{symbol} at {liq_gap_pct:.2f}%'"),
+    Key("labels", "labels", "extra Alertmanager labels, e.g. {team: desk}"),
 )
 TOP: tuple[Key, ...] = (
     Key("exchange", "section", "where and how to poll Bitget"),
@@ -160,6 +177,12 @@ TOP: tuple[Key, ...] = (
     ),
     Key("metrics", "section", "Prometheus endpoint; off unless set", nullable=True),
     Key("channels", "channels", "name -> list of apprise URLs"),
+    Key(
+        "alertmanager",
+        "section",
+        "post every alert to an Alertmanager cluster; off unless set",
+        nullable=True,
+    ),
     Key("defaults", "section", "values every rule inherits"),
     Key("rules", "rules", "the alert rules"),
 )
@@ -167,6 +190,18 @@ PRODUCT_TYPE_NAMES: tuple[str, ...] = PRODUCT_TYPES + tuple(V1_PRODUCT_TYPES)
 NAME_PATTERN = r"^[a-z0-9_-]+$"
 CHANNEL_PATTERN = r"^[A-Za-z0-9_.-]+$"
 RESERVED_PREFIX = "riskwatch-"
+# Alertmanager label names (Prometheus' data model) and the ones riskwatch sets itself.
+LABEL_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+RESERVED_LABELS = (
+    "alertname",
+    "severity",
+    "account",
+    "symbol",
+    "side",
+    "product_type",
+    "margin_coin",
+    "source",
+)
 
 
 def names(keys: tuple[Key, ...]) -> tuple[str, ...]:

@@ -95,7 +95,7 @@ def lint(cfg: Config) -> list[str]:
         out.append("exchange.stale_after is not longer than poll_interval: expect stale alerts")
     if not cfg.rules:
         out.append("no rules: only the built-in alerts (stale, auth, config) will be sent")
-    if not cfg.defaults.channels:
+    if not cfg.defaults.channels and cfg.alertmanager is None:
         out.append("defaults.channels is empty: built-in alerts (riskwatch-stale, ...) go nowhere")
     return out
 
@@ -142,6 +142,7 @@ class _Loader:
         self.path = path
         self.environ = environ
         self.url_check = url_check
+        self.alertmanager = False  # with alertmanager: a rule may have no channel
 
     def config(self, root: Src | None) -> Config | None:
         if root is None:
@@ -159,6 +160,11 @@ class _Loader:
                 base = os.path.dirname(os.path.abspath(self.path))
                 cfg = replace(cfg, state_dir=os.path.join(base, os.path.expanduser(sd)))
         cfg = replace(cfg, **self.top_scalars(top))
+        if (src := top.get("alertmanager")) is not None and src.value is not None:
+            from riskwatch.config.alertmanager import read_alertmanager
+
+            cfg = replace(cfg, alertmanager=read_alertmanager(self.r, src))
+            self.alertmanager = True
         channels = self.channels(top["channels"]) if "channels" in top else ()
         names = {c.name for c in channels}
         defaults, d_src = Defaults(), top.get("defaults")
@@ -347,7 +353,15 @@ class _Loader:
         seen: dict[str, int] = {}
         out: list[Rule] = []
         for path, item in self.r.items(src, "rules"):
-            rule = read_rule(self.r, item, path, defaults, channel_names, seen)
+            rule = read_rule(
+                self.r,
+                item,
+                path,
+                defaults,
+                channel_names,
+                seen,
+                channels_required=not self.alertmanager,
+            )
             if rule is not None:
                 out.append(rule)
         return tuple(out)

@@ -28,7 +28,10 @@ def read_rule(
     defaults: Defaults,
     channel_names: set[str],
     seen: dict[str, int],
+    *,
+    channels_required: bool = True,
 ) -> Rule | None:
+    """``channels_required=False`` when alertmanager is set: it gets every alert anyway."""
     m = r.mapping(src, path, K.RULE)
     if m is None:
         return None
@@ -41,14 +44,21 @@ def read_rule(
     _thresholds(r, src, m, path, op, warning, critical)
     inherited = {k.attr: getattr(defaults, k.attr) for k in K.INHERITED}
     inherited.update(read_inherited(r, m, path, channel_names))
-    if not inherited["channels"]:
-        r.error(src, path, "no channel: set channels here or in defaults.channels")
+    if not inherited["channels"] and channels_required:
+        r.error(
+            src, path, "no channel: set channels here or in defaults.channels (or alertmanager)"
+        )
     match = _match(r, m["match"], join(path, "match"), scope) if "match" in m else Match()
     message = None
     if "message" in m and (message := r.string(m["message"], join(path, "message"))):
         reason = template.check(message)
         if reason:
             r.error(m["message"], join(path, "message"), f"bad template: {reason}")
+    labels: tuple[tuple[str, str], ...] | None = ()
+    if "labels" in m:
+        from riskwatch.config.alertmanager import read_labels
+
+        labels = read_labels(r, m["labels"], join(path, "labels"))
     if None in (name, scope, metric, op) or (warning is None and critical is None):
         return None
     return Rule(
@@ -60,6 +70,7 @@ def read_rule(
         scope=scope,  # type: ignore[arg-type]
         match=match or Match(),
         message=message,
+        labels=labels or (),
         **inherited,
     )
 

@@ -37,6 +37,24 @@ def _kind(key: K.Key) -> dict[str, Any]:
             "minItems": 1,
         },
         "metric": {"type": "string"},
+        "am_urls": {
+            "anyOf": [
+                {"type": "string", "pattern": "^(https?://|.*\\$\\{)"},
+                {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": "^(https?://|.*\\$\\{)"},
+                    "minItems": 1,
+                },
+            ]
+        },
+        "labels": {
+            "type": "object",
+            "propertyNames": {
+                "pattern": K.LABEL_PATTERN,
+                "not": {"enum": list(K.RESERVED_LABELS)},
+            },
+            "additionalProperties": {"type": ["string", "number"]},
+        },
         "enum": {"enum": list(key.enum)},
     }
     out = dict(kinds[key.kind])
@@ -84,6 +102,7 @@ def json_schema() -> dict[str, Any]:
         K.TOP,
         exchange={"$ref": "#/$defs/exchange"},
         metrics={"anyOf": [_object(K.METRICS_SECTION), {"type": "null"}]},
+        alertmanager={"anyOf": [_object(K.ALERTMANAGER), {"type": "null"}]},
         channels={
             "type": "object",
             "description": "name -> list of apprise URLs (console:// prints locally)",
