@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from riskwatch.delivery.alertmanager import AlertmanagerSender
 from riskwatch.delivery.apprise_sender import build_sender
 from riskwatch.delivery.retry import (
     Clock,
@@ -32,6 +33,7 @@ from riskwatch.delivery.retry import (
     drop_orphans,
 )
 from riskwatch.model import Config
+from riskwatch.render import alertmanager as am
 from riskwatch.store.db import Store
 
 log = logging.getLogger("riskwatch.notify")
@@ -52,14 +54,22 @@ def destination_key(url: str) -> str:
     return hashlib.sha256(url.strip().encode()).hexdigest()[:20]
 
 
+def alertmanager_key(url: str) -> str:
+    """An Alertmanager URL's name in the state dir: its own, should the same URL be a channel."""
+    return destination_key(f"alertmanager+{url}")
+
+
 def routes(cfg: Config) -> dict[str, list[str]]:
-    """Channel name -> its URLs' destination keys (a URL listed twice in a channel, once)."""
+    """Channel name -> its URLs' destination keys (a URL listed twice in a channel, once);
+    ``render.alertmanager.ROUTE`` -> the Alertmanager URLs' keys, when configured."""
     out: dict[str, list[str]] = {}
     for ch in cfg.channels:
         keys = out.setdefault(ch.name, [])
         for url in ch.urls:
             if (k := destination_key(url)) not in keys:
                 keys.append(k)
+    if cfg.alertmanager is not None:
+        out[am.ROUTE] = [alertmanager_key(u) for u in cfg.alertmanager.urls]
     return out
 
 
@@ -78,6 +88,14 @@ def destinations(
             old = (reuse or {}).get(key)
             sender = old.sender if old else build_sender(url, out)
             found[key] = Destination(key, url, (ch.name,), sender)
+    if cfg.alertmanager is not None:
+        timeout = cfg.alertmanager.timeout
+        for url in cfg.alertmanager.urls:
+            key = alertmanager_key(url)
+            old = (reuse or {}).get(key)
+            keep = old is not None and getattr(old.sender, "timeout", None) == timeout
+            sender = old.sender if old and keep else AlertmanagerSender(url, timeout=timeout)
+            found[key] = Destination(key, url, (am.CHANNEL,), sender)
     return found
 
 

@@ -20,6 +20,7 @@ from riskwatch.core.marks import apply as apply_marks
 from riskwatch.errors import AuthError, ExchangeError
 from riskwatch.exchange.base import ExchangeClient
 from riskwatch.model import AlertKey, AlertState, Config, Health, Message, Snapshot, Transition
+from riskwatch.render import alertmanager as am
 from riskwatch.render import lines as render
 from riskwatch.render.words import plural
 from riskwatch.service.events import EventTracker
@@ -31,6 +32,7 @@ log = logging.getLogger("riskwatch.cycle")
 META_LAST_SUCCESS = "last_success"
 META_LAST_HEARTBEAT = "last_heartbeat"
 META_STREAM = "stream"  # feed: stream: "up", or "down SINCE REASON" (read by ``status``)
+META_ALERTMANAGER = "alertmanager"  # the Alertmanager ledger (render.alertmanager)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,7 @@ class Watcher:
         beat = store.get_meta(META_LAST_HEARTBEAT) if store else None
         self.health = Health(last_success=_float(last), started_at=clock())
         self.last_heartbeat = _float(beat)
+        self.am_book = am.loads(store.get_meta(META_ALERTMANAGER) if store else None)
         self.last_snapshot: Snapshot | None = None
         self.events = EventTracker(store)
         self._last_seen: Snapshot | None = None  # the last evaluated: a poll, or one re-marked
@@ -162,15 +165,23 @@ class Watcher:
         if polled:
             outgoing += self._heartbeat(now, snapshot, firing)
         records = journal(transitions, lines)
+        book, posts = am.outgoing(
+            self.am_book, self.cfg, next_state, transitions, self._routes, now
+        )
+        outgoing += posts
+        meta = self._meta(snapshot if polled else None)
+        if book != self.am_book:  # a steady cycle rewrites nothing
+            meta[META_ALERTMANAGER] = am.dumps(book)
         if self.persist and self.store is not None:
             self.store.commit_cycle(
                 next_state,
                 outgoing,
-                self._meta(snapshot if polled else None),
+                meta,
                 records=records,
                 forget_before=now - self.cfg.history_keep,
             )
         self.state = next_state
+        self.am_book = book
         return Outcome(
             started=started,
             duration=self.monotonic() - t0,

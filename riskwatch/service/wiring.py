@@ -88,7 +88,7 @@ def wire(
             client=client,
             store=store,
             persist=False,
-            destinations=lambda c: {ch.name: [ch.name] for ch in c.channels},
+            destinations=_console_routes,
             clock=clock,
         )
         hooks.delivered = functools.partial(_print_outgoing, writer)
@@ -140,6 +140,17 @@ def _feed(cfg, creds, client, watcher, hooks, clock, timing) -> StreamFeed | Non
 def _print_outgoing(writer: ConsoleWriter, outcome: Outcome) -> None:
     for _, message in outcome.outgoing:
         writer.write(message)
+
+
+def _console_routes(cfg: Config) -> dict[str, list[str]]:
+    """A dry run prints each channel's messages under its name, and what it would post to
+    Alertmanager under "alertmanager"."""
+    out = {ch.name: [ch.name] for ch in cfg.channels}
+    if cfg.alertmanager is not None:
+        from riskwatch.render import alertmanager as am
+
+        out[am.ROUTE] = [am.CHANNEL]
+    return out
 
 
 def _open_store(cfg: Config, dry_run: bool) -> Store | None:

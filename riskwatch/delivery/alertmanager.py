@@ -1,0 +1,120 @@
+"""The Alertmanager sender: one base URL, one ``POST /api/v2/alerts`` per queued post.
+
+It is a ``Sender`` like apprise's, so an Alertmanager URL gets what every URL gets: its own
+worker thread, retries with backoff, the durable outbox (a post survives a restart), and no
+other URL waits for it. Every configured URL gets every post, as Prometheus does: each
+Alertmanager of a cluster must hear every alert for the cluster to deduplicate, so they are
+never load-balanced.
+
+The body is written at send time from the queued document (``render.alertmanager``), so a
+post that waited through an outage still has a firing ``endsAt`` ahead of it. A URL may carry
+basic-auth credentials: only the masked form is shown.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from riskwatch import logs
+from riskwatch.delivery.apprise_sender import UNLIMITED
+from riskwatch.errors import DeliveryError
+from riskwatch.render import alertmanager as am
+
+ENDPOINT = "/api/v2/alerts"
+_EXCERPT = 160
+
+
+def masked(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username}:{logs.MASK}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class AlertmanagerSender:
+    """Posts queued Alertmanager documents to one Alertmanager (``base_url`` + ENDPOINT)."""
+
+    def __init__(
+        self, base_url: str, *, timeout: float, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._url = base_url.rstrip("/") + ENDPOINT
+        self._shown = masked(base_url.rstrip("/"))
+        self.timeout = timeout
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._session: Any = None
+
+    def display(self) -> str:
+        return self._shown
+
+    def limit(self) -> int:
+        return UNLIMITED  # a JSON document must never be split
+
+    def title_separate(self) -> bool:
+        return True
+
+    def send(self, title: str, body: str) -> None:
+        try:
+            alerts = am.api_alerts(body, self._clock())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DeliveryError(f"{self._shown}: unreadable queued post ({exc})") from exc
+        import requests
+
+        with self._lock:
+            if self._session is None:
+                self._session = requests.Session()
+            session = self._session
+        try:
+            resp = session.post(self._url, json=alerts, timeout=self.timeout)
+        except requests.Timeout as exc:
+            raise DeliveryError(f"{self._shown}: timeout after {self.timeout:g} s") from exc
+        except requests.ConnectionError as exc:
+            raise DeliveryError(f"{self._shown}: {_connection_reason(exc)}") from exc
+        except requests.RequestException as exc:
+            raise DeliveryError(f"{self._shown}: {type(exc).__name__}") from exc
+        with resp:
+            if 200 <= resp.status_code < 300:
+                return
+            excerpt = " ".join(resp.text[:_EXCERPT].split())
+            retry_after = _retry_after(resp.headers.get("Retry-After"))
+        raise DeliveryError(
+            logs.redact(f"{self._shown}: HTTP {resp.status_code}: {excerpt or resp.reason}"),
+            retry_after=retry_after,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None  # an HTTP date: the ordinary backoff serves
+
+
+def _connection_reason(exc: Exception) -> str:
+    text = str(exc)
+    for needle, reason in (
+        ("Connection refused", "connection refused"),
+        ("Name or service not known", "name not resolved"),
+        ("nodename nor servname", "name not resolved"),
+        ("Temporary failure in name resolution", "name not resolved"),
+        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+        ("timed out", "connect timeout"),
+    ):
+        if needle in text:
+            return reason
+    return "connection failed"
