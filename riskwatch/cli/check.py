@@ -46,13 +46,19 @@ def summary(cfg: Config) -> list[str]:
         + (", feed stream (WebSocket marks between polls)" if ex.feed == "stream" else ""),
         f"state dir: {cfg.state_dir}",
     ]
-    lines += [f"rule {_rule_line(r)}" for r in cfg.rules]
+    lines += [f"rule {_rule_line(r, cfg.alertmanager is not None)}" for r in cfg.rules]
     for ch in cfg.channels:
         lines.append(f"channel {ch.name}: {plural(len(ch.urls), 'URL')}")
+    if (amc := cfg.alertmanager) is not None:
+        lines.append(
+            f"alertmanager: {plural(len(amc.urls), 'URL')} (each gets every alert),"
+            f" resend every {durations.to_text(amc.resend)},"
+            f" timeout {durations.to_text(amc.timeout)}"
+        )
     return lines
 
 
-def _rule_line(r: Rule) -> str:
+def _rule_line(r: Rule, alertmanager: bool = False) -> str:
     levels = [
         f"{sev} {v:g}"
         for sev, v in (("warning", r.warning), ("critical", r.critical))
@@ -61,7 +67,9 @@ def _rule_line(r: Rule) -> str:
     timing = f"for {durations.to_text(r.for_)}, repeat " + (
         durations.to_text(r.repeat) if r.repeat else "never"
     )
+    to = list(r.channels) + (["alertmanager"] if alertmanager else [])
+    labels = ", ".join(f"{k}={v}" for k, v in r.labels)
     return (
         f"{r.name}: {r.scope} {r.metric} {r.op} {', '.join(levels)}; {timing}"
-        f" -> {', '.join(r.channels)}"
+        f" -> {', '.join(to)}" + (f" (labels {labels})" if labels else "")
     )

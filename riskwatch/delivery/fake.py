@@ -1,4 +1,5 @@
-"""A real local HTTP receiver for notification tests (apprise's ``json://`` plugin posts to it).
+"""A real local HTTP receiver for notification tests (apprise's ``json://`` plugin posts to it;
+it stands in for an Alertmanager too: ``http_url`` is its base URL).
 
 Shipped in the package, like structlog's testing module, so every test (and the lead's
 integration tests) can deliver through real apprise to a real socket instead of mocking. It
@@ -31,6 +32,7 @@ class Received:
     body: str
     payload: dict[str, Any]
     at: float = 0.0  # time.monotonic() of its arrival
+    data: Any = None  # the decoded JSON as sent (a list for an Alertmanager post)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,11 +188,12 @@ class Receiver:
         # A hung request is never recorded: its client gave up, so it counts as lost.
         if answer.status == 200 and not answer.hang:
             try:
-                payload = json.loads(raw or b"{}")
+                data = json.loads(raw or b"{}")
             except ValueError:
-                payload = {"raw": raw.decode("utf-8", "replace")}
+                data = {"raw": raw.decode("utf-8", "replace")}
+            payload = data if isinstance(data, dict) else {}
             title, body = str(payload.get("title", "")), str(payload.get("message", ""))
-            got = Received(req.path, title, body, payload, time.monotonic())
+            got = Received(req.path, title, body, payload, time.monotonic(), data)
             with self._lock:
                 self._received.append(got)
                 self._lock.notify_all()

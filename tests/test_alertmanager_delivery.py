@@ -1,0 +1,183 @@
+"""Posting to Alertmanager: the sender against a local HTTP stand-in (``delivery.fake``), then
+``run --once`` and ``test-notify`` through the CLI with the simulated exchange."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from riskwatch.cli import testnotify
+from riskwatch.cli.main import main
+from riskwatch.config import load as config
+from riskwatch.delivery import workers
+from riskwatch.delivery.alertmanager import AlertmanagerSender, masked
+from riskwatch.delivery.fake import Receiver
+from riskwatch.delivery.retry import RetryPolicy
+from riskwatch.errors import ConfigError, DeliveryError
+from riskwatch.exchange.fake.server import FakeBitget
+from riskwatch.render import alertmanager as am
+from riskwatch.store.db import Store
+
+RULES = """\
+exchange:
+  base_url: {url}
+  fallback_url: {url}
+state_dir: {state}
+alertmanager:
+  urls: [{am1}, "${{AM2}}"]
+  resend: 1m
+  timeout: 2s
+rules:
+  - name: near-liquidation
+    metric: liq_gap_pct
+    op: "<"
+    warning: 8
+    critical: 4
+    labels: {{team: desk}}
+"""
+
+
+@pytest.fixture(autouse=True)
+def creds(monkeypatch):
+    for name, value in FakeBitget.credentials_env().items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    """One attempt per cycle: a URL that is down fails at once instead of after ~4 s."""
+
+    def one_attempt() -> RetryPolicy:
+        return RetryPolicy(attempts=1)
+
+    monkeypatch.setattr(workers, "RetryPolicy", one_attempt)
+    monkeypatch.setattr(testnotify, "RetryPolicy", one_attempt)
+
+
+def test_the_sender_posts_api_v2_alerts_and_reports_failures():
+    with Receiver() as rx:
+        sender = AlertmanagerSender(rx.http_url, timeout=2, clock=lambda: 1300.0)
+        msg = am.probe_alert(1000.0, 60.0, "h")
+        sender.send(msg.title, msg.body)
+        (got,) = rx.received
+        assert got.path == "/api/v2/alerts"
+        (alert,) = got.data
+        assert alert["labels"]["alertname"] == "riskwatch-test"
+        assert alert["endsAt"] == am.rfc3339(1360.0), "moved by the 300 s the post waited"
+        rx.fail(1, status=429, retry_after=7)
+        with pytest.raises(DeliveryError) as err:
+            sender.send(msg.title, msg.body)
+        assert err.value.retry_after == 7 and "HTTP 429" in str(err.value)
+        rx.down()
+        with pytest.raises(DeliveryError, match="connection refused"):
+            sender.send(msg.title, msg.body)
+        with pytest.raises(DeliveryError, match="unreadable queued post"):
+            sender.send("t", "not json")
+
+
+def test_a_password_in_the_url_is_never_shown():
+    url = "http://riskwatch:s3cret-pass@127.0.0.1:9093/am"
+    assert masked(url) == "http://riskwatch:***@127.0.0.1:9093/am"
+    assert AlertmanagerSender(url, timeout=1).display() == masked(url)
+
+
+def rules_file(tmp_path: Path, fx: FakeBitget, am1: str) -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES.format(url=fx.url, state=tmp_path / "state", am1=am1))
+    return path
+
+
+def test_run_once_posts_to_every_url_and_keeps_a_down_ones_post_across_a_restart(
+    tmp_path, monkeypatch, quick
+):
+    with FakeBitget() as fx, Receiver() as am1, Receiver() as am2:
+        fx.add_position("BTCUSDT", "long", mark="93500", liquidation="90000")
+        monkeypatch.setenv("AM2", am2.http_url)
+        rules = rules_file(tmp_path, fx, am1.http_url)
+        am2.down()
+        assert main(["run", "-c", str(rules), "--once"]) == 0
+        (got,) = am1.received
+        (alert,) = got.data
+        assert alert["labels"] == {
+            "alertname": "near-liquidation",
+            "severity": "critical",
+            "account": "default",
+            "symbol": "BTCUSDT",
+            "side": "long",
+            "product_type": "USDT-FUTURES",
+            "source": "riskwatch",
+            "team": "desk",
+        }
+        assert alert["annotations"]["summary"].startswith("CRITICAL near-liquidation BTCUSDT")
+        store = Store.open(str(tmp_path / "state"))
+        assert [i.channel for i in store.undelivered()] == ["alertmanager"], "kept for AM2"
+        store.close()
+        am2.up()
+        fx.set_mark("BTCUSDT", "99000")  # safe again: the next cycle resolves it
+        assert main(["run", "-c", str(rules), "--once"]) == 0
+        first, resolve = [r.data for r in am2.received]
+        assert first[0]["labels"]["severity"] == "critical"
+        assert first[0]["endsAt"] > first[0]["startsAt"], "the queued post still fires"
+        assert resolve[0]["annotations"]["summary"].startswith("RESOLVED near-liquidation")
+        assert [r.data for r in am1.received][1] == resolve
+        store = Store.open(str(tmp_path / "state"))
+        assert store.undelivered() == []
+        store.close()
+
+
+def test_test_notify_posts_a_test_alert_to_each_alertmanager(tmp_path, monkeypatch, capsys, quick):
+    with FakeBitget() as fx, Receiver() as am1, Receiver() as am2:
+        monkeypatch.setenv("AM2", am2.http_url)
+        rules = rules_file(tmp_path, fx, am1.http_url)
+        am2.fail(1, status=500)
+        assert main(["test-notify", "-c", str(rules), "--channel", "alertmanager"]) == 5
+        out = capsys.readouterr().out
+        assert "resolves in 60 s" in out and "HTTP 500" in out
+        (got,) = am1.received
+        assert got.data[0]["labels"]["alertname"] == "riskwatch-test"
+
+
+@pytest.mark.parametrize(
+    ("urls", "problem"),
+    [
+        ("[]", "needs at least one Alertmanager URL"),
+        ("[ftp://x]", "is not an http(s) URL"),
+        ("[http://h:9093/api/v2/alerts]", "give the base URL"),
+        ('["http://h:9093?x=1"]', "must not have a query"),
+        ("[http://h:9093, http://h:9093/]", "listed twice"),
+        ('["${UNSET_AM}"]', "${UNSET_AM} is not set"),
+    ],
+)
+def test_check_rejects_bad_alertmanager_urls(tmp_path, urls, problem):
+    path = tmp_path / "r.yaml"
+    path.write_text(f"alertmanager:\n  urls: {urls}\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(str(path), environ={})
+    assert any(problem in p and ":2:" in p for p in err.value.problems), err.value.problems
+
+
+def test_check_rejects_bad_labels_and_a_resend_under_a_second(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "alertmanager: {urls: [http://127.0.0.1:9093], resend: 0}\n"
+        "rules:\n"
+        "  - {name: a, metric: leverage, op: '>', warning: 10, labels: {severity: x, 1x: y}}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        config.load(str(path), environ={})
+    text = "\n".join(err.value.problems)
+    assert "alertmanager.resend: must be at least 1s" in text
+    assert "rules[0].labels.severity: riskwatch sets the label 'severity' itself" in text
+    assert "rules[0].labels.1x: label names use letters" in text
+    assert "no channel" not in text, "with alertmanager, a rule needs no channel"
+
+
+def test_check_summarises_alertmanager_without_showing_a_url(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AM_URL", "http://u:hidden-password@127.0.0.1:9093")
+    path = tmp_path / "r.yaml"
+    path.write_text("alertmanager: {urls: ['${AM_URL}'], resend: 30s}\n")
+    assert main(["check", "-c", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "alertmanager: 1 URL (each gets every alert), resend every 30s" in out
+    assert "hidden-password" not in out and "defaults.channels is empty" not in out
