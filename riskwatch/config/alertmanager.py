@@ -79,7 +79,7 @@ def read_labels(r: Reader, src: Src, path: str) -> tuple[tuple[str, str], ...] |
         r.error(src, path, f"expected a mapping of label: value, got {describe(src.value)}")
         return None
     out: list[tuple[str, str]] = []
-    for name, value in src.value.items():  # type: ignore[union-attr]
+    for name, value in src.value.items():  # type: ignore[attr-defined]
         lpath = join(path, name)
         if not re.match(K.LABEL_PATTERN, name) or name.startswith("__"):
             r.error(src.keys[name], lpath, "label names use letters, digits and _ (not __...)")
