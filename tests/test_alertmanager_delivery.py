@@ -69,6 +69,9 @@ def test_the_sender_posts_api_v2_alerts_and_reports_failures():
         with pytest.raises(DeliveryError) as err:
             sender.send(msg.title, msg.body)
         assert err.value.retry_after == 7 and "HTTP 429" in str(err.value)
+        stale = am.probe_alert(900.0, 60.0, "h")  # queued before the one accepted
+        sender.send(stale.title, stale.body)
+        assert len(rx.received) == 1, "a post older than an accepted one is superseded"
         rx.down()
         with pytest.raises(DeliveryError, match="connection refused"):
             sender.send(msg.title, msg.body)

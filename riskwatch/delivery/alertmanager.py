@@ -13,6 +13,7 @@ basic-auth credentials: only the masked form is shown.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from riskwatch import logs
 from riskwatch.delivery.apprise_sender import UNLIMITED
 from riskwatch.errors import DeliveryError
 from riskwatch.render import alertmanager as am
+
+log = logging.getLogger("riskwatch.notify")
 
 ENDPOINT = "/api/v2/alerts"
 _EXCERPT = 160
@@ -52,6 +55,7 @@ class AlertmanagerSender:
         self._clock = clock
         self._lock = threading.Lock()
         self._session: Any = None
+        self._newest = 0.0  # queued_at of the newest post accepted (this process)
 
     def display(self) -> str:
         return self._shown
@@ -63,13 +67,20 @@ class AlertmanagerSender:
         return True
 
     def send(self, title: str, body: str) -> None:
+        """Post one queued document. One older than a post already accepted is superseded (it
+        is skipped and counts as delivered): the outbox lets a post that keeps failing fall
+        behind newer ones, and its stale firing set must not undo a newer resolve."""
         try:
+            queued = am.queued_at(body)
             alerts = am.api_alerts(body, self._clock())
         except (ValueError, KeyError, TypeError) as exc:
             raise DeliveryError(f"{self._shown}: unreadable queued post ({exc})") from exc
         import requests
 
         with self._lock:
+            if queued < self._newest:
+                log.info("%s: skipped a post queued before one already accepted", self._shown)
+                return
             if self._session is None:
                 self._session = requests.Session()
             session = self._session
@@ -83,6 +94,8 @@ class AlertmanagerSender:
             raise DeliveryError(f"{self._shown}: {type(exc).__name__}") from exc
         with resp:
             if 200 <= resp.status_code < 300:
+                with self._lock:
+                    self._newest = max(self._newest, queued)
                 return
             excerpt = " ".join(resp.text[:_EXCERPT].split())
             retry_after = _retry_after(resp.headers.get("Retry-After"))

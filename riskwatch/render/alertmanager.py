@@ -254,6 +254,11 @@ def rfc3339(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def queued_at(body: str) -> float:
+    """When the queued document was made (``ValueError`` when it is not one of ours)."""
+    return float(json.loads(body)["queued_at"])
+
+
 def api_alerts(body: str, now: float) -> list[dict[str, object]]:
     """The queued document as the JSON body of ``POST /api/v2/alerts`` (postableAlerts),
     sent at ``now``. ``ValueError`` when the document is not one ``message`` wrote."""
