@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -184,3 +185,16 @@ def test_check_summarises_alertmanager_without_showing_a_url(tmp_path, monkeypat
     out = capsys.readouterr().out
     assert "alertmanager: 1 URL (each gets every alert), resend every 30s" in out
     assert "hidden-password" not in out and "defaults.channels is empty" not in out
+
+
+def test_dry_run_prints_what_it_would_post(tmp_path, monkeypatch, capsys):
+    with FakeBitget() as fx:
+        fx.add_position("BTCUSDT", "long", mark="93500", liquidation="90000")
+        monkeypatch.setenv("AM2", "http://127.0.0.1:1")
+        rules = rules_file(tmp_path, fx, "http://127.0.0.1:2")
+        assert main(["run", "-c", str(rules), "--once", "--dry-run"]) == 0
+    title, line = capsys.readouterr().out.splitlines()[:2]
+    assert title == "alertmanager: 1 firing, 0 resolved (POST /api/v2/alerts)"
+    alert = json.loads(line)
+    assert alert["labels"]["symbol"] == "BTCUSDT" and alert["endsAt"].endswith("Z")
+    assert not (tmp_path / "state").exists(), "a dry run writes no state"

@@ -283,6 +283,13 @@ def api_alerts(body: str, now: float) -> list[dict[str, object]]:
     return out
 
 
+def for_console(msg: Message) -> Message:
+    """A post as ``--dry-run`` prints it: what would be sent, one alert per line."""
+    alerts = api_alerts(msg.body, msg.created_at)
+    lines = [json.dumps(a, separators=(",", ":"), sort_keys=True) for a in alerts]
+    return replace(msg, title=f"{msg.title} (POST /api/v2/alerts)", body="\n".join(lines))
+
+
 def probe_alert(now: float, resend: float, host: str) -> Message:
     """``test-notify``'s alert: fires now and ends one ``resend`` later by its ``endsAt``.
     Not resolved at once: Alertmanager notifies nothing of an alert resolved before its

@@ -20,6 +20,7 @@ from riskwatch import exchange
 from riskwatch.delivery.console import ConsoleWriter
 from riskwatch.exchange import credentials
 from riskwatch.model import Config
+from riskwatch.render import alertmanager as am
 from riskwatch.service.cycle import Outcome, Watcher
 from riskwatch.service.daemon import Hooks
 from riskwatch.service.feed import StreamFeed
@@ -138,8 +139,8 @@ def _feed(cfg, creds, client, watcher, hooks, clock, timing) -> StreamFeed | Non
 
 
 def _print_outgoing(writer: ConsoleWriter, outcome: Outcome) -> None:
-    for _, message in outcome.outgoing:
-        writer.write(message)
+    for dest, message in outcome.outgoing:
+        writer.write(am.for_console(message) if dest == am.ROUTE else message)
 
 
 def _console_routes(cfg: Config) -> dict[str, list[str]]:
@@ -147,9 +148,7 @@ def _console_routes(cfg: Config) -> dict[str, list[str]]:
     Alertmanager under "alertmanager"."""
     out = {ch.name: [ch.name] for ch in cfg.channels}
     if cfg.alertmanager is not None:
-        from riskwatch.render import alertmanager as am
-
-        out[am.ROUTE] = [am.CHANNEL]
+        out[am.ROUTE] = [am.ROUTE]
     return out
 
 
