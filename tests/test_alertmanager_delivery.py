@@ -198,3 +198,14 @@ def test_dry_run_prints_what_it_would_post(tmp_path, monkeypatch, capsys):
     alert = json.loads(line)
     assert alert["labels"]["symbol"] == "BTCUSDT" and alert["endsAt"].endswith("Z")
     assert not (tmp_path / "state").exists(), "a dry run writes no state"
+
+
+def test_the_schema_knows_alertmanager_and_rule_labels():
+    from riskwatch.config.schema import json_schema
+
+    schema = json_schema()
+    section = schema["properties"]["alertmanager"]["anyOf"][0]
+    assert section["required"] == ["urls"] and not section["additionalProperties"]
+    assert set(section["properties"]) == {"urls", "resend", "timeout"}
+    labels = schema["$defs"]["rule"]["properties"]["labels"]
+    assert "severity" in labels["propertyNames"]["not"]["enum"]

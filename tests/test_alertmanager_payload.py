@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from riskwatch.model import AlertmanagerSettings, AlertState, Config, Rule, Transition
 from riskwatch.render import alertmanager as am
 
@@ -193,3 +196,45 @@ def test_the_probe_alert_fires_now_and_ends_by_itself_one_resend_later():
         "source": "riskwatch",
     }
     assert alert["endsAt"] == am.rfc3339(1060.0)
+
+
+KEYS = [BTC, ("near-liquidation", "USDT-FUTURES", "ETHUSDT", "short"), ACC]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.dictionaries(st.integers(0, 2), st.sampled_from(["warning", "critical"])),
+            st.floats(0.5, 2 * RESEND),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_every_post_carries_all_that_fires_and_a_resolve_goes_out_at_once_at_most_3_times(
+    steps,
+):
+    book: dict = {}
+    now = 1000.0
+    resolves: dict = {}  # label set -> resolve posts since it last fired
+    before: set = set()
+    for firing_now, advance in steps:
+        now += advance
+        states = [
+            firing(key=KEYS[i], severity=sev, scope="account" if i == 2 else "position")
+            for i, sev in firing_now.items()
+        ]
+        book, posted = plan(book, states, [], now)
+        desired = {am.labels_for(s.key, s.severity, s.scope) for s in states}
+        assert {lab for lab, e in book.items() if e.ends_at is None} == desired
+        if posted:
+            assert {e.labels for e in posted if e.ends_at and e.ends_at > now} == desired
+        ended = {e.labels for e in posted if e.ends_at is not None and e.ends_at <= now}
+        assert before - desired <= ended, "a resolve goes out in the cycle it happens"
+        for lab in desired:
+            resolves.pop(lab, None)
+        for lab in ended:
+            resolves[lab] = resolves.get(lab, 0) + 1
+            assert resolves[lab] <= am.RESOLVE_POSTS
+        before = desired
