@@ -18,6 +18,7 @@ outbox (a post delayed by an outage must not arrive already expired).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -58,8 +59,10 @@ Book = Mapping[Labels, Entry]
 # --------------------------------------------------------------------------- labels
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def labels_for(key: AlertKey, severity: str, scope: str, extra: Labels = ()) -> Labels:
-    """The label set of an alert: its identity in Alertmanager, sorted."""
+    """The label set of an alert: its identity in Alertmanager, sorted (cached: a steady
+    cycle asks again for every firing alert)."""
     rule, product_type, subject, side = key
     out = dict(extra)
     out.update(alertname=rule, severity=severity, account=ACCOUNT, source=SOURCE)
