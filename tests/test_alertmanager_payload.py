@@ -74,7 +74,7 @@ def test_a_new_alert_is_posted_at_once_then_every_resend_with_endsat_four_resend
     (e,) = posted
     assert e.starts_at == 1000.0 and e.ends_at == 1000.0 + 4 * RESEND
     assert e.summary.startswith("WARNING near-liquidation BTCUSDT long")
-    assert e.value == "7.50"
+    assert e.value == "7.5"
     book, posted = plan(book, [firing()], [], 1030.0)
     assert posted == [], "nothing changed and no resend is due"
     book, posted = plan(book, [firing()], [], 1060.0)

@@ -66,10 +66,11 @@ class AlertmanagerSender:
     def title_separate(self) -> bool:
         return True
 
-    def send(self, title: str, body: str) -> None:
-        """Post one queued document. One older than a post already accepted is superseded (it
-        is skipped and counts as delivered): the outbox lets a post that keeps failing fall
-        behind newer ones, and its stale firing set must not undo a newer resolve."""
+    def send(self, title: str, body: str, notify_type: str = "info") -> None:
+        """Post one queued document. One older than a post already accepted is superseded
+        (it is skipped and counts as delivered): the outbox lets a post that keeps failing
+        fall behind newer ones, and its stale firing set must not undo a newer resolve.
+        ``notify_type`` is for chat services: Alertmanager routes by the ``severity`` label."""
         try:
             queued = am.queued_at(body)
             alerts = am.api_alerts(body, self._clock())

@@ -26,7 +26,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from riskwatch.model import AlertKey, AlertState, Config, Message, Transition
-from riskwatch.render.lines import line, metric_value, num
+from riskwatch.render.lines import line, metric_value
+from riskwatch.render.words import num
 
 ROUTE = "@alertmanager"  # the routes entry listing the Alertmanager destinations (no channel)
 CHANNEL = "alertmanager"  # the outbox's channel name for Alertmanager posts
@@ -81,8 +82,10 @@ def _fallback_summary(s: AlertState) -> str:
     return f"{head}: {s.metric} {metric_value(s.metric, s.value)}" if s.metric else head
 
 
-def _value(metric: str, value: float | None) -> str:
-    return metric_value(metric, value) if metric else num(value)
+def _value(value: float | None) -> str:
+    """The ``value`` annotation: the plain number, as Prometheus' ``$value`` (the line has it
+    in words)."""
+    return "" if value is None else num(value, 6)
 
 
 # --------------------------------------------------------------------------- one cycle
@@ -116,7 +119,7 @@ def plan(
             nxt[labels] = replace(
                 e,
                 summary=line(t) if told else e.summary,  # type: ignore[arg-type]
-                value=_value(t.metric, t.value) if told else e.value,  # type: ignore[union-attr]
+                value=_value(t.value) if told else e.value,  # type: ignore[union-attr]
                 ends_at=now,
                 due=now,
                 posts_left=RESOLVE_POSTS,
@@ -134,14 +137,14 @@ def _firing(
     if old is not None and old.ends_at is None:  # still firing: keep startsAt and schedule
         if t is None:
             return old
-        return replace(old, summary=line(t), value=_value(t.metric, t.value))
+        return replace(old, summary=line(t), value=_value(t.value))
     # new under these labels (first firing, a severity change, firing again while resolving)
     fresh = t is not None and t.kind in ("firing", "escalated", "deescalated")
     return Entry(
         key=s.key,
         labels=labels,
         summary=line(t) if t is not None else _fallback_summary(s),
-        value=_value(t.metric, t.value) if t is not None else _value(s.metric, s.value),
+        value=_value(t.value) if t is not None else _value(s.value),
         starts_at=now if fresh else s.since,
         ends_at=None,
         due=now,
