@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from riskwatch.config import load as config
 from riskwatch.delivery import workers
 from riskwatch.delivery.alertmanager import AlertmanagerSender, masked
 from riskwatch.delivery.fake import Receiver
-from riskwatch.delivery.retry import RetryPolicy
+from riskwatch.delivery.retry import Destination, RetryPolicy, deliver_pending
 from riskwatch.errors import ConfigError, DeliveryError
 from riskwatch.exchange.fake.server import FakeBitget
 from riskwatch.render import alertmanager as am
@@ -209,3 +210,26 @@ def test_the_schema_knows_alertmanager_and_rule_labels():
     assert set(section["properties"]) == {"urls", "resend", "timeout"}
     labels = schema["$defs"]["rule"]["properties"]["labels"]
     assert "severity" in labels["propertyNames"]["not"]["enum"]
+
+
+def test_a_post_delivered_late_is_still_the_json_it_was_and_not_expired(store):
+    """After an outage: no "(delayed ...)" prefix in the body, a firing endsAt still ahead."""
+    with Receiver() as rx:
+        now = [10_000.0]
+        msg = am.probe_alert(now[0] - 600, 60.0, "h")  # queued ten minutes ago
+        store.commit_cycle({}, [("k", msg)])
+        sender = AlertmanagerSender(rx.http_url, timeout=2, clock=lambda: now[0])
+        result = deliver_pending(
+            Destination("k", rx.http_url, ("alertmanager",), sender),
+            store,
+            ttl=3600,
+            force=True,
+            policy=RetryPolicy(attempts=1),
+            clock=lambda: now[0],
+            sleep=lambda s: None,
+            stop=threading.Event(),
+            late_after=60.0,
+        )
+        assert result.sent == 1 and store.undelivered() == []
+        (alert,) = rx.received[0].data
+        assert alert["endsAt"] == am.rfc3339(now[0] + 60.0)

@@ -304,7 +304,8 @@ def _deliver_item(
     ``ConfigError``: a send failed. ``StoreError``: a send was accepted but not recorded.
     ``tried`` counts this pass's send attempts, failed ones included."""
     parts = parts_of(item, dest.sender)
-    late = late_prefix(item.created_at, clock(), late_after)
+    marks = getattr(dest.sender, "marks_late", True)  # Alertmanager's JSON posts: no prefix
+    late = late_prefix(item.created_at, clock(), late_after) if marks else ""
     sends = item.sends
     for i in range(item.parts_sent, len(parts)):
         title, body = parts[i]
