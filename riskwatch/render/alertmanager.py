@@ -99,12 +99,16 @@ def plan(
     *,
     resend: float,
     rule_labels: Mapping[str, Labels] | None = None,
+    lines: Sequence[str] | None = None,
 ) -> tuple[dict[Labels, Entry], list[Entry]]:
     """The next ledger and the alerts to post now (empty: nothing is due). A post goes out
     when anything changed (a new firing label set, a resolve) or a ``resend`` came due; it
-    carries every firing alert, and the resolves that are due."""
+    carries every firing alert, and the resolves that are due. ``lines`` are the
+    transitions' lines as the cycle rendered them (its time zone and hints), else rendered
+    here."""
     extra = rule_labels or {}
-    by_key = {t.key: t for t in transitions}
+    texts = list(lines) if lines is not None else [line(t) for t in transitions]
+    by_key = {t.key: Said(t, text) for t, text in zip(transitions, texts, strict=True)}
     desired: dict[Labels, AlertState] = {}
     for s in state.values():
         if s.status == "firing":
@@ -114,12 +118,12 @@ def plan(
         if labels in desired:
             continue
         if e.ends_at is None:  # no longer firing under these labels: resolve it now
-            t = by_key.get(e.key)
-            told = t is not None and t.kind == "resolved"
+            said = by_key.get(e.key)
+            told = said is not None and said.t.kind == "resolved"
             nxt[labels] = replace(
                 e,
-                summary=line(t) if told else e.summary,  # type: ignore[arg-type]
-                value=_value(t.value) if told else e.value,  # type: ignore[union-attr]
+                summary=said.text if said and told else e.summary,
+                value=_value(said.t.value) if said and told else e.value,
                 ends_at=now,
                 due=now,
                 posts_left=RESOLVE_POSTS,
@@ -131,20 +135,28 @@ def plan(
     return _due(nxt, now, resend)
 
 
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A transition of this cycle and its line."""
+
+    t: Transition
+    text: str
+
+
 def _firing(
-    old: Entry | None, labels: Labels, s: AlertState, t: Transition | None, now: float
+    old: Entry | None, labels: Labels, s: AlertState, said: Said | None, now: float
 ) -> Entry:
     if old is not None and old.ends_at is None:  # still firing: keep startsAt and schedule
-        if t is None:
+        if said is None:
             return old
-        return replace(old, summary=line(t), value=_value(t.value))
+        return replace(old, summary=said.text, value=_value(said.t.value))
     # new under these labels (first firing, a severity change, firing again while resolving)
-    fresh = t is not None and t.kind in ("firing", "escalated", "deescalated")
+    fresh = said is not None and said.t.kind in ("firing", "escalated", "deescalated")
     return Entry(
         key=s.key,
         labels=labels,
-        summary=line(t) if t is not None else _fallback_summary(s),
-        value=_value(t.value) if t is not None else _value(s.value),
+        summary=said.text if said is not None else _fallback_summary(s),
+        value=_value(said.t.value if said is not None else s.value),
         starts_at=now if fresh else s.since,
         ends_at=None,
         due=now,
@@ -210,6 +222,7 @@ def outgoing(
     transitions: Sequence[Transition],
     routes: Mapping[str, Sequence[str]],
     now: float,
+    lines: Sequence[str] | None = None,
 ) -> tuple[dict[Labels, Entry], list[tuple[str, Message]]]:
     """One cycle for Alertmanager: the next ledger, and the post (one per URL) if one is due.
     Without ``alertmanager`` configured the ledger empties and nothing is posted."""
@@ -217,7 +230,9 @@ def outgoing(
         return {}, []
     labels = {r.name: r.labels for r in cfg.rules if r.labels}
     resend = cfg.alertmanager.resend
-    nxt, posted = plan(book, state, transitions, now, resend=resend, rule_labels=labels)
+    nxt, posted = plan(
+        book, state, transitions, now, resend=resend, rule_labels=labels, lines=lines
+    )
     if not posted:
         return nxt, []
     msg = message(posted, now)

@@ -166,7 +166,7 @@ class Watcher:
             outgoing += self._heartbeat(now, snapshot, firing)
         records = journal(transitions, lines)
         book, posts = am.outgoing(
-            self.am_book, self.cfg, next_state, transitions, self._routes, now
+            self.am_book, self.cfg, next_state, transitions, self._routes, now, lines
         )
         outgoing += posts
         meta = self._meta(snapshot if polled else None)
