@@ -157,11 +157,28 @@ def test_api_alerts_are_rfc3339_and_a_delayed_firing_post_is_not_expired_on_arri
     assert set(sev["critical"]["annotations"]) == {"summary", "value"}  # type: ignore[arg-type]
 
 
-def test_an_event_is_posted_once_and_ends_one_resend_later():
-    e = am.event(BTC, "critical", "position", "LIQUIDATED BTCUSDT long", "", 1000.0, resend=RESEND)
-    book, posted = am.add_events({}, [e], 1000.0, resend=RESEND)
-    assert [p.ends_at for p in posted] == [1060.0]
-    assert book == {}, "nothing left to post"
+def test_an_event_is_posted_once_named_by_what_happened_and_ends_one_resend_later():
+    liq = Transition(
+        key=("event:liquidated", "USDT-FUTURES", "BTCUSDT", "long"),
+        kind="event",
+        severity="critical",
+        previous_severity=None,
+        rule="",
+        metric="",
+        value=None,
+        threshold=None,
+        op=None,
+        at=990.0,  # the fill's time, read a cycle later
+        channels=(),
+        reason="liquidated",
+    )
+    book, posted = plan({}, [], [liq], 1000.0, lines=["LIQUIDATED BTCUSDT long: 0.5 closed"])
+    (e,) = posted
+    assert dict(e.labels)["alertname"] == "liquidated" and dict(e.labels)["symbol"] == "BTCUSDT"
+    assert (e.starts_at, e.ends_at) == (990.0, 1000.0 + RESEND)
+    assert e.summary == "LIQUIDATED BTCUSDT long: 0.5 closed"
+    assert book == {}, "posted once: nothing left to post"
+    assert plan(book, [], [], 1000.0 + RESEND)[1] == []
 
 
 def test_the_ledger_survives_a_restart_and_garbage_reads_as_empty():

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -132,6 +132,10 @@ def plan(
             nxt[labels] = e
     for labels, s in desired.items():
         nxt[labels] = _firing(book.get(labels), labels, s, by_key.get(s.key), now)
+    for t, text in zip(transitions, texts, strict=True):
+        if t.kind == "event":
+            e = event(t, text, now, resend=resend)
+            nxt[e.labels] = e
     return _due(nxt, now, resend)
 
 
@@ -163,38 +167,26 @@ def _firing(
     )
 
 
-def event(
-    key: AlertKey,
-    severity: str,
-    scope: str,
-    summary: str,
-    value: str,
-    at: float,
-    *,
-    resend: float,
-    extra: Labels = (),
-) -> Entry:
-    """A one-off happening (a liquidation, DESIGN section 10) as an alert: posted once, firing
-    for one ``resend`` (long enough for Alertmanager's group_wait to notify it), then ending."""
+EVENT_PREFIX = "event:"  # an event transition's key starts with it (core.events)
+
+
+def event(t: Transition, text: str, now: float, *, resend: float) -> Entry:
+    """A one-off happening (a liquidation, DESIGN section 10) as an alert named by what
+    happened (``liquidated``...): posted once, firing for one ``resend`` from now (long
+    enough for Alertmanager's group_wait to notify it, even when the fill was read late), then
+    ending by its ``endsAt``."""
+    name, product_type, symbol, side = t.key
+    key = (name.removeprefix(EVENT_PREFIX), product_type, symbol, side)
     return Entry(
-        key=key,
-        labels=labels_for(key, severity, scope, extra),
-        summary=summary,
-        value=value,
-        starts_at=at,
-        ends_at=at + resend,
-        due=at,
+        key=t.key,
+        labels=labels_for(key, t.severity, "position"),
+        summary=text,
+        value="",
+        starts_at=min(t.at, now),
+        ends_at=now + resend,
+        due=now,
         posts_left=1,
     )
-
-
-def add_events(
-    book: Book, events: Iterable[Entry], now: float, *, resend: float
-) -> tuple[dict[Labels, Entry], list[Entry]]:
-    """``book`` with ``events`` added, and what to post now."""
-    nxt = dict(book)
-    nxt.update((e.labels, e) for e in events)
-    return _due(nxt, now, resend)
 
 
 def _due(nxt: dict[Labels, Entry], now: float, resend: float) -> tuple[dict[Labels, Entry], list]:
