@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from pathlib import Path
@@ -19,6 +20,7 @@ from riskwatch.delivery.retry import Destination, RetryPolicy, deliver_pending
 from riskwatch.errors import ConfigError, DeliveryError
 from riskwatch.exchange.fake.server import FakeBitget
 from riskwatch.render import alertmanager as am
+from riskwatch.service.wiring import wire
 from riskwatch.store.db import Store
 
 RULES = """\
@@ -233,3 +235,30 @@ def test_a_post_delivered_late_is_still_the_json_it_was_and_not_expired(store):
         assert result.sent == 1 and store.undelivered() == []
         (alert,) = rx.received[0].data
         assert alert["endsAt"] == am.rfc3339(now[0] + 60.0)
+
+
+def test_a_liquidation_posts_the_event_firing_and_the_positions_alert_resolved(tmp_path):
+    with FakeBitget() as fx:
+        fx.add_position("BTCUSDT", "long", total="0.5", mark="93500", liquidation="90000")
+        path = tmp_path / "rules.yaml"
+        path.write_text(
+            RULES.format(url=fx.url, state=tmp_path / "state", am1="http://127.0.0.1:1")
+        )
+        env = {**FakeBitget.credentials_env(), "AM2": "http://127.0.0.1:2"}
+        wired = wire(config.load(str(path), environ=env), environ=env, out=io.StringIO())
+        try:
+            wired.watcher.cycle()
+            fx.liquidate("BTCUSDT", "long", price="89950")
+            outcome = wired.watcher.cycle()
+        finally:
+            for close in wired.hooks.closers:
+                close()
+    (msg,) = {m.body: m for d, m in outcome.outgoing if m.channel == "alertmanager"}.values()
+    alerts = {a["labels"]["alertname"]: a for a in am.api_alerts(msg.body, msg.created_at)}
+    liq = alerts["liquidated"]
+    assert liq["labels"]["severity"] == "critical" and liq["labels"]["symbol"] == "BTCUSDT"
+    assert liq["annotations"]["summary"].startswith("LIQUIDATED BTCUSDT long: 0.5 closed")
+    assert liq["endsAt"] > am.rfc3339(msg.created_at), "it fires, for one resend"
+    ended = alerts["near-liquidation"]
+    assert ended["endsAt"] == am.rfc3339(msg.created_at), "the position's alert ends with it"
+    assert "(liquidated)" in ended["annotations"]["summary"]
