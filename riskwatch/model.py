@@ -188,9 +188,15 @@ class Rule:
     worsen_by: float | None = None
     send_resolved: bool = True
     match: Match = field(default_factory=Match)
-    channels: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()  # warnings, and criticals unless critical_channels is set
     message: str | None = None  # safe-format template over the alert's fields
     labels: tuple[tuple[str, str], ...] = ()  # extra Alertmanager labels (name, value)
+    # ``channels: {warning: [...], critical: [...]}`` (DESIGN 11): criticals and escalations go
+    # here; None: to ``channels`` like warnings
+    critical_channels: tuple[str, ...] | None = None
+
+    def channels_for(self, severity: Severity) -> tuple[str, ...]:
+        return route(self.channels, self.critical_channels, severity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +207,17 @@ class Defaults:
     for_: float = 0.0
     hysteresis: float = 0.0
     worsen_by: float | None = None
+    critical_channels: tuple[str, ...] | None = None  # as in Rule
+
+    def channels_for(self, severity: Severity) -> tuple[str, ...]:
+        return route(self.channels, self.critical_channels, severity)
+
+
+def route(
+    channels: tuple[str, ...], critical: tuple[str, ...] | None, severity: Severity
+) -> tuple[str, ...]:
+    """The channels a line of ``severity`` goes to: ``critical`` for criticals when set."""
+    return critical if severity == "critical" and critical is not None else channels
 
 
 @dataclass(frozen=True, slots=True)

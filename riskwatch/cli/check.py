@@ -67,9 +67,16 @@ def _rule_line(r: Rule, alertmanager: bool = False) -> str:
     timing = f"for {durations.to_text(r.for_)}, repeat " + (
         durations.to_text(r.repeat) if r.repeat else "never"
     )
-    to = list(r.channels) + (["alertmanager"] if alertmanager else [])
+    to = [_routes(r)] if r.channels or r.critical_channels else []
+    to += ["alertmanager"] if alertmanager else []
     labels = ", ".join(f"{k}={v}" for k, v in r.labels)
     return (
         f"{r.name}: {r.scope} {r.metric} {r.op} {', '.join(levels)}; {timing}"
         f" -> {', '.join(to)}" + (f" (labels {labels})" if labels else "")
     )
+
+
+def _routes(r: Rule) -> str:
+    if r.critical_channels is None:
+        return ", ".join(r.channels)
+    return f"warning: {', '.join(r.channels) or 'none'}; critical: {', '.join(r.critical_channels)}"

@@ -115,7 +115,12 @@ METRICS_SECTION: tuple[Key, ...] = (
 # one is a row here plus the field of the same ``attr`` on ``Defaults``, ``Rule`` and, when the
 # lifecycle needs it, ``Lifecycle``; the readers, inheritance and schema follow this table.
 INHERITED: tuple[Key, ...] = (
-    Key("channels", "names", "channel names to notify", []),
+    Key(
+        "channels",
+        "routing",
+        "channel names to notify: a list (every severity) or {warning: [...], critical: [...]}",
+        [],
+    ),
     Key("repeat", "duration", "re-send while still firing; 0 = never", "30m"),
     Key("send_resolved", "bool", "send a line when the alert resolves", True),
     Key("for", "duration", "the condition must hold this long before firing", "0s", field="for_"),
@@ -136,6 +141,10 @@ INHERITED: tuple[Key, ...] = (
     ),
 )
 DEFAULTS: tuple[Key, ...] = INHERITED
+ROUTING: tuple[Key, ...] = (
+    Key("warning", "names", "channels told of warnings"),
+    Key("critical", "names", "channels told of criticals and escalations (default: warning's)"),
+)
 MATCH: tuple[Key, ...] = (
     Key("symbol", "globs", "symbol globs, e.g. BTC* (position rules only)"),
     Key("side", "globs", "long or short (position rules only)"),

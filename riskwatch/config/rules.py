@@ -43,8 +43,9 @@ def read_rule(
     critical = r.number(m["critical"], join(path, "critical")) if "critical" in m else None
     _thresholds(r, src, m, path, op, warning, critical)
     inherited = {k.attr: getattr(defaults, k.attr) for k in K.INHERITED}
+    inherited["critical_channels"] = defaults.critical_channels  # channels' other half
     inherited.update(read_inherited(r, m, path, channel_names))
-    if not inherited["channels"] and channels_required:
+    if not inherited["channels"] and not inherited["critical_channels"] and channels_required:
         r.error(
             src, path, "no channel: set channels here or in defaults.channels (or alertmanager)"
         )
@@ -176,6 +177,7 @@ _Read = Callable[[Reader, Src, str, set[str]], object]
 # One reader per kind of inherited key; the minimums come from the keys table.
 _READERS: dict[str, _Read] = {
     "names": lambda r, src, path, defined: channel_refs(r, src, path, defined),
+    "routing": lambda r, src, path, defined: routing(r, src, path, defined),
     "duration": lambda r, src, path, _: r.duration(src, path),
     "bool": lambda r, src, path, _: r.boolean(src, path),
     "number": lambda r, src, path, _: r.number(src, path),
@@ -199,6 +201,9 @@ def read_inherited(
         if value is None:
             continue
         if isinstance(value, float) and not _in_range(r, src, kpath, key, value):
+            continue
+        if key.kind == "routing":  # one key, two attributes: channels, critical_channels
+            out[key.attr], out[f"critical_{key.attr}"] = value  # type: ignore[misc]
             continue
         out[key.attr] = value
     return out
@@ -225,3 +230,23 @@ def channel_refs(r: Reader, src: Src, path: str, defined: set[str]) -> tuple[str
             r.error(item, ipath, f"channel '{name}' is not defined in channels ({known})")
         out.append(name)
     return tuple(out)
+
+
+def routing(
+    r: Reader, src: Src, path: str, defined: set[str]
+) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+    """``channels``: a list (every severity) or ``{warning: [...], critical: [...]}``
+    (DESIGN 11). Returns (warning channels, critical channels or None for the same): a
+    mapping without ``critical`` sends criticals to its warning channels, never nowhere."""
+    if not src.is_map:
+        return channel_refs(r, src, path, defined), None
+    m = r.mapping(src, path, K.ROUTING) or {}
+    if not src.value:
+        r.error(src, path, "name the channels of warning, critical or both")
+    warning = (
+        channel_refs(r, m["warning"], join(path, "warning"), defined) if "warning" in m else ()
+    )
+    critical = (
+        channel_refs(r, m["critical"], join(path, "critical"), defined) if "critical" in m else None
+    )
+    return warning, critical

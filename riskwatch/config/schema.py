@@ -30,6 +30,7 @@ def _kind(key: K.Key) -> dict[str, Any]:
         "hostport": {"type": "string", "pattern": "^.+:[0-9]{1,5}$"},
         "template": {"type": "string"},
         "names": {"type": "array", "items": {"type": "string"}},
+        "routing": {"$ref": "#/$defs/routing"},
         "globs": {"$ref": "#/$defs/globs"},
         "product_types": {
             "type": "array",
@@ -135,6 +136,13 @@ def json_schema() -> dict[str, Any]:
                 "anyOf": [
                     {"type": "string"},
                     {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                ],
+            },
+            "routing": {
+                "description": "a list (every severity) or {warning: [...], critical: [...]}",
+                "anyOf": [
+                    {"type": "array", "items": {"type": "string"}},
+                    _object(K.ROUTING),
                 ],
             },
             "exchange": _object(K.EXCHANGE),

@@ -27,6 +27,7 @@ from riskwatch.model import (
     Severity,
     Transition,
     TransitionKind,
+    route,
 )
 
 Fields = tuple[tuple[str, str | float | None], ...]
@@ -63,16 +64,27 @@ class Lifecycle:
     worsen_by: float | None = None
     send_resolved: bool = True
     message: str | None = None
+    critical_channels: tuple[str, ...] | None = None  # None: criticals go to ``channels``
 
     @classmethod
     def of(cls, rule: Rule, defaults: Defaults) -> Lifecycle:
         """The lifecycle of a rule from the file; a rule without channels uses the defaults'."""
         own = {f.name: getattr(rule, f.name) for f in dataclass_fields(cls)}
-        own["channels"] = rule.channels or defaults.channels
+        own.update(_routing(rule, defaults))
         return cls(**own)
 
     def threshold(self, sev: Severity) -> float | None:
         return self.critical if sev == "critical" else self.warning
+
+    def route(self, sev: Severity) -> tuple[str, ...]:
+        """Where a new alert at ``sev``, or an escalation to it, is sent (DESIGN 11)."""
+        return route(self.channels, self.critical_channels, sev)
+
+
+def _routing(rule: Rule, defaults: Defaults) -> dict[str, Any]:
+    """A rule's own channels (a list, or a mapping by severity), else the defaults'."""
+    own = rule if rule.channels or rule.critical_channels is not None else defaults
+    return {"channels": own.channels, "critical_channels": own.critical_channels}
 
 
 def severity_of(
@@ -159,6 +171,7 @@ def _transition(
     now: float,
     fields: Fields,
     reason: str = "",
+    channels: tuple[str, ...] | None = None,
 ) -> Transition:
     return Transition(
         key=key,
@@ -171,7 +184,7 @@ def _transition(
         threshold=lc.threshold(sev),
         op=lc.op,
         at=now,
-        channels=lc.channels,
+        channels=lc.route(sev) if channels is None else channels,
         reason=reason,
         message=lc.message,
         fields=fields,
@@ -189,7 +202,10 @@ def _state(
     sent_at: float | None,
     sent_value: float | None,
     fields: Fields,
+    told: tuple[str, ...] | None = None,
 ) -> AlertState:
+    """``told``: the channels told of the alert so far (default: where ``sev`` goes)."""
+    channels = lc.route(sev) if told is None else told
     return AlertState(
         key=key,
         status=status,
@@ -198,7 +214,7 @@ def _state(
         value=value,
         last_sent_at=sent_at,
         last_sent_value=sent_value,
-        channels=lc.channels,
+        channels=channels,
         context=fields,
         metric=lc.metric,
         op=lc.op,
@@ -260,8 +276,14 @@ def _while_firing(
     if kind is None:
         return None, prev  # nothing to say: the very same object (see ``step``)
     ctx = fields()
-    t = _transition(lc, key, kind, sev, prev.severity, value, now, ctx)
-    return t, _state(lc, key, "firing", sev, prev.since, value, now, value, ctx)
+    told = prev.channels or lc.route(prev.severity)
+    if kind == "escalated":  # to the critical channels; later lines to everyone told
+        to = lc.route(sev)
+        told = told + tuple(c for c in to if c not in told)
+    else:  # de-escalation, worsening, repeat: to the channels that were told
+        to = told
+    t = _transition(lc, key, kind, sev, prev.severity, value, now, ctx, channels=to)
+    return t, _state(lc, key, "firing", sev, prev.since, value, now, value, ctx, told)
 
 
 def resolve(
@@ -277,8 +299,9 @@ def resolve(
         return None
     ctx = prev.context if fields is None else fields
     shown = prev.value if value is None else value
+    told = prev.channels or lc.route(prev.severity)
     return _transition(
-        lc, prev.key, "resolved", prev.severity, prev.severity, shown, now, ctx, reason
+        lc, prev.key, "resolved", prev.severity, prev.severity, shown, now, ctx, reason, told
     )
 
 

@@ -40,6 +40,7 @@ def _lifecycle(name: str, sev: Severity, threshold: float, defaults: Defaults) -
         scope=BUILTIN_SCOPE,
         repeat=defaults.repeat,
         channels=defaults.channels,
+        critical_channels=defaults.critical_channels,  # stale and auth page like criticals
     )
 
 

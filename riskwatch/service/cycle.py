@@ -248,9 +248,11 @@ class Watcher:
             created_at=now,
         )
         keys: list[str] = []
-        for name in self.cfg.defaults.channels:
+        d = self.cfg.defaults
+        names = d.channels or d.critical_channels or ()  # the warning channels, not a pager's
+        for name in names:
             keys += [k for k in self._routes.get(name, ()) if k not in keys]
-        first = self.cfg.defaults.channels[0] if self.cfg.defaults.channels else ""
+        first = names[0] if names else ""
         return [(k, replace(msg, channel=first)) for k in keys]
 
 
