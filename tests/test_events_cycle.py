@@ -109,7 +109,7 @@ def test_a_liquidation_with_a_firing_alert_is_told_and_ends_the_alert_marked(run
     first, paths = run.cycle()
     assert first == [
         "WARNING near-liquidation BTCUSDT long: 3.74% from liquidation (below 8%); mark 93,500,"
-        " liq 90,000"
+        " liq 90,000; add ≈ 1,990 USDT equity (cross, estimate) to move liq to ≈ 86,020"
     ]
     quiet, paths = run.cycle()
     assert (quiet, paths) == ([], []), "a quiet cycle reads no fills"

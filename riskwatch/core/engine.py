@@ -142,6 +142,7 @@ def _fields(item: Position | Account) -> Fields:
             ("side", item.side),
             ("product_type", item.product_type),
             ("margin_coin", item.margin_coin),
+            ("margin_mode", item.margin_mode),  # isolated or crossed: what a hint can say
         )
         return head + tuple(
             zip(metrics.POSITION_METRICS, metrics.position_values(item), strict=True)

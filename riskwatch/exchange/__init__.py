@@ -33,8 +33,8 @@ def build_client(
     ``sleep`` defaults to ``stop.wait`` so a stop request ends any backoff at once.
     ``account_mode`` is what the state dir remembers, as stored: with ``api: auto``,
     "unified" starts on v3 and anything else (None, a stale value) on v2."""
-    from riskwatch.exchange.bitget import BitgetClient
     from riskwatch.exchange.ratelimit import RateLimiter
+    from riskwatch.exchange.spot import SpotAwareClient
     from riskwatch.exchange.transport import Transport
 
     stop = stop or threading.Event()
@@ -45,7 +45,7 @@ def build_client(
     transport = Transport(
         settings, creds, clock=clock, wall=wall, sleep=sleep, stop=stop, limiter=limiter
     )
-    return BitgetClient(
+    return SpotAwareClient(  # a BitgetClient that can also read the spot account, for hints
         settings,
         transport,
         account_mode=account_mode,

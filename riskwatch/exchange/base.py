@@ -6,6 +6,7 @@ exchange, Bitget's three APIs and any later peer (a WebSocket client, ccxt) are 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from riskwatch.model import AccountMode, Snapshot
@@ -25,3 +26,12 @@ class ExchangeClient(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SpotReader(Protocol):
+    """A client that can also read the spot account (optional: hints only, DESIGN 11)."""
+
+    def spot_available(self, coin: str) -> Decimal | None:
+        """The spot account's ``coin`` available to transfer; None when there is none."""
+        ...

@@ -1,6 +1,7 @@
 """Client-side token buckets, one per endpoint family, so riskwatch never earns a 429.
 
-Bitget limits per UID: all-position 5/s, accounts 10/s, v3 position 20/s, public 20/s. The
+Bitget limits per UID: all-position 5/s, accounts 10/s, v3 position 20/s, public 20/s, spot
+account assets 10/s. The
 clock and the sleep are injected (the sleep waits on the stop event), and ``enabled=False``
 turns the whole thing off for benchmarks.
 """
@@ -17,6 +18,7 @@ DEFAULT_RATES: Mapping[str, float] = {
     "v3-position": 20.0,
     "v3-assets": 20.0,
     "v3-settings": 1.0,  # GET /api/v3/account/settings: probed at start and on a mode refusal
+    "spot-assets": 10.0,
     "public": 20.0,
     "fills": 10.0,  # v2 /api/v2/mix/order/fills
     "v3-fills": 20.0,

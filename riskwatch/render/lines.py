@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, tzinfo
 
 from riskwatch.core import metrics
+from riskwatch.core.hints import Figures
 from riskwatch.model import UNIFIED, AlertKey, Message, NotifyType, Transition
 from riskwatch.render import events, template
 from riskwatch.render.words import decimals, grouped, num, plural, stamp
@@ -71,6 +72,33 @@ def _phrase(t: Transition, scope: str, v: float | None) -> str:
     m = metrics.lookup(scope, t.metric)  # type: ignore[arg-type]
     said = m.say() if m else f"{t.metric} {{v}}"
     return said.replace("{v}", metric_value(t.metric, v, scope))
+
+
+# --------------------------------------------------------------------------- hints
+
+
+def _estimate(x: float) -> str:
+    """An estimate's figure: whole above 1,000 (``1,250``), else four significant digits."""
+    return grouped(round(x)) if abs(x) >= 1000 else grouped(float(f"{x:.4g}"))
+
+
+def hint_text(fig: Figures, spot: Mapping[str, float] | None = None) -> str:
+    """``add ≈ 1,250 USDT margin to move liq to 84,000; critical at mark 93,458; spot holds
+    3,200 USDT to transfer`` (DESIGN 11; the figures are ``core.hints``')."""
+    coin = fig.coin
+    if fig.cross:
+        head = f"add ≈ {_estimate(fig.add)} {coin} equity (cross, estimate) to move liq to"
+        head += f" ≈ {_estimate(fig.target_liq)}"
+    else:
+        head = f"add ≈ {_estimate(fig.add)} {coin} margin to move liq to"
+        head += f" {_estimate(fig.target_liq)}"
+    parts = [head]
+    if fig.next_mark is not None:
+        parts.append(f"critical at mark {_estimate(fig.next_mark)}")
+    held = (spot or {}).get(coin)
+    if held:
+        parts.append(f"spot holds {_estimate(held)} {coin} to transfer")
+    return "; ".join(parts)
 
 
 # --------------------------------------------------------------------------- one line

@@ -13,7 +13,7 @@ import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from riskwatch.core import engine
+from riskwatch.core import engine, hints
 from riskwatch.core.events import Event
 from riskwatch.core.marks import Mark, MarkKey
 from riskwatch.core.marks import apply as apply_marks
@@ -25,6 +25,7 @@ from riskwatch.render import lines as render
 from riskwatch.render.words import plural
 from riskwatch.service.events import EventTracker
 from riskwatch.service.journal import journal
+from riskwatch.service.spot import SpotBalances
 from riskwatch.store.db import Store
 
 log = logging.getLogger("riskwatch.cycle")
@@ -74,6 +75,8 @@ class Watcher:
         self.cfg = cfg
         self.tz = zoneinfo.ZoneInfo(cfg.timezone)
         self._rules = engine.compile_rules(cfg.rules, cfg.defaults)  # again on each reload
+        self._by_name = {r.name: r for r in cfg.rules}  # for hints
+        self.spot = SpotBalances(client, clock)
         self.client = client
         self.store = store
         self.persist = persist and store is not None
@@ -99,6 +102,7 @@ class Watcher:
         self.cfg = cfg
         self.tz = zoneinfo.ZoneInfo(cfg.timezone)
         self._rules = engine.compile_rules(cfg.rules, cfg.defaults)
+        self._by_name = {r.name: r for r in cfg.rules}
         self._routes = self._destinations(cfg)
         self.health = replace(self.health, config_error=None)
 
@@ -160,8 +164,11 @@ class Watcher:
             )
             transitions += told
         firing = count_firing(next_state)
-        lines = render.lines_of(transitions, self.tz)
-        outgoing = render.messages_for(transitions, self._routes, now, self.tz, rendered=lines)
+        tips = self._hints(transitions)
+        lines = render.lines_of(transitions, self.tz, tips)
+        outgoing = render.messages_for(
+            transitions, self._routes, now, self.tz, hints=tips, rendered=lines
+        )
         if polled:
             outgoing += self._heartbeat(now, snapshot, firing)
         records = journal(transitions, lines)
@@ -212,6 +219,14 @@ class Watcher:
             down = h.stream_down_since
             meta[META_STREAM] = "up" if down is None else f"down {down!r} {h.stream_problem}"
         return meta
+
+    def _hints(self, transitions: Sequence[Transition]) -> dict[AlertKey, str]:
+        """What would help, per line about the liquidation distance (spot read only then)."""
+        figures = hints.for_lines(transitions, self._by_name)
+        if not figures:
+            return {}
+        spot = self.spot.available({f.coin for f in figures.values()})
+        return {key: render.hint_text(f, spot) for key, f in figures.items()}
 
     def _fetch(self, now: float) -> tuple[Snapshot | None, ExchangeError | None]:
         try:

@@ -40,6 +40,7 @@ from riskwatch.exchange.fake.state import (
     Book,
     FakePosition,
     default_account,
+    spot_rows,
 )
 from riskwatch.model import V1_PRODUCT_TYPES, V3_CATEGORIES
 
@@ -247,6 +248,11 @@ class FakeBitget(fake_fills.FillsMixin):
 
         self.book.mutate(upd)
 
+    def set_spot(self, coin: str, available: Any, frozen: Any = "0") -> None:
+        """The spot account's holding of ``coin`` (v2 ``/api/v2/spot/account/assets``)."""
+        row = {"available": str(available), "frozen": str(frozen)}
+        self.book.mutate(lambda b: b.spot.__setitem__(coin.upper(), row))
+
     def set_unified(self, **fields: Any) -> None:
         """The unified account's ``/api/v3/account/assets`` fields (``mmr="1900"``)."""
         self.book.mutate(lambda b: b.unified.update({k: str(v) for k, v in fields.items()}))
@@ -356,6 +362,9 @@ class FakeBitget(fake_fills.FillsMixin):
                 "symbolConfigList": [],
                 "coinConfigList": [],
             }
+        if path == "/api/v2/spot/account/assets":
+            coin = params.get("coin", "").upper()
+            return self._cached(("spot", coin), lambda: spot_rows(b, coin))
         return self._route_fills(path, params)
 
     def _cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Callable[[], Any]:

@@ -252,6 +252,7 @@ class Book:
     union: dict[str, str] = field(default_factory=dict)  # unionTotalMagin, unionAvailable, unionMm
     fills: list[Any] = field(default_factory=list)  # fake.fills.FakeFill, oldest first
     adl: dict[tuple[str, str, str], Decimal] = field(default_factory=dict)
+    spot: dict[str, dict[str, str]] = field(default_factory=dict)  # coin -> available, frozen
     lock: threading.RLock = field(default_factory=threading.RLock)
     version: int = 0
     _cache: dict[tuple[Any, ...], bytes] = field(default_factory=dict)
@@ -330,3 +331,19 @@ class Book:
                 toward = -1 if p.side == "long" else 1
                 p.mark = _q(p.mark * (1 + toward * step), 6)
             self.changed()
+
+
+def spot_rows(book: Book, coin: str) -> list[dict[str, str]]:
+    """v2 spot assets rows, as Bitget's docs show them; only ``coin`` when one is asked."""
+    return [
+        {
+            "coin": name,
+            "available": row["available"],
+            "frozen": row["frozen"],
+            "locked": "0",
+            "limitAvailable": "0",
+            "uTime": "1767682800537",
+        }
+        for name, row in sorted(book.spot.items())
+        if not coin or name == coin
+    ]
