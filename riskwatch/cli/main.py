@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "positions": "fetch once and print positions, their metrics and matching rules",
     "test-notify": "send a test message to each channel and report per URL",
     "status": "firing alerts and undelivered messages, from the state dir",
+    "history": "what was sent when, and whether it arrived, from the state dir",
     "schema": "print the JSON Schema of the rules file",
     "demo": "simulated exchange + the real daemon, alerts on the console",
 }
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"riskwatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     cmds = {name: sub.add_parser(name, help=h, parents=[common]) for name, h in COMMANDS.items()}
-    for name in ("run", "check", "positions", "test-notify", "status"):
+    for name in ("run", "check", "positions", "test-notify", "status", "history"):
         cmds[name].add_argument(
             "-c",
             "--config",
@@ -67,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cmds["test-notify"].add_argument("--channel", help="only this channel")
     cmds["status"].add_argument("--state-dir", help="read this state dir instead of the config's")
+    h = cmds["history"]
+    h.add_argument("--since", default="24h", help="how far back, a duration (default: 24h)")
+    h.add_argument("--rule", help="only lines of rules matching this glob")
+    h.add_argument("--symbol", help="only lines of symbols (or margin coins) matching this glob")
+    h.add_argument("--json", action="store_true", help="one JSON list of records")
+    h.add_argument("--state-dir", help="read this state dir instead of the config's")
     cmds["demo"].add_argument(
         "--duration", type=float, default=None, help="stop after SECONDS (default: until Ctrl-C)"
     )
@@ -85,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help is 0, bad usage is 2
         return int(exc.code or 0)
+    args.config_given = getattr(args, "config", None) is not None
     if getattr(args, "config", "absent") is None:
         args.config = default_config_path()
     logs.configure(getattr(args, "log_level", "info"))
