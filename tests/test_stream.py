@@ -270,3 +270,42 @@ def test_default_urls_are_bitgets() -> None:
     )
     assert wsproto.default_urls("v3", False)[0] == "wss://ws.bitget.com/v3/ws/public"
     assert wsproto.default_urls("v2", True)[1] == "wss://wspap.bitget.com/v2/ws/private"
+
+
+def test_backoff_stays_within_bitgets_connection_limit() -> None:
+    import random
+
+    from riskwatch.exchange.stream import backoff
+
+    t, rng = Timing(), random.Random(3)
+    gaps = [backoff(n, t, rng) for n in range(1, 40)]
+    assert min(gaps) >= t.min_gap and max(gaps) <= t.max_backoff
+    assert gaps[0] == t.min_gap and gaps[-1] >= t.max_backoff / 2  # grows, then capped
+    # two sockets at the floor: at most 300 connection attempts per IP per 5 minutes
+    assert 2 * 300 / t.min_gap <= 300
+    assert len({round(g, 6) for g in gaps[10:]}) > 1  # jittered, not in lockstep
+
+
+def test_evaluations_are_coalesced_to_ten_a_second() -> None:
+    from riskwatch.model import ExchangeSettings
+    from riskwatch.service.feed import StreamFeed
+
+    now = [100.0]
+    feed = StreamFeed(ExchangeSettings(), CREDS, monotonic=lambda: now[0])
+    feed.tick(wsproto.Tick("USDT-FUTURES", "BTCUSDT", Decimal(1), at=1.0))
+    assert feed.due(now[0]) == "marks"
+    feed.take_marks()
+    for i in range(5):  # five more ticks within 60 ms: one evaluation, 100 ms after the last
+        feed.tick(wsproto.Tick("USDT-FUTURES", "BTCUSDT", Decimal(2 + i), at=2.0 + i))
+    now[0] = 100.0625
+    assert feed.due(now[0]) is None and feed.next_due(now[0]) == pytest.approx(0.0375)
+    now[0] = 100.125
+    assert feed.due(now[0]) == "marks"
+    assert feed.take_marks()[("USDT-FUTURES", "BTCUSDT")].price == Decimal(6)  # the newest
+    feed.tick(wsproto.Tick("USDT-FUTURES", "BTCUSDT", Decimal(1), at=0.5))  # older: ignored
+    assert feed.due(now[0] + 1) is None
+    feed.private(wsproto.Private("positions"))
+    assert feed.due(now[0]) == "poll"  # a private push asks for a poll at once
+    feed.observe(None)
+    feed.private(wsproto.Private("account"))
+    assert feed.due(now[0] + 0.5) is None and feed.due(now[0] + 1.0) == "poll"  # <= 1/s

@@ -117,6 +117,7 @@ class Socket:
 
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
+        failures = 0  # in a row, each connection shorter than ``steady``
         gap = self.timing.min_gap
         last_attempt = -1e9
         while not self._stop.is_set():
@@ -125,7 +126,7 @@ class Socket:
                 self._changed.wait()
                 self._changed.clear()
                 continue
-            wait = last_attempt + gap - time.monotonic()
+            wait = last_attempt + gap - time.monotonic()  # attempts start >= min_gap apart
             if wait > 0 and self._stop.wait(wait):
                 return
             last_attempt = started = time.monotonic()
@@ -135,11 +136,9 @@ class Socket:
             if self._idle_when_empty and not self._wanted:
                 continue  # closed on purpose: idle, not down
             self.listener.state(self.name, False, reason)
-            if time.monotonic() - started >= self.timing.steady:
-                gap = self.timing.min_gap
-            else:
-                gap = min(self.timing.max_backoff, gap * 2)
-            gap = max(self.timing.min_gap, self._rng.uniform(gap / 2, gap))
+            lasted = time.monotonic() - started >= self.timing.steady
+            failures = 1 if lasted else failures + 1
+            gap = backoff(failures, self.timing, self._rng)
             log.info("%s WebSocket: %s; reconnecting in %.1fs", self.name, reason, gap)
 
     def _attempt(self) -> str:
@@ -299,6 +298,14 @@ class Stream:
     def close(self) -> None:
         self.public.close()
         self.private.close()
+
+
+def backoff(failures: int, timing: Timing, rng: random.Random) -> float:
+    """Seconds from one connection attempt to the next after ``failures`` short-lived ones in
+    a row: exponential from ``min_gap`` up to ``max_backoff``, half of it random (jitter, so
+    many clients do not reconnect in step), never under ``min_gap`` (Bitget's rate limit)."""
+    base = min(timing.max_backoff, timing.min_gap * 2 ** min(max(failures, 1) - 1, 30))
+    return max(timing.min_gap, base / 2 + rng.uniform(0.0, base / 2))
 
 
 def _why(exc: BaseException) -> str:
