@@ -70,13 +70,15 @@ class StreamFeed:
                 return  # out of order: the newer mark stands
             self._marks[key] = Mark(tick.mark, tick.at)
             self.ticks += 1
-            if old is not None and old.price == tick.mark:
-                return
+            if (old is not None and old.price == tick.mark) or self._dirty:
+                return  # nothing new, or the loop already naps until the evaluation is due
             self._dirty = True
         self.wake.set()
 
     def private(self, push: wsproto.Private) -> None:
         with self._lock:
+            if self._poll_wanted:
+                return
             self._poll_wanted = True
         self.wake.set()
 
