@@ -66,8 +66,8 @@ class _StderrHandler(logging.StreamHandler):
 
 
 def configure(level: str = "info", stream=None) -> None:
-    """Send riskwatch's log lines to stderr at ``level``; apprise stays at WARNING (its debug
-    lines carry tokens)."""
+    """Send riskwatch's log lines to stderr at ``level``; apprise and websockets stay at
+    WARNING (apprise's debug lines carry tokens, websockets' the WebSocket login frame)."""
     under_journald = bool(os.environ.get("JOURNAL_STREAM"))
     fmt = "%(levelname)s %(name)s: %(message)s"
     if not under_journald:
@@ -79,5 +79,5 @@ def configure(level: str = "info", stream=None) -> None:
         root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("apprise", "urllib3"):
+    for noisy in ("apprise", "urllib3", "websockets"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -309,3 +309,30 @@ def test_evaluations_are_coalesced_to_ten_a_second() -> None:
     feed.observe(None)
     feed.private(wsproto.Private("account"))
     assert feed.due(now[0] + 0.5) is None and feed.due(now[0] + 1.0) == "poll"  # <= 1/s
+
+
+def test_debug_logs_never_carry_the_login_frame(venue) -> None:
+    import io
+    import logging
+
+    from riskwatch import logs
+
+    _, ws = venue
+    buf, root = io.StringIO(), logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        logs.configure("debug", stream=buf)
+        rec = Recorder()
+        s = stream(ws, rec).start()
+        try:
+            s.set_symbols(BTC)
+            wait(lambda: ws.logins == 1 and s.public.connects == 1)
+        finally:
+            s.close()
+    finally:
+        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        logging.getLogger("websockets").setLevel(logging.NOTSET)
+    text = buf.getvalue()
+    # websockets would show each frame's start (the key's first characters, the signature's
+    # end) at debug level: the login frame must not appear in any form
+    assert '"login"' not in text and "apiKey" not in text and CREDS.passphrase not in text
