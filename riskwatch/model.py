@@ -194,6 +194,8 @@ class Rule:
     # ``channels: {warning: [...], critical: [...]}`` (DESIGN 11): criticals and escalations go
     # here; None: to ``channels`` like warnings
     critical_channels: tuple[str, ...] | None = None
+    quiet_hours: tuple[QuietWindow, ...] | None = None  # None: the top level's (DESIGN 12)
+    escalate: Escalate | None = None
 
     def channels_for(self, severity: Severity) -> tuple[str, ...]:
         return route(self.channels, self.critical_channels, severity)
@@ -208,6 +210,7 @@ class Defaults:
     hysteresis: float = 0.0
     worsen_by: float | None = None
     critical_channels: tuple[str, ...] | None = None  # as in Rule
+    escalate: Escalate | None = None
 
     def channels_for(self, severity: Severity) -> tuple[str, ...]:
         return route(self.channels, self.critical_channels, severity)
@@ -218,6 +221,33 @@ def route(
 ) -> tuple[str, ...]:
     """The channels a line of ``severity`` goes to: ``critical`` for criticals when set."""
     return critical if severity == "critical" and critical is not None else channels
+
+
+@dataclass(frozen=True, slots=True)
+class QuietWindow:
+    """Quiet hours (DESIGN 12): minutes of the day ``start`` .. ``end`` in the config's
+    timezone, on ``days`` (0 = Monday) the window starts; ``end <= start`` crosses midnight."""
+
+    start: int
+    end: int
+    days: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
+
+
+@dataclass(frozen=True, slots=True)
+class Escalate:
+    """An unacked critical is sent once to ``channels`` after ``after`` seconds (DESIGN 12)."""
+
+    after: float
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramSettings:
+    """The two-way bot (DESIGN 12). The token is a secret: repr hides it."""
+
+    token: str = field(repr=False)
+    chats: tuple[str, ...]
+    api_url: str = "https://api.telegram.org"
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +309,8 @@ class Config:
     defaults: Defaults = field(default_factory=Defaults)
     rules: tuple[Rule, ...] = ()
     alertmanager: AlertmanagerSettings | None = None  # off unless set
+    quiet_hours: tuple[QuietWindow, ...] = ()
+    telegram: TelegramSettings | None = None
 
     def channel(self, name: str) -> Channel | None:
         return next((c for c in self.channels if c.name == name), None)
@@ -294,8 +326,9 @@ AlertKey = tuple[str, str, str, str]
 Status = Literal["pending", "firing"]
 # "event": something happened to a position (liquidated, force-netted...: core.events), not an
 # alert; its key is ("event:<kind>", product_type, symbol, side).
+# "reminder": the answering layer re-telling a held line (``reason`` says why: DESIGN 12).
 TransitionKind = Literal[
-    "firing", "escalated", "deescalated", "repeat", "worsened", "resolved", "event"
+    "firing", "escalated", "deescalated", "repeat", "worsened", "resolved", "event", "reminder"
 ]
 
 

@@ -140,11 +140,34 @@ INHERITED: tuple[Key, ...] = (
         above=0,
     ),
 )
-DEFAULTS: tuple[Key, ...] = INHERITED
 ROUTING: tuple[Key, ...] = (
     Key("warning", "names", "channels told of warnings"),
     Key("critical", "names", "channels told of criticals and escalations (default: warning's)"),
 )
+# Answering back (DESIGN 12): read by ``config.answering``.
+ESCALATE_KEY = Key("escalate", "section", "send an unacked critical once to more channels")
+QUIET_KEY = Key("quiet_hours", "quiet", "hold warnings in these windows (in timezone)")
+DEFAULTS: tuple[Key, ...] = (*INHERITED, ESCALATE_KEY)
+ESCALATE: tuple[Key, ...] = (
+    Key("after", "duration", "how long a critical may stay unacked", required=True),
+    Key("channels", "names", "channel names to escalate to", required=True),
+)
+QUIET_WINDOW: tuple[Key, ...] = (
+    Key("from", "clock", "start, HH:MM", required=True),
+    Key(
+        "to",
+        "clock",
+        "end, HH:MM (before from: crosses midnight; 24:00 = end of day)",
+        required=True,
+    ),
+    Key("days", "days", "days the window starts on (mon..sun); default every day"),
+)
+TELEGRAM: tuple[Key, ...] = (
+    Key("token", "string", "bot token (use ${TELEGRAM_BOT_TOKEN})", required=True),
+    Key("chats", "chats", "chat ids allowed to command the bot", required=True),
+    Key("api_url", "url", "Bot API base URL (tests)", "https://api.telegram.org"),
+)
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MATCH: tuple[Key, ...] = (
     Key("symbol", "globs", "symbol globs, e.g. BTC* (position rules only)"),
     Key("side", "globs", "long or short (position rules only)"),
@@ -162,6 +185,8 @@ RULE: tuple[Key, ...] = (
     Key("match", "section", "globs restricting what the rule watches"),
     Key("message", "template", "detail text, e.g. '{symbol} at {liq_gap_pct:.2f}%'"),
     Key("labels", "labels", "extra Alertmanager labels, e.g. {team: desk}"),
+    QUIET_KEY,
+    ESCALATE_KEY,
 )
 TOP: tuple[Key, ...] = (
     Key("exchange", "section", "where and how to poll Bitget"),
@@ -194,6 +219,8 @@ TOP: tuple[Key, ...] = (
     ),
     Key("defaults", "section", "values every rule inherits"),
     Key("rules", "rules", "the alert rules"),
+    QUIET_KEY,
+    Key("telegram", "section", "two-way Telegram bot; off unless set", nullable=True),
 )
 PRODUCT_TYPE_NAMES: tuple[str, ...] = PRODUCT_TYPES + tuple(V1_PRODUCT_TYPES)
 NAME_PATTERN = r"^[a-z0-9_-]+$"

@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from riskwatch.config import answering
 from riskwatch.config import keys as K
 from riskwatch.config.reader import Reader, describe, join
 from riskwatch.config.rules import read_inherited, read_rule
@@ -168,6 +169,7 @@ class _Loader:
             self.alertmanager = True
         channels = self.channels(top["channels"]) if "channels" in top else ()
         names = {c.name for c in channels}
+        cfg = replace(cfg, **answering.top(self.r, top, names))
         defaults, d_src = Defaults(), top.get("defaults")
         if d_src is not None:
             defaults = self.defaults(d_src, names)
@@ -348,7 +350,9 @@ class _Loader:
         m = self.r.mapping(src, "defaults", K.DEFAULTS)
         if m is None:
             return Defaults()
-        return Defaults(**read_inherited(self.r, m, "defaults", channel_names))  # type: ignore[arg-type]
+        kw = read_inherited(self.r, m, "defaults", channel_names)
+        kw.update(answering.defaults_extras(self.r, m, channel_names))
+        return Defaults(**kw)  # type: ignore[arg-type]
 
     def rules(self, src: Src, defaults: Defaults, channel_names: set[str]) -> tuple[Rule, ...]:
         seen: dict[str, int] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from riskwatch.config import answering
 from riskwatch.config import keys as K
 from riskwatch.config.reader import Reader, describe, join
 from riskwatch.config.source import Src
@@ -60,6 +61,7 @@ def read_rule(
         from riskwatch.config.alertmanager import read_labels
 
         labels = read_labels(r, m["labels"], join(path, "labels"))
+    extras = answering.rule_extras(r, m, path, defaults, channel_names)
     if None in (name, scope, metric, op) or (warning is None and critical is None):
         return None
     return Rule(
@@ -72,6 +74,7 @@ def read_rule(
         match=match or Match(),
         message=message,
         labels=labels or (),
+        **extras,  # type: ignore[arg-type]
         **inherited,
     )
 

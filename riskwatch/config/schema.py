@@ -57,6 +57,24 @@ def _kind(key: K.Key) -> dict[str, Any]:
             "additionalProperties": {"type": ["string", "number"]},
         },
         "enum": {"enum": list(key.enum)},
+        "clock": {
+            "anyOf": [
+                {"type": "string", "pattern": "^([01]?[0-9]|2[0-4]):[0-5][0-9]$"},
+                {"type": "integer", "minimum": 0, "maximum": 1440},
+            ]
+        },
+        "days": {
+            "anyOf": [
+                {"enum": list(K.DAYS)},
+                {"type": "array", "items": {"enum": list(K.DAYS)}, "minItems": 1},
+            ]
+        },
+        "chats": {
+            "type": "array",
+            "items": {"type": ["string", "integer"]},
+            "minItems": 1,
+        },
+        "quiet": {"type": "array", "items": {"$ref": "#/$defs/quiet_window"}},
     }
     out = dict(kinds[key.kind])
     if key.nullable:
@@ -81,8 +99,11 @@ def _object(keys: tuple[K.Key, ...], **props: Any) -> dict[str, Any]:
     return out
 
 
+_ESCALATE = {"anyOf": [{"$ref": "#/$defs/escalate"}, {"type": "null"}]}
+
+
 def _rule() -> dict[str, Any]:
-    rule = _object(K.RULE, match={"$ref": "#/$defs/match"})
+    rule = _object(K.RULE, match={"$ref": "#/$defs/match"}, escalate=_ESCALATE)
     rule["properties"]["name"]["pattern"] = K.NAME_PATTERN
     rule["anyOf"] = [{"required": ["warning"]}, {"required": ["critical"]}]
     account = {"properties": {"scope": {"const": "account"}}, "required": ["scope"]}
@@ -115,7 +136,8 @@ def json_schema() -> dict[str, Any]:
                 ]
             },
         },
-        defaults=_object(K.DEFAULTS),
+        defaults=_object(K.DEFAULTS, escalate=_ESCALATE),
+        telegram={"anyOf": [_object(K.TELEGRAM), {"type": "null"}]},
         rules={"type": "array", "items": {"$ref": "#/$defs/rule"}},
     )
     return {
@@ -147,6 +169,8 @@ def json_schema() -> dict[str, Any]:
             },
             "exchange": _object(K.EXCHANGE),
             "match": _object(K.MATCH),
+            "escalate": _object(K.ESCALATE),
+            "quiet_window": _object(K.QUIET_WINDOW),
             "rule": _rule(),
         },
     }
