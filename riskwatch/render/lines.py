@@ -31,6 +31,7 @@ _MARKERS = {
     "worsened": "worsened",
     "resolved": "was {prev}",
     "event": "",
+    "reminder": "{reason}",  # the answering layer's: silence ended, quiet hours, escalation
 }
 # Within a severity: news first (escalations, new alerts), then reminders.
 _KIND_ORDER = {
@@ -39,7 +40,8 @@ _KIND_ORDER = {
     "firing": 1,
     "worsened": 2,
     "deescalated": 3,
-    "repeat": 4,
+    "reminder": 4,
+    "repeat": 5,
 }
 _COMPARED = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
 # The hook for what happened to a position (DESIGN 10): a transition of one of these kinds is an
@@ -197,7 +199,9 @@ def line(t: Transition, tz: tzinfo = UTC, hint: str = "") -> str:
     ended = t.kind == "resolved" and t.reason in events.ENDED_REASONS
     sev = "ENDED" if ended else "RESOLVED" if t.kind == "resolved" else t.severity.upper()
     prefix = " ".join(p for p in (sev, t.rule, _subject(f)) if p)
-    marker = _MARKERS.get(t.kind, "").format(prev=t.previous_severity or t.severity, sev=t.severity)
+    marker = _MARKERS.get(t.kind, "").format(
+        prev=t.previous_severity or t.severity, sev=t.severity, reason=t.reason
+    )
     if marker:
         prefix += f" [{marker}]"
     if t.builtin:

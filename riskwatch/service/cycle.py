@@ -23,6 +23,7 @@ from riskwatch.model import AlertKey, AlertState, Config, Health, Message, Snaps
 from riskwatch.render import alertmanager as am
 from riskwatch.render import lines as render
 from riskwatch.render.words import plural
+from riskwatch.service.answering import Answering
 from riskwatch.service.events import EventTracker
 from riskwatch.service.journal import journal
 from riskwatch.service.spot import SpotBalances
@@ -95,6 +96,7 @@ class Watcher:
         self._last_seen: Snapshot | None = None  # the last evaluated: a poll, or one re-marked
         # feed: stream: (since, why) while a socket is down, else None (StreamFeed.down)
         self.stream_down: Callable[[], tuple[float, str] | None] | None = None
+        self.answering = Answering(store)
 
     # ------------------------------------------------------------------ config
     def apply_config(self, cfg: Config) -> None:
@@ -164,6 +166,9 @@ class Watcher:
             )
             transitions += told
         firing = count_firing(next_state)
+        # Alertmanager gets every line (it has its own silences); channels get the answered ones
+        said = transitions
+        transitions, next_state, also = self.answering.apply(self.cfg, said, next_state, now)
         tips = self._hints(transitions)
         lines = render.lines_of(transitions, self.tz, tips)
         outgoing = render.messages_for(
@@ -171,9 +176,12 @@ class Watcher:
         )
         if polled:
             outgoing += self._heartbeat(now, snapshot, firing)
-        records = journal(transitions, lines)
+        records = journal(transitions, lines) + self.answering.muted_records(self.tz)
+        said_lines = lines
+        if self.cfg.alertmanager is not None and said != transitions:
+            said_lines = render.lines_of(said, self.tz, tips)
         book, posts = am.outgoing(
-            self.am_book, self.cfg, next_state, transitions, self._routes, now, lines
+            self.am_book, self.cfg, next_state, said, self._routes, now, said_lines
         )
         outgoing += posts
         meta = self._meta(snapshot if polled else None)
@@ -186,7 +194,9 @@ class Watcher:
                 meta,
                 records=records,
                 forget_before=now - self.cfg.history_keep,
+                also=also,
             )
+            self.answering.committed()
         self.state = next_state
         self.am_book = book
         return Outcome(

@@ -59,6 +59,23 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN sends INTEGER NOT NULL DEFAULT 0;
     """,
     history.MIGRATION,
+    # answering back (DESIGN 12): see store/silences.py
+    """
+    CREATE TABLE silences (
+        id TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        ends_at REAL NOT NULL
+    );
+    CREATE TABLE acks (key TEXT PRIMARY KEY, by TEXT NOT NULL, at REAL NOT NULL);
+    CREATE TABLE answering (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+    CREATE TABLE alert_ids (
+        id TEXT PRIMARY KEY,
+        key TEXT NOT NULL,
+        since REAL NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE UNIQUE INDEX alert_ids_key ON alert_ids (key, since);
+    """,
 )
 
 
@@ -267,9 +284,11 @@ class Store:
         *,
         records: Sequence[history.Record] = (),
         forget_before: float | None = None,
+        also: Callable[[sqlite3.Connection], None] | None = None,
     ) -> None:
         """Write the new alert state, queue ``outgoing``, set ``meta``, add the cycle's history
-        ``records`` and prune the history older than ``forget_before``: all or nothing."""
+        ``records`` and prune the history older than ``forget_before``: all or nothing; ``also``
+        writes more in the same transaction (the answering layer's memory and acks)."""
         old = self._committed
         gone = [(_key_json(k),) for k in old if k not in state]
         changed = [
@@ -298,6 +317,8 @@ class Store:
             history.insert(conn, records)
             if forget_before is not None:
                 history.prune(conn, forget_before)
+            if also is not None:
+                also(conn)
 
         with self._lock:
             self._write("commit cycle", body)

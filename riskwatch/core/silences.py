@@ -1,0 +1,72 @@
+"""Silences (DESIGN 12, Alertmanager's idea in amtool's shape): which alerts one covers. Pure.
+
+A silence is a set of globs over the alert's rule, symbol, side and account (an empty glob
+matches anything) and a time span. It mutes lines, never the lifecycle: the engine goes on
+evaluating, and the answering layer (``core.answering``) decides what is sent. Built-in
+alerts (``riskwatch-*``) and events are never silenced: they are how riskwatch says it is
+blind or that something already happened.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from riskwatch.core.selfalerts import NAMES as BUILTINS
+from riskwatch.model import AlertKey
+
+DEFAULT_ACCOUNT = "default"  # the one account until accounts exist (DESIGN 14)
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    id: str
+    starts_at: float
+    ends_at: float
+    rule: str = ""  # globs, case-insensitive; "" matches anything
+    symbol: str = ""
+    side: str = ""
+    account: str = ""
+    comment: str = ""
+    created_by: str = ""
+
+    def active(self, now: float) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+    def matchers(self) -> str:
+        """``rule=near-* symbol=BTC*`` (what ``silence list`` shows); ``(everything)``."""
+        pairs = [
+            f"{name}={glob}"
+            for name, glob in (
+                ("rule", self.rule),
+                ("symbol", self.symbol),
+                ("side", self.side),
+                ("account", self.account),
+            )
+            if glob
+        ]
+        return " ".join(pairs) or "(everything)"
+
+
+def _glob(pattern: str, value: str) -> bool:
+    return not pattern or fnmatch.fnmatchcase(value.lower(), pattern.lower())
+
+
+def covers(s: Silence, key: AlertKey, account: str = DEFAULT_ACCOUNT) -> bool:
+    """Whether ``s`` matches the alert ``key`` (rule, product type, symbol or coin, side)."""
+    if key[0] in BUILTINS:
+        return False
+    return (
+        _glob(s.rule, key[0])
+        and _glob(s.symbol, key[2])
+        and _glob(s.side, key[3])
+        and _glob(s.account, account)
+    )
+
+
+def silencing(
+    silences: Iterable[Silence], key: AlertKey, now: float, account: str = DEFAULT_ACCOUNT
+) -> Silence | None:
+    """The first active silence covering ``key``, if any."""
+    return next((s for s in silences if s.active(now) and covers(s, key, account)), None)

@@ -1,0 +1,157 @@
+"""Silences, acks, the answering layer's memory and the short alert ids of Telegram buttons,
+in the state dir's SQLite file (DESIGN 12).
+
+Why in the store and not in a file of their own: ``riskwatch silence`` and ``riskwatch ack``
+write while a daemon runs, and SQLite's WAL serialises those writers with the daemon's cycle
+(DESIGN 16: no lock file is taken). The daemon reads silences and acks at the start of every
+cycle, so a change applies within one cycle, and writes the memory and the acks an alert's
+resolve cleared in the cycle's own transaction (``Store.commit_cycle(also=...)``).
+
+Nothing here is a secret: matchers, comments, alert keys, chat user names.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, fields
+
+from riskwatch.core.answering import Ack, Memory
+from riskwatch.core.silences import Silence
+from riskwatch.errors import StoreError
+from riskwatch.model import AlertKey, Transition
+from riskwatch.store.db import Store, _key_json, _plain, _unplain
+
+ID_BYTES = 4  # 8 hex digits: short enough to type, and checked for collisions
+KEEP_EXPIRED = 7 * 86400.0  # expired silences stay listed (--all) this long
+
+
+def _key(text: str) -> AlertKey:
+    return tuple(json.loads(text))  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- silences
+
+
+def add_silence(store: Store, silence: Silence) -> Silence:
+    """Store ``silence`` under a fresh id (its own ``id`` is ignored); return it as stored."""
+    data = {f.name: getattr(silence, f.name) for f in fields(Silence) if f.name != "id"}
+
+    def body(conn: sqlite3.Connection) -> None:
+        nonlocal sid
+        conn.execute("DELETE FROM silences WHERE ends_at < ?", (silence.starts_at - KEEP_EXPIRED,))
+        while True:
+            sid = secrets.token_hex(ID_BYTES)
+            if not conn.execute("SELECT 1 FROM silences WHERE id = ?", (sid,)).fetchone():
+                break
+        conn.execute(
+            "INSERT INTO silences (id, data, ends_at) VALUES (?, ?, ?)",
+            (sid, json.dumps(data), silence.ends_at),
+        )
+
+    sid = ""
+    store._write("add silence", body)
+    return Silence(id=sid, **data)
+
+
+def silences(store: Store, *, now: float | None = None) -> list[Silence]:
+    """Every stored silence (``now``: only those not yet ended), soonest end first."""
+    where, params = ("WHERE ends_at > ?", (now,)) if now is not None else ("", ())
+    rows = store._read(
+        "read silences", f"SELECT id, data FROM silences {where} ORDER BY ends_at, id", params
+    )
+    try:
+        return [Silence(id=sid, **json.loads(data)) for sid, data in rows]
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"{store.path}: unreadable silence ({exc})") from exc
+
+
+def expire_silence(store: Store, prefix: str, now: float) -> Silence:
+    """End the silence whose id is (or starts with) ``prefix`` now; ``StoreError`` when no
+    active silence or more than one matches."""
+    found = [s for s in silences(store, now=now) if s.id.startswith(prefix.strip().lower())]
+    if len(found) != 1:
+        what = "no active silence" if not found else f"{len(found)} active silences"
+        raise StoreError(f"{what} with id {prefix!r} (see riskwatch silence list)")
+    s = found[0]
+    data = {f.name: getattr(s, f.name) for f in fields(Silence) if f.name != "id"}
+    data["ends_at"] = now
+    store._write(
+        "expire silence",
+        lambda c: c.execute(
+            "UPDATE silences SET data = ?, ends_at = ? WHERE id = ?", (json.dumps(data), now, s.id)
+        ),
+    )
+    return Silence(id=s.id, **data)
+
+
+# --------------------------------------------------------------------------- acks
+
+
+def add_ack(store: Store, key: AlertKey, by: str, at: float) -> None:
+    store._write(
+        "ack",
+        lambda c: c.execute(
+            "INSERT OR REPLACE INTO acks (key, by, at) VALUES (?, ?, ?)", (_key_json(key), by, at)
+        ),
+    )
+
+
+def acks(store: Store) -> dict[AlertKey, Ack]:
+    rows = store._read("read acks", "SELECT key, by, at FROM acks")
+    return {(k := _key(key)): Ack(key=k, by=by, at=at) for key, by, at in rows}
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _memory_json(m: Memory) -> str:
+    d = asdict(m)
+    if m.held_resolve is not None:
+        d["held_resolve"] = {f.name: getattr(m.held_resolve, f.name) for f in fields(Transition)}
+    return json.dumps(_deep(d))
+
+
+def _deep(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _deep(v) for k, v in value.items()}
+    return _plain(value)
+
+
+def _memory(text: str) -> Memory:
+    d = {k: _unplain(v) for k, v in json.loads(text).items()}
+    held = d.get("held_resolve")
+    if isinstance(held, dict):
+        d["held_resolve"] = Transition(**{k: _unplain(v) for k, v in held.items()})
+    d["key"] = tuple(d["key"])
+    return Memory(**d)
+
+
+def memory(store: Store) -> dict[AlertKey, Memory]:
+    rows = store._read("read answering memory", "SELECT data FROM answering")
+    try:
+        found = [_memory(data) for (data,) in rows]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StoreError(f"{store.path}: unreadable answering memory ({exc})") from exc
+    return {m.key: m for m in found}
+
+
+def cycle_writer(
+    old: Mapping[AlertKey, Memory],
+    new: Mapping[AlertKey, Memory],
+    cleared: Mapping[AlertKey, Ack],
+) -> Callable[[sqlite3.Connection], None]:
+    """The answering layer's part of a cycle's transaction: memory that changed, and the acks
+    that ended (only as they were read: an ack given meanwhile is kept)."""
+    gone = [(_key_json(k),) for k in old if k not in new]
+    changed = [(_key_json(k), _memory_json(m)) for k, m in new.items() if old.get(k) != m]
+    ended = [(_key_json(k), a.at) for k, a in cleared.items()]
+
+    def write(conn: sqlite3.Connection) -> None:
+        conn.executemany("DELETE FROM answering WHERE key = ?", gone)
+        conn.executemany("INSERT OR REPLACE INTO answering (key, data) VALUES (?, ?)", changed)
+        conn.executemany("DELETE FROM acks WHERE key = ? AND at <= ?", ended)
+
+    return write
