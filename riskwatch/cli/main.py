@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "test-notify": "send a test message to each channel and report per URL",
     "status": "firing alerts and undelivered messages, from the state dir",
     "history": "what was sent when, and whether it arrived, from the state dir",
+    "silence": "add, list or expire silences (works on a running daemon)",
+    "ack": "acknowledge a firing alert: no repeats until it escalates, worsens or resolves",
     "schema": "print the JSON Schema of the rules file",
     "demo": "simulated exchange + the real daemon, alerts on the console",
 }
@@ -74,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--symbol", help="only lines of symbols (or margin coins) matching this glob")
     h.add_argument("--json", action="store_true", help="one JSON list of records")
     h.add_argument("--state-dir", help="read this state dir instead of the config's")
+    for name in ("silence", "ack"):  # their arguments live with them
+        importlib.import_module(f"riskwatch.cli.{name}").add_arguments(cmds[name])
     cmds["demo"].add_argument(
         "--duration", type=float, default=None, help="stop after SECONDS (default: until Ctrl-C)"
     )

@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TextIO
 
+from riskwatch.cli.answered import answering_lines
 from riskwatch.errors import ConfigError
 from riskwatch.model import AlertKey, AlertState
 from riskwatch.store.db import FILENAME, OutboxItem, Store
@@ -62,6 +63,7 @@ def report(state_dir: str, now: float) -> list[str]:
         outbox = store.undelivered()
         last = store.get_meta("last_success")
         stream = store.get_meta("stream")
+        answered = answering_lines(store, now)
     finally:
         store.close()
     lines = [f"state dir {state_dir}"]
@@ -75,6 +77,7 @@ def report(state_dir: str, now: float) -> list[str]:
     pending = sum(1 for a in state.values() if a.status == "pending")
     if pending:
         lines.append(f"{pending} more pending (condition holds, its `for` not yet elapsed)")
+    lines += answered
     lines.append("")
     lines += outbox_table(outbox, now)
     return lines

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from riskwatch import durations
 from riskwatch.core.quiet import is_quiet
 from riskwatch.core.selfalerts import NAMES as BUILTINS
 from riskwatch.core.silences import Silence, silencing
@@ -277,7 +278,9 @@ class _Run:
         if self.acked(key) or self.silence(key) is not None:
             return
         self.remember(key, escalated=True)
-        self.remind(st, f"not acked after {_minutes(esc.after)}", esc.channels, restart=False)
+        self.remind(
+            st, f"not acked after {durations.to_text(esc.after)}", esc.channels, restart=False
+        )
 
     def remind(self, st: AlertState, why: str, channels: tuple[str, ...], *, restart: bool) -> None:
         pol = self.policy(st.key[0])
@@ -314,12 +317,3 @@ class _Run:
             state=self.state,
             acks_cleared=frozenset(cleared),
         )
-
-
-def _minutes(seconds: float) -> str:
-    s = int(seconds)
-    if s % 3600 == 0:
-        return f"{s // 3600}h"
-    if s % 60 == 0:
-        return f"{s // 60}m"
-    return f"{s}s"

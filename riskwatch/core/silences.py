@@ -10,11 +10,11 @@ blind or that something already happened.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from riskwatch.core.selfalerts import NAMES as BUILTINS
-from riskwatch.model import AlertKey
+from riskwatch.model import AlertKey, AlertState
 
 DEFAULT_ACCOUNT = "default"  # the one account until accounts exist (DESIGN 14)
 
@@ -70,3 +70,22 @@ def silencing(
 ) -> Silence | None:
     """The first active silence covering ``key``, if any."""
     return next((s for s in silences if s.active(now) and covers(s, key, account)), None)
+
+
+def firing_matches(
+    state: Mapping[AlertKey, AlertState], rule: str, subject: str, side: str = ""
+) -> list[AlertState]:
+    """The firing alerts ``ack RULE SYMBOL [SIDE]`` (or a button, or /ack) means: the rule and
+    symbol (or margin coin, for account rules) by name, case-insensitive; no side: both."""
+    rule, subject, side = rule.lower(), subject.lower(), side.lower()
+    return sorted(
+        (
+            a
+            for a in state.values()
+            if a.status == "firing"
+            and a.key[0].lower() == rule
+            and a.key[2].lower() == subject
+            and (not side or a.key[3].lower() == side)
+        ),
+        key=lambda a: a.key,
+    )
