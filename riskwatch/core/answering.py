@@ -186,14 +186,18 @@ class _Run:
             if (s := self.silence(key)) is not None:
                 self.remember(key, silenced=True)
                 return self.muted.append((t, f"silenced by {s.id}"))
+            if (m := self.mem.get(key)) is not None and m.silenced and t.kind == "repeat":
+                t = replace(t, kind="reminder", reason=SILENCE_ENDED)  # say why it is back
             self.remember(key, silenced=False)
-            if t.kind == "repeat" and self.acked(key):
+            if t.kind in ("repeat", "reminder") and self.acked(key):
                 return self.muted.append((t, "acked"))
             if t.severity == "warning" and self.quiet(t.rule):
                 self.remember(key, held=True)
                 return self.muted.append((t, "quiet hours"))
         elif t.kind == "repeat" and self.acked(key):
             return self.muted.append((t, "acked"))
+        if (m := self.mem.get(key)) is not None and m.held and t.kind == "repeat":
+            t = replace(t, kind="reminder", reason=HELD)  # the summary of the quiet hours
         self.remember(key, told=True, held=False)
         self.send.append(t)
 

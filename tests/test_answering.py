@@ -1,0 +1,159 @@
+"""Silences, acks, quiet hours and escalation over real cycles: the engine, the answering
+layer and the store, with the clock passed in (freezegun where the wall clock is read)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from freezegun import freeze_time
+
+from riskwatch.core.silences import Silence
+from riskwatch.model import Escalate, QuietWindow
+from riskwatch.store import silences as stored
+from tests.answering_support import Rig, config
+
+KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
+
+
+@pytest.fixture
+def rig(tmp_path):
+    r = Rig(str(tmp_path / "state"), config(str(tmp_path / "state")))
+    yield r
+    r.close()
+
+
+def _silence(rig: Rig, seconds: float, **globs: str) -> Silence:
+    s = Silence(id="", starts_at=rig.t, ends_at=rig.t + seconds, **globs)
+    return stored.add_silence(rig.store, s)
+
+
+def test_a_silenced_alert_keeps_its_lifecycle_and_says_one_line_when_the_silence_expires(rig):
+    _silence(rig, 3600, rule="near-*", symbol="btc*")
+    rig.exchange.gaps = {"BTCUSDT": 8.0, "ETHUSDT": 8.0}
+    first = rig.cycle()
+    assert [line.split(":")[0] for line in first["phone"]] == [
+        "WARNING near-liquidation ETHUSDT long"
+    ]
+    assert rig.watcher.state[KEY].status == "firing"  # the lifecycle goes on
+    rig.exchange.gaps["BTCUSDT"] = 3.0
+    assert rig.cycle(60) == {}  # escalation silenced too
+    assert rig.watcher.state[KEY].severity == "critical"
+    btc = [x for x in rig.cycle(3600)["phone"] if "BTCUSDT" in x]
+    assert btc == [
+        "CRITICAL near-liquidation BTCUSDT long [silence ended, still firing]: liq_gap_pct"
+        " 3.00 < 4; mark 1000, liq 970"
+    ]
+    assert rig.cycle(60) == {}  # one line, and the repeat clock started over
+
+
+def test_expiring_a_silence_early_sends_the_line_within_one_cycle(rig):
+    s = _silence(rig, 7200, symbol="BTCUSDT")
+    rig.exchange.gaps = {"BTCUSDT": 8.0}
+    assert rig.cycle() == {}
+    stored.expire_silence(rig.store, s.id[:4], rig.t + 5)
+    lines = rig.cycle(10)["phone"]
+    assert lines[0].startswith("WARNING near-liquidation BTCUSDT long [silence ended")
+
+
+def test_a_silence_that_ends_after_the_alert_resolved_says_nothing(rig):
+    _silence(rig, 600, side="long")
+    rig.exchange.gaps = {"BTCUSDT": 8.0}
+    rig.cycle()
+    rig.exchange.gaps = {"BTCUSDT": 30.0}
+    assert rig.cycle(60) == {}  # the resolve is silenced too
+    assert rig.cycle(600) == {}
+
+
+def test_an_ack_stops_repeats_until_worsened_and_a_resolve_ends_it(rig):
+    rig.exchange.gaps = {"BTCUSDT": 8.0}
+    assert rig.cycle()["phone"]
+    stored.add_ack(rig.store, KEY, "alice", rig.t)
+    assert rig.cycle(601) == {}  # the repeat is not sent
+    rig.exchange.gaps["BTCUSDT"] = 5.9  # worsened by 2.1
+    assert "[worsened]" in rig.cycle(10)["phone"][0]
+    assert rig.cycle(700) == {}  # still acked
+    rig.exchange.gaps["BTCUSDT"] = 30.0
+    assert rig.cycle(10)["phone"][0].startswith("RESOLVED")
+    assert stored.acks(rig.store) == {}
+    rig.exchange.gaps["BTCUSDT"] = 8.0
+    rig.cycle(10)
+    assert "still firing" in rig.cycle(601)["phone"][0]  # a new spell, not acked
+
+
+def test_an_escalation_ends_the_ack_of_the_warning(rig):
+    rig.exchange.gaps = {"BTCUSDT": 8.0}
+    rig.cycle()
+    stored.add_ack(rig.store, KEY, "alice", rig.t)
+    rig.exchange.gaps["BTCUSDT"] = 3.0
+    assert "[warning -> critical]" in rig.cycle(10)["phone"][0]
+    assert stored.acks(rig.store) == {}
+    assert "still firing" in rig.cycle(601)["phone"][0]
+
+
+def test_an_unacked_critical_reaches_the_escalation_channel_once(tmp_path):
+    cfg = config(str(tmp_path / "s"), escalate=Escalate(after=600, channels=("pager",)))
+    rig = Rig(str(tmp_path / "s"), cfg)
+    rig.exchange.gaps = {"BTCUSDT": 3.0, "ETHUSDT": 3.0}
+    assert set(rig.cycle()) == {"phone"}
+    stored.add_ack(rig.store, KEY[:2] + ("ETHUSDT", "long"), "bob", rig.t)
+    assert "pager" not in rig.cycle(300)
+    rig.restart()  # the critical clock survives a restart
+    paged = rig.cycle(301)["pager"]
+    assert paged == [
+        "CRITICAL near-liquidation BTCUSDT long [not acked after 10m]: liq_gap_pct 3.00 < 4;"
+        " mark 1000, liq 970"
+    ]
+    later = [rig.cycle(400) for _ in range(3)]
+    assert all("pager" not in c for c in later)  # once; the acked ETH never
+    rig.close()
+
+
+def test_quiet_hours_across_midnight_hold_warnings_and_pass_criticals(tmp_path):
+    quiet = (QuietWindow(start=23 * 60, end=7 * 60),)
+    cfg = config(str(tmp_path / "s"), quiet=quiet, timezone="Europe/Berlin")
+    with freeze_time("2027-01-15 21:30:00") as frozen:  # 22:30 in Berlin: not yet quiet
+        rig = Rig(str(tmp_path / "s"), cfg, clock=time.time)
+        rig.exchange.gaps = {"BTCUSDT": 8.0}
+        assert rig.cycle()["phone"]
+        frozen.tick(3600)  # 23:30 Berlin: the repeat is due and held
+        rig.exchange.gaps["ETHUSDT"] = 8.0  # a new warning: held
+        rig.exchange.gaps["SOLUSDT"] = 8.0
+        assert rig.cycle() == {}
+        frozen.tick(600)
+        rig.exchange.gaps["SOLUSDT"] = 30.0  # fired and cleared while quiet: never told
+        rig.exchange.gaps["XRPUSDT"] = 3.0  # critical passes at once
+        assert [x.split(":")[0] for x in rig.cycle()["phone"]] == [
+            "CRITICAL near-liquidation XRPUSDT long"
+        ]
+        rig.exchange.gaps["XRPUSDT"] = 30.0
+        assert rig.cycle()["phone"][0].startswith("RESOLVED near-liquidation XRPUSDT")
+        frozen.tick(4 * 3600)  # 03:40 Berlin, past midnight: still quiet
+        assert rig.cycle() == {}
+        frozen.tick(3.5 * 3600)  # 07:10 Berlin: one summary
+        lines = rig.cycle()["phone"]
+        warn = [x for x in lines if x.startswith("WARNING")]
+        assert [x.split(":")[0] for x in warn] == [
+            "WARNING near-liquidation BTCUSDT long [held during quiet hours, still firing]",
+            "WARNING near-liquidation ETHUSDT long [held during quiet hours, still firing]",
+        ]
+        assert not any("SOLUSDT" in x for x in lines)
+        rig.close()
+
+
+def test_events_kinds_and_built_in_alerts_are_never_silenced(tmp_path):
+    from riskwatch.core import answering
+    from riskwatch.model import Transition
+
+    base = dict(severity="critical", previous_severity=None, metric="", value=None,
+                threshold=None, op=None, at=0.0, channels=("phone",))  # fmt: skip
+    builtin = Transition(
+        key=("riskwatch-stale", "", "", ""), kind="firing", rule="riskwatch-stale", **base
+    )
+    event = Transition(key=KEY, kind="liquidated", rule="near-liquidation", **base)  # type: ignore[arg-type]
+    everything = Silence(id="x", starts_at=0, ends_at=10)
+    ans = answering.answer(
+        [builtin, event], {}, {}, silences=[everything], acks={}, policies={},
+        timezone="UTC", now=1.0,
+    )  # fmt: skip
+    assert ans.send == (builtin, event)
