@@ -96,7 +96,7 @@ def test_an_unacked_critical_reaches_the_escalation_channel_once(tmp_path):
     rig = Rig(str(tmp_path / "s"), cfg)
     rig.exchange.gaps = {"BTCUSDT": 3.0, "ETHUSDT": 3.0}
     assert set(rig.cycle()) == {"phone"}
-    stored.add_ack(rig.store, KEY[:2] + ("ETHUSDT", "long"), "bob", rig.t)
+    stored.add_ack(rig.store, ("near-liquidation", "USDT-FUTURES", "ETHUSDT", "long"), "bob", rig.t)
     assert "pager" not in rig.cycle(300)
     rig.restart()  # the critical clock survives a restart
     paged = rig.cycle(301)["pager"]
