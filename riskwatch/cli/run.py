@@ -31,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if wired.feed is not None:
         log.info("feed: stream: WebSocket marks between polls, REST stays the source of truth")
+    if wired.bot is not None:
+        wired.bot.start()  # the Telegram buttons and commands (DESIGN 12)
     return Daemon(args.config, wired.watcher, wired.hooks, stop=wired.stop, feed=wired.feed).run()
 
 

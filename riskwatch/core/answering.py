@@ -244,7 +244,7 @@ class _Run:
             self.unsilenced(key, m, st)
             self.unheld(key, st)
             self.escalation(key, st)
-            if (m := self.mem.get(key)) is not None and m.idle():
+            if (left := self.mem.get(key)) is not None and left.idle():
                 del self.mem[key]
         if not self.silences and not self.escalating:
             return

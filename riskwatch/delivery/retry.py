@@ -310,8 +310,11 @@ def _deliver_item(
     for i in range(item.parts_sent, len(parts)):
         title, body = parts[i]
         before = tried[0]
+        sender = dest.sender
+        if i == len(parts) - 1 and item.keys and hasattr(sender, "with_keys"):
+            sender = sender.with_keys(item.keys)  # Telegram: the alerts' buttons, once
         send_with_retries(
-            dest.sender,
+            sender,
             title,
             late + body,
             policy=policy,

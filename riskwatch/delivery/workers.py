@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from riskwatch.delivery import telegram
 from riskwatch.delivery.alertmanager import AlertmanagerSender
-from riskwatch.delivery.apprise_sender import build_sender
+from riskwatch.delivery.apprise_sender import Sender, build_sender
 from riskwatch.delivery.retry import (
     Clock,
     Destination,
@@ -74,7 +75,10 @@ def routes(cfg: Config) -> dict[str, list[str]]:
 
 
 def destinations(
-    cfg: Config, out: TextIO | None = None, reuse: dict[str, Destination] | None = None
+    cfg: Config,
+    out: TextIO | None = None,
+    reuse: dict[str, Destination] | None = None,
+    ids: telegram.Keyboard | None = None,
 ) -> dict[str, Destination]:
     """Destination key -> Destination (URL, the channels listing it, its cached sender)."""
     found: dict[str, Destination] = {}
@@ -86,7 +90,7 @@ def destinations(
                     found[key].channels += (ch.name,)
                 continue
             old = (reuse or {}).get(key)
-            sender = old.sender if old else build_sender(url, out)
+            sender = old.sender if old else _sender(url, cfg, out, ids)
             found[key] = Destination(key, url, (ch.name,), sender)
     if cfg.alertmanager is not None:
         timeout = cfg.alertmanager.timeout
@@ -97,6 +101,12 @@ def destinations(
             sender = old.sender if old and keep else AlertmanagerSender(url, timeout=timeout)
             found[key] = Destination(key, url, (am.CHANNEL,), sender)
     return found
+
+
+def _sender(url: str, cfg: Config, out: TextIO | None, ids: telegram.Keyboard | None) -> Sender:
+    """riskwatch's Telegram sender for the ``telegram:`` bot's URLs, apprise for the rest."""
+    own = telegram.sender_for(url, cfg.telegram, ids or (lambda key: None))
+    return own if own is not None else build_sender(url, out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +198,8 @@ class Deliverer:
         self._unrecorded: dict[str, Unrecorded] = {}  # per URL, guarded by its busy lock
         self.ttl = cfg.send_ttl
         self.late_after = cfg.late_after
-        self.dests = destinations(cfg, out)
+        self.ids = telegram.store_ids(store, clock)
+        self.dests = destinations(cfg, out, ids=self.ids)
         drop_orphans(store, set(self.dests), "is no longer in the config", clock())
 
     # ------------------------------------------------------------------ the daemon's calls
@@ -208,7 +219,7 @@ class Deliverer:
         with self._lock:
             self.ttl = cfg.send_ttl
             self.late_after = cfg.late_after
-            self.dests = destinations(cfg, self._out, reuse=self.dests)
+            self.dests = destinations(cfg, self._out, reuse=self.dests, ids=self.ids)
             for key in [k for k in self._workers if k not in self.dests]:
                 worker = self._workers.pop(key)
                 worker.retired = True

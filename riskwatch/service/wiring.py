@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from riskwatch import exchange
 from riskwatch.delivery.console import ConsoleWriter
@@ -42,6 +42,7 @@ class Wired:
     store: Store | None
     stop: threading.Event  # ends every backoff of the client and the deliverer: give it the loop
     feed: StreamFeed | None = None  # feed: stream (give it to the Daemon)
+    bot: Any = None  # the Telegram bot worker (``telegram:``), started by ``run`` as a daemon
 
     def close(self) -> None:
         self.hooks.close()
@@ -103,6 +104,9 @@ def wire(
         hooks.delivered = lambda outcome: deliverer.kick()
         hooks.reconfigure = deliverer.reconfigure
         hooks.closers.append(deliverer.close)
+    bot = _bot(cfg, watcher, store, stop, clock) if not dry_run and store is not None else None
+    if bot is not None:
+        hooks.closers.insert(0, bot.close)
     if store is not None:
         hooks.closers.append(store.close)
     if cfg.heartbeat_url:
@@ -117,7 +121,13 @@ def wire(
         hooks.closers.append(exporter.close)
     feed = _feed(cfg, creds, client, watcher, hooks, clock, stream_timing)
     return Wired(
-        watcher=watcher, hooks=hooks, deliverer=deliverer, store=store, stop=stop, feed=feed
+        watcher=watcher,
+        hooks=hooks,
+        deliverer=deliverer,
+        store=store,
+        stop=stop,
+        feed=feed,
+        bot=bot,
     )
 
 
@@ -136,6 +146,23 @@ def _feed(cfg, creds, client, watcher, hooks, clock, timing) -> StreamFeed | Non
     watcher.stream_down = feed.down
     hooks.closers.insert(0, feed.close)
     return feed
+
+
+def _bot(cfg: Config, watcher: Watcher, store: Store, stop: threading.Event, clock) -> Any:
+    """The two-way bot of ``telegram:`` (DESIGN 12), not yet started; None without it."""
+    if cfg.telegram is None:
+        return None
+    from riskwatch.delivery.telegram import BotApi
+    from riskwatch.service.telegram_bot import Bot, positions_text
+
+    return Bot(
+        BotApi(cfg.telegram.token, cfg.telegram.api_url, timeout=cfg.exchange.timeout),
+        store,
+        settings=lambda: watcher.cfg.telegram,
+        positions=lambda: positions_text(watcher.last_snapshot),
+        stop=stop,
+        clock=clock,
+    )
 
 
 def _print_outgoing(writer: ConsoleWriter, outcome: Outcome) -> None:

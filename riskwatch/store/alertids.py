@@ -21,6 +21,7 @@ def short_id(store: Store, key: AlertKey, since: float, now: float) -> str:
     """The id a Telegram button names the alert by: one per firing spell (``since``), so a
     button of an alert that resolved and fired again acts on nothing."""
     kj = _key_json(key)
+    found = ""
 
     def body(conn: sqlite3.Connection) -> None:
         nonlocal found
@@ -40,7 +41,6 @@ def short_id(store: Store, key: AlertKey, since: float, now: float) -> str:
             (found, kj, since, now),
         )
 
-    found = ""
     store._write("record alert id", body)
     return found
 

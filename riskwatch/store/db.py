@@ -268,6 +268,10 @@ class Store:
         (this process is the state's only writer), so a start does not parse it twice."""
         return dict(self._committed)
 
+    def alert(self, key: AlertKey) -> AlertState | None:
+        """One alert as last committed (no copy of the whole state)."""
+        return self._committed.get(key)
+
     def _read_state(self) -> dict[AlertKey, AlertState]:
         rows = self._read("read alert state", "SELECT data FROM alerts")
         try:

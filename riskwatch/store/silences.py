@@ -38,6 +38,7 @@ def _key(text: str) -> AlertKey:
 def add_silence(store: Store, silence: Silence) -> Silence:
     """Store ``silence`` under a fresh id (its own ``id`` is ignored); return it as stored."""
     data = {f.name: getattr(silence, f.name) for f in fields(Silence) if f.name != "id"}
+    sid = ""
 
     def body(conn: sqlite3.Connection) -> None:
         nonlocal sid
@@ -51,7 +52,6 @@ def add_silence(store: Store, silence: Silence) -> Silence:
             (sid, json.dumps(data), silence.ends_at),
         )
 
-    sid = ""
     store._write("add silence", body)
     return Silence(id=sid, **data)
 
@@ -78,12 +78,13 @@ def expire_silence(store: Store, prefix: str, now: float) -> Silence:
     s = found[0]
     data = {f.name: getattr(s, f.name) for f in fields(Silence) if f.name != "id"}
     data["ends_at"] = now
-    store._write(
-        "expire silence",
-        lambda c: c.execute(
+
+    def body(conn: sqlite3.Connection) -> None:
+        conn.execute(
             "UPDATE silences SET data = ?, ends_at = ? WHERE id = ?", (json.dumps(data), now, s.id)
-        ),
-    )
+        )
+
+    store._write("expire silence", body)
     return Silence(id=s.id, **data)
 
 
@@ -91,12 +92,12 @@ def expire_silence(store: Store, prefix: str, now: float) -> Silence:
 
 
 def add_ack(store: Store, key: AlertKey, by: str, at: float) -> None:
-    store._write(
-        "ack",
-        lambda c: c.execute(
+    def body(conn: sqlite3.Connection) -> None:
+        conn.execute(
             "INSERT OR REPLACE INTO acks (key, by, at) VALUES (?, ?, ?)", (_key_json(key), by, at)
-        ),
-    )
+        )
+
+    store._write("ack", body)
 
 
 def acks(store: Store) -> dict[AlertKey, Ack]:

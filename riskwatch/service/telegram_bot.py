@@ -1,0 +1,315 @@
+"""The two-way Telegram bot (DESIGN 12): a worker long-polling ``getUpdates`` for button
+presses and commands from the chats in ``telegram.chats``.
+
+Only those chats are obeyed: anything from another chat (a forged callback, a stranger who
+found the bot) gets no reply at all and one WARNING naming the chat id. A button names its
+alert by a short id of one firing spell, so a replayed or stale press (the alert resolved, or
+resolved and fired again) acts on nothing; each callback is acted on once. The offset is
+persisted in the store's meta, so a restart neither replays nor loses updates.
+
+Acks and silences go to the store exactly as ``riskwatch ack``/``silence`` write them; the
+cycle applies them within one cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from riskwatch import durations
+from riskwatch.core import metrics
+from riskwatch.core.silences import Silence, firing_matches
+from riskwatch.delivery.telegram import BotApi, keyboard, store_ids
+from riskwatch.errors import DeliveryError, StoreError
+from riskwatch.model import AlertKey, AlertState, Snapshot, TelegramSettings
+from riskwatch.render.lines import num, split
+from riskwatch.store import alertids
+from riskwatch.store import silences as stored
+from riskwatch.store.db import Store
+
+log = logging.getLogger("riskwatch.telegram")
+
+META_OFFSET = "telegram_offset"
+POLL_TIMEOUT = 25  # seconds getUpdates holds (DESIGN 12)
+SILENCES = {"s1": 3600.0, "s24": 86400.0}
+HELP = """riskwatch commands:
+/status - firing alerts (acked marked) and the last poll
+/positions - open positions and their distance to liquidation
+/silences - active silences
+/ack RULE SYMBOL [SIDE] - no repeats until it escalates, worsens or resolves
+/silence RULE SYMBOL [SIDE] DURATION - e.g. /silence near-liquidation BTCUSDT 2h
+/help - this list"""
+
+
+class Bot:
+    def __init__(
+        self,
+        api: BotApi,
+        store: Store,
+        *,
+        settings: Callable[[], TelegramSettings | None],
+        positions: Callable[[], str],
+        stop: threading.Event,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.api = api
+        self.store = store
+        self.settings = settings
+        self.positions = positions
+        self.stop = stop
+        self.clock = clock
+        self.ids = store_ids(store, clock)
+        self._strangers: set[str] = set()
+        self._handled: OrderedDict[str, None] = OrderedDict()  # callback ids acted on
+        self._thread: threading.Thread | None = None
+        self._failing = False
+
+    # ------------------------------------------------------------------ the worker
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="riskwatch-telegram", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 1.0) -> None:
+        self.stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)  # a long poll in flight ends with the process
+
+    def _run(self) -> None:
+        backoff = 1.0
+        while not self.stop.is_set():
+            try:
+                self.poll_once()
+                backoff = 1.0
+                if self._failing:
+                    log.info("telegram: getUpdates works again")
+                    self._failing = False
+            except DeliveryError as exc:
+                if not self._failing:
+                    log.warning("telegram: %s; retrying", exc)
+                    self._failing = True
+                wait = exc.retry_after if exc.retry_after is not None else backoff
+                backoff = min(backoff * 2, 60.0)
+                self.stop.wait(wait)
+            except StoreError as exc:
+                log.error("telegram: %s", exc)
+                self.stop.wait(5.0)
+
+    def poll_once(self, timeout: int = POLL_TIMEOUT) -> int:
+        """One getUpdates; handle each update, persisting the offset after each."""
+        offset = int(self.store.get_meta(META_OFFSET) or 0)
+        updates = self.api.get_updates(offset, timeout)
+        for update in updates:
+            uid = update.get("update_id")
+            if not isinstance(uid, int) or uid < offset:
+                continue
+            try:
+                self.handle(update)
+            except DeliveryError as exc:  # a reply failed: the action itself is done
+                log.warning("telegram: reply not delivered: %s", exc)
+            self.store.set_meta(META_OFFSET, str(uid + 1))
+        return len(updates)
+
+    # ------------------------------------------------------------------ updates
+    def handle(self, update: dict[str, Any]) -> None:
+        if isinstance(cq := update.get("callback_query"), dict):
+            found = cq.get("message")
+            msg: dict[str, Any] = found if isinstance(found, dict) else {}
+            chat = _chat_of(msg) or _id(cq.get("from"))
+            if self._obeys(chat):
+                self.callback(cq, chat, msg)
+        elif isinstance(m := update.get("message"), dict) and isinstance(m.get("text"), str):
+            chat = _chat_of(m)
+            if self._obeys(chat):
+                self.command(chat, m["text"], _name(m.get("from")))
+
+    def _obeys(self, chat: str) -> bool:
+        settings = self.settings()
+        if settings is not None and chat and chat in settings.chats:
+            return True
+        if chat not in self._strangers:
+            self._strangers.add(chat)
+            log.warning("telegram: ignoring updates from chat %s (not in telegram.chats)", chat)
+        return False
+
+    def callback(self, cq: dict[str, Any], chat: str, msg: dict[str, Any]) -> None:
+        qid = str(cq.get("id", ""))
+        if qid in self._handled:
+            return  # the same press delivered twice: acted on once
+        self._handled[qid] = None
+        while len(self._handled) > 1000:
+            self._handled.popitem(last=False)
+        act, _, sid = str(cq.get("data", "")).partition(":")
+        name = _name(cq.get("from"))
+        found = alertids.by_short_id(self.store, sid) if sid else None
+        alert = self.store.alert(found[0]) if found else None
+        if found is None or alert is None or alert.status != "firing" or alert.since != found[1]:
+            self.api.answer_callback(qid, "That alert is no longer firing: nothing done.")
+            return
+        if act == "a":
+            stored.add_ack(self.store, alert.key, name, self.clock())
+            done = f"acked by {name}"
+        elif act in SILENCES:
+            self._silence(alert, SILENCES[act], name, "from Telegram")
+            done = f"silenced {durations.to_text(SILENCES[act])} by {name}"
+        else:
+            self.api.answer_callback(qid, "Already done.")
+            return
+        self.api.answer_callback(qid, done[0].upper() + done[1:])
+        markup = msg.get("reply_markup")
+        if isinstance(markup, dict) and "message_id" in msg:
+            self.api.edit_markup(chat, msg["message_id"], _mark(markup, sid, done))
+
+    def _silence(self, alert: AlertState, seconds: float, by: str, comment: str) -> Silence:
+        now = self.clock()
+        rule, _, subject, side = alert.key
+        s = Silence(id="", starts_at=now, ends_at=now + seconds, rule=_exact(rule),
+                    symbol=_exact(subject), side=side, comment=comment, created_by=by)  # fmt: skip
+        return stored.add_silence(self.store, s)
+
+    # ------------------------------------------------------------------ commands
+    def command(self, chat: str, text: str, name: str) -> None:
+        words = text.split()
+        cmd = words[0].split("@", 1)[0].lower() if words else ""
+        args = words[1:]
+        if cmd == "/status":
+            reply, markup = self.status()
+        elif cmd == "/positions":
+            reply, markup = self.positions(), None
+        elif cmd == "/silences":
+            reply, markup = self.silences(), None
+        elif cmd == "/ack":
+            reply, markup = self.ack(args, name), None
+        elif cmd == "/silence":
+            reply, markup = self.silence(args, name), None
+        else:
+            reply, markup = HELP, None
+        parts = split(reply, 4000)
+        for i, part in enumerate(parts):
+            self.api.send_message(chat, part, markup if i == len(parts) - 1 else None)
+
+    def status(self) -> tuple[str, dict | None]:
+        state = self.store.load_state()
+        acks = stored.acks(self.store)
+        firing = sorted((a for a in state.values() if a.status == "firing"), key=_order)
+        last = self.store.get_meta("last_success")
+        head = f"last good poll: {_when(float(last)) if last else 'never'}"
+        if not firing:
+            return f"No firing alerts.\n{head}", None
+        lines = [f"{len(firing)} firing:"]
+        for a in firing:
+            ack = acks.get(a.key)
+            mark = f" (acked by {ack.by})" if ack else ""
+            lines.append(f"{a.severity.upper()} {_subject(a.key)}{mark}")
+        unacked = [a.key for a in firing if a.key not in acks]
+        return "\n".join([*lines, head]), keyboard(unacked, self.ids)
+
+    def silences(self) -> str:
+        active = stored.silences(self.store, now=self.clock())
+        if not active:
+            return "No active silences."
+        return "\n".join(
+            f"{s.id} {s.matchers()} until {_when(s.ends_at)}"
+            + (f" ({s.comment})" if s.comment else "")
+            for s in active
+        )
+
+    def _target(self, args: list[str]) -> list[AlertState] | str:
+        if len(args) < 2:
+            return "usage: /ack RULE SYMBOL [SIDE] (see /status)"
+        side = args[2].lower() if len(args) > 2 else ""
+        found = firing_matches(self.store.load_state(), args[0], args[1], side)
+        return found or f"no firing alert {' '.join(args[:3])} (see /status)"
+
+    def ack(self, args: list[str], name: str) -> str:
+        found = self._target(args)
+        if isinstance(found, str):
+            return found
+        for a in found:
+            stored.add_ack(self.store, a.key, name, self.clock())
+        return "\n".join(f"acked by {name}: {_subject(a.key)}" for a in found)
+
+    def silence(self, args: list[str], name: str) -> str:
+        usage = (
+            "usage: /silence RULE SYMBOL [SIDE] DURATION, e.g. /silence near-liquidation BTCUSDT 2h"
+        )
+        if len(args) < 3:
+            return usage
+        try:
+            seconds = durations.parse(args[-1])
+        except ValueError as exc:
+            return f"{exc}; {usage}"
+        if seconds <= 0:
+            return usage
+        found = self._target(args[:-1])
+        if isinstance(found, str):
+            return found
+        made = [self._silence(a, seconds, name, "from Telegram /silence") for a in found]
+        return "\n".join(
+            f"silenced {_subject(a.key)} for {durations.to_text(seconds)} (id {s.id})"
+            for a, s in zip(found, made, strict=True)
+        )
+
+
+def _exact(text: str) -> str:
+    """A glob matching ``text`` only (rule names and symbols hold no glob characters, but a
+    ``[`` would still be escaped)."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def _mark(markup: dict, sid: str, done: str) -> dict:
+    """The keyboard with the row of alert ``sid`` replaced by one button saying who did what."""
+    rows = []
+    for row in markup.get("inline_keyboard", []):
+        ours = any(str(b.get("callback_data", "")).endswith(f":{sid}") for b in row)
+        label = f"{row[0]['text'].removeprefix('Ack ')}: {done}" if ours else ""
+        rows.append([{"text": label[:64], "callback_data": f"n:{sid}"}] if ours else row)
+    return {"inline_keyboard": rows}
+
+
+def _chat_of(msg: dict[str, Any]) -> str:
+    return _id(msg.get("chat"))
+
+
+def _id(obj: object) -> str:
+    return str(obj.get("id", "")) if isinstance(obj, dict) else ""
+
+
+def _name(user: object) -> str:
+    if not isinstance(user, dict):
+        return "someone"
+    return str(user.get("username") or user.get("first_name") or user.get("id") or "someone")[:32]
+
+
+def _subject(key: AlertKey) -> str:
+    return " ".join(p for p in (key[0], key[2], key[3]) if p)
+
+
+def _order(a: AlertState) -> tuple[int, AlertKey]:
+    return (0 if a.severity == "critical" else 1, a.key)
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def positions_text(snapshot: Snapshot | None) -> str:
+    """/positions: each open position and its distance to liquidation, from the last poll."""
+    if snapshot is None:
+        return "No successful poll yet."
+    if not snapshot.positions:
+        return "No open positions."
+    gap = metrics.lookup("position", "liq_gap_pct")
+    lines = []
+    for p in sorted(snapshot.positions, key=lambda p: (p.symbol, p.side)):
+        value = gap.fn(p) if gap else None
+        dist = "no liquidation price" if value is None else f"{value:.2f}% from liquidation"
+        lines.append(
+            f"{p.symbol} {p.side} {num(float(p.total))}: mark {num(float(p.mark_price))}, "
+            f"liq {num(float(p.liquidation_price)) if p.liquidation_price else 'none'}; {dist}"
+        )
+    return "\n".join([f"{len(lines)} open positions:", *lines])
