@@ -54,7 +54,10 @@ def config(
 
 
 class Rig:
-    def __init__(self, state_dir: str, cfg: Config, clock: Callable[[], float] | None = None):
+    def __init__(
+        self, state_dir: str, cfg: Config, clock: Callable[[], float] | None = None, routes=None
+    ):
+        self.routes = routes or (lambda c: {ch.name: [ch.name] for ch in c.channels})
         self.t = 1_800_000_000.0
         self.cfg = cfg
         self.state_dir = state_dir
@@ -68,7 +71,7 @@ class Rig:
             self.cfg,
             client=self.exchange,
             store=self.store,
-            destinations=lambda c: {ch.name: [ch.name] for ch in c.channels},
+            destinations=self.routes,
             clock=self.clock,
             monotonic=time.monotonic,
         )

@@ -1,0 +1,49 @@
+"""``riskwatch ack`` and ``riskwatch silence`` on a running daemon (a real process, the
+simulated exchange, a real receiver): each applies within a cycle, without a restart."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.test_daemon_process import Setup, arrived, count, daemon, setup, wait_polls  # noqa: F401
+
+pytestmark = pytest.mark.slow
+
+
+def cli(s: Setup, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "riskwatch", *args, "-c", str(s.rules)],
+        env=s.env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+
+
+def test_ack_and_silence_from_the_shell_apply_to_a_running_daemon(setup: Setup, daemon) -> None:
+    setup.write_rules()
+    setup.rules.write_text(setup.rules.read_text().replace("repeat: 1h", "repeat: 1s"))
+    daemon()
+    setup.fake.set_mark("BTCUSDT", "95000")  # 5.26 % from liquidation: warning
+    arrived(setup.rx, "WARNING near-liquidation BTCUSDT long")
+    acked = cli(setup, "ack", "near-liquidation", "btcusdt")
+    assert acked.returncode == 0, acked.stderr
+    assert acked.stdout == "acked near-liquidation BTCUSDT long (warning)\n"
+    wait_polls(setup.fake, 2)  # applied within one cycle
+    before = count(setup.rx, "still firing")
+    wait_polls(setup.fake, 3)
+    assert count(setup.rx, "still firing") == before  # no repeats while acked
+    assert "Acknowledged (1):" in cli(setup, "status").stdout
+
+    added = cli(setup, "silence", "add", "--symbol", "BTC*", "--for", "1h", "--comment", "margin")
+    assert added.returncode == 0, added.stderr
+    sid = added.stdout.strip()
+    listed = cli(setup, "silence", "list").stdout
+    assert sid in listed and "symbol=BTC*" in listed and "margin" in listed
+    wait_polls(setup.fake, 2)
+    setup.fake.set_mark("BTCUSDT", "91000")  # critical, but silenced
+    wait_polls(setup.fake, 3)
+    assert count(setup.rx, "CRITICAL") == 0
+    assert cli(setup, "silence", "expire", sid).returncode == 0
+    body = arrived(setup.rx, "silence ended, still firing")
+    assert "CRITICAL near-liquidation BTCUSDT long" in body
