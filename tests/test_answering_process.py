@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.test_daemon_process import Setup, arrived, count, daemon, setup, wait_polls  # noqa: F401
+from tests.test_daemon_process import Setup, arrived, count, daemon, setup, wait_polls  # noqa: F401 - the fixtures
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,10 @@ def cli(s: Setup, *args: str) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def test_ack_and_silence_from_the_shell_apply_to_a_running_daemon(setup: Setup, daemon) -> None:
+def test_ack_and_silence_from_the_shell_apply_to_a_running_daemon(
+    setup: Setup,  # noqa: F811
+    daemon,  # noqa: F811
+) -> None:
     setup.write_rules()
     setup.rules.write_text(setup.rules.read_text().replace("repeat: 1h", "repeat: 1s"))
     daemon()
