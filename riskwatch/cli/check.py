@@ -55,7 +55,9 @@ def summary(cfg: Config) -> list[str]:
             f" resend every {durations.to_text(amc.resend)},"
             f" timeout {durations.to_text(amc.timeout)}"
         )
-    return lines
+    from riskwatch.config.answering import summary as answering
+
+    return lines + answering(cfg)
 
 
 def _rule_line(r: Rule, alertmanager: bool = False) -> str:

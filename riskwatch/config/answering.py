@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 
+from riskwatch import durations
 from riskwatch.config import keys as K
 from riskwatch.config.reader import Reader, describe, join
 from riskwatch.config.source import Src
-from riskwatch.model import Defaults, Escalate, QuietWindow, TelegramSettings
+from riskwatch.model import Config, Defaults, Escalate, QuietWindow, TelegramSettings
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
 _CHAT_ID = re.compile(r"^-?\d{1,20}$")
@@ -57,7 +58,7 @@ def quiet_hours(r: Reader, src: Src, path: str) -> tuple[QuietWindow, ...] | Non
         start = _clock(r, w["from"], join(ipath, "from")) if "from" in w else None
         end = _clock(r, w["to"], join(ipath, "to")) if "to" in w else None
         days = _days(r, w["days"], join(ipath, "days")) if "days" in w else tuple(range(7))
-        if start is not None and end is not None and start % 1440 == end % 1440:
+        if start is not None and end is not None and start % 1440 == end:
             r.error(item, ipath, "from and to are the same time: a window needs a length")
             continue
         if start is None or end is None or days is None:
@@ -119,7 +120,12 @@ def telegram(r: Reader, src: Src, path: str) -> TelegramSettings | None:
     m = r.mapping(src, path, K.TELEGRAM)
     if m is None or "token" not in m or "chats" not in m:
         return None
-    token = r.checked(m["token"], join(path, "token"), _token, secret=True)
+    token = r.checked(m["token"], join(path, "token"), lambda _: None, secret=True)
+    if token and _token(token):  # never shown: it is a secret, whatever its shape
+        r.error(
+            m["token"], join(path, "token"), "is not a bot token (123456:ABC..., from @BotFather)"
+        )
+        token = None
     chats: list[str] = []
     for ipath, item in r.items(m["chats"], join(path, "chats"), single_ok=True):
         if isinstance(item.value, int) and not isinstance(item.value, bool):
@@ -147,3 +153,66 @@ def _chat_id(value: str) -> str | None:
 
 def _http(value: str) -> str | None:
     return None if value.startswith(("http://", "https://")) else "is not an http(s) URL"
+
+
+# --------------------------------------------------------------------------- check
+
+
+def _window(w: QuietWindow) -> str:
+    days = "every day" if len(w.days) == 7 else ",".join(K.DAYS[d] for d in w.days)
+    return f"{w.start // 60:02d}:{w.start % 60:02d}-{w.end // 60:02d}:{w.end % 60:02d} {days}"
+
+
+def summary(cfg: Config) -> list[str]:
+    """``check``'s lines for answering back (none when nothing of it is configured)."""
+    out: list[str] = []
+    if cfg.quiet_hours:
+        quiet = "; ".join(_window(w) for w in cfg.quiet_hours)
+        out.append(f"quiet hours ({cfg.timezone}): {quiet}")
+    for r in cfg.rules:
+        extra = []
+        if r.quiet_hours is not None:
+            extra.append("quiet hours " + ("; ".join(map(_window, r.quiet_hours)) or "none"))
+        if r.escalate is not None:
+            extra.append(
+                f"escalate after {durations.to_text(r.escalate.after)}"
+                f" -> {', '.join(r.escalate.channels)}"
+            )
+        if extra:
+            out.append(f"rule {r.name}: {', '.join(extra)}")
+    if cfg.telegram is not None:
+        n = len(cfg.telegram.chats)
+        out.append(f"telegram bot: obeys {n} chat{'' if n == 1 else 's'}")
+    return out
+
+
+def lint(cfg: Config) -> list[str]:
+    tg = cfg.telegram
+    if tg is None:
+        return []
+    out: list[str] = []
+    own = 0
+    for ch in cfg.channels:
+        for i, url in enumerate(ch.urls):
+            parsed = parse_tgram(url)
+            if parsed is None or parsed[0] != tg.token:
+                continue
+            own += 1
+            for chat in parsed[1]:
+                if chat not in tg.chats:
+                    out.append(
+                        f"channels.{ch.name}[{i}]: chat {chat} is not in telegram.chats: "
+                        "its buttons and commands will be ignored"
+                    )
+    if not own:
+        out.append(
+            "telegram: no channel has a tgram:// URL with this bot's token: alerts will carry "
+            "no buttons (commands still work)"
+        )
+    return out
+
+
+def parse_tgram(url: str) -> tuple[str, tuple[str, ...]] | None:
+    from riskwatch.delivery.telegram import parse_url
+
+    return parse_url(url)

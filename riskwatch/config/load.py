@@ -99,7 +99,7 @@ def lint(cfg: Config) -> list[str]:
     no_channels = not cfg.defaults.channels and not cfg.defaults.critical_channels
     if no_channels and cfg.alertmanager is None:
         out.append("defaults.channels is empty: built-in alerts (riskwatch-stale, ...) go nowhere")
-    return out
+    return out + answering.lint(cfg)
 
 
 def _http_url(value: str) -> str | None:
