@@ -64,7 +64,7 @@ def test_alerts_arrive_as_plain_text_with_one_row_of_buttons_per_firing_alert(ri
     _deliver(rig)
     (msg,) = tg.sent
     assert msg.chat_id == str(OWNER)
-    assert msg.text.startswith("riskwatch: 10 warning\nWARNING near-liquidation SYM0_USDT long")
+    assert msg.text.startswith("riskwatch: 10 warnings\nWARNING near-liquidation SYM0_USDT long")
     rows = msg.buttons()
     assert len(rows) == 8  # at most 8 rows
     assert [t for t, _ in rows[0]] == ["Ack SYM0_USDT long", "Silence 1h", "Silence 24h"]

@@ -8,6 +8,7 @@ problems located (``FILE:LINE:COL: path: reason``) and returns the model's froze
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from riskwatch import durations
 from riskwatch.config import keys as K
@@ -20,10 +21,10 @@ _CHAT_ID = re.compile(r"^-?\d{1,20}$")
 DEFAULT_API_URL = "https://api.telegram.org"
 
 
-def top(r: Reader, m: dict[str, Src], channel_names: set[str]) -> dict[str, object]:
+def top(r: Reader, m: dict[str, Src], channel_names: set[str]) -> dict[str, Any]:
     """Top-level ``quiet_hours`` and ``telegram`` as ``Config`` fields (``timezone`` is read
     by the loader: it also sets the time on every line)."""
-    out: dict[str, object] = {}
+    out: dict[str, Any] = {}
     if "quiet_hours" in m:
         out["quiet_hours"] = quiet_hours(r, m["quiet_hours"], "quiet_hours") or ()
     if (src := m.get("telegram")) is not None and src.value is not None:
@@ -213,6 +214,13 @@ def lint(cfg: Config) -> list[str]:
 
 
 def parse_tgram(url: str) -> tuple[str, tuple[str, ...]] | None:
-    from riskwatch.delivery.telegram import parse_url
-
-    return parse_url(url)
+    """(token, chat ids) of a ``tgram://TOKEN/CHAT[/CHAT...]`` URL; None for other URLs."""
+    if not url.lower().startswith("tgram://"):
+        return None
+    path = url[len("tgram://") :].split("?", 1)[0]
+    parts = [p for p in path.replace(",", "/").split("/") if p]
+    if not parts:
+        return None
+    if parts[0].lower().startswith("bot"):
+        parts[0] = parts[0][3:]
+    return parts[0], tuple(parts[1:])

@@ -20,43 +20,25 @@ from dataclasses import dataclass, replace
 from riskwatch import durations
 from riskwatch.core.quiet import is_quiet
 from riskwatch.core.selfalerts import NAMES as BUILTINS
-from riskwatch.core.silences import Silence, silencing
+from riskwatch.core.silences import silencing
 from riskwatch.model import (
+    Ack,
     AlertKey,
     AlertState,
     Config,
     Escalate,
     QuietWindow,
     Severity,
+    Silence,
     Transition,
+)
+from riskwatch.model import (
+    AnswerMemory as Memory,
 )
 
 _LIFECYCLE_KINDS = frozenset({"firing", "escalated", "deescalated", "repeat", "worsened"})
 SILENCE_ENDED = "silence ended, still firing"
 HELD = "held during quiet hours, still firing"
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    key: AlertKey
-    by: str
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Memory:
-    """What the answering layer remembers of one alert between cycles (plain data)."""
-
-    key: AlertKey
-    silenced: bool = False  # a silence covered it while firing, at the last cycle
-    held: bool = False  # warning lines were held in quiet hours
-    told: bool = False  # some line about it went out
-    critical_since: float | None = None
-    escalated: bool = False  # the escalation line went out for this critical spell
-    held_resolve: Transition | None = None  # a resolve held in quiet hours
-
-    def idle(self) -> bool:
-        return self == Memory(self.key)
 
 
 @dataclass(frozen=True, slots=True)

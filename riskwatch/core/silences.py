@@ -11,42 +11,12 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from riskwatch.core.selfalerts import NAMES as BUILTINS
-from riskwatch.model import AlertKey, AlertState
+from riskwatch.model import AlertKey, AlertState, Silence
 
 DEFAULT_ACCOUNT = "default"  # the one account until accounts exist (DESIGN 14)
-
-
-@dataclass(frozen=True, slots=True)
-class Silence:
-    id: str
-    starts_at: float
-    ends_at: float
-    rule: str = ""  # globs, case-insensitive; "" matches anything
-    symbol: str = ""
-    side: str = ""
-    account: str = ""
-    comment: str = ""
-    created_by: str = ""
-
-    def active(self, now: float) -> bool:
-        return self.starts_at <= now < self.ends_at
-
-    def matchers(self) -> str:
-        """``rule=near-* symbol=BTC*`` (what ``silence list`` shows); ``(everything)``."""
-        pairs = [
-            f"{name}={glob}"
-            for name, glob in (
-                ("rule", self.rule),
-                ("symbol", self.symbol),
-                ("side", self.side),
-                ("account", self.account),
-            )
-            if glob
-        ]
-        return " ".join(pairs) or "(everything)"
+__all__ = ["DEFAULT_ACCOUNT", "Silence", "covers", "firing_matches", "silencing"]
 
 
 def _glob(pattern: str, value: str) -> bool:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from riskwatch import logs
+from riskwatch.config.answering import parse_tgram as parse_url
 from riskwatch.errors import DeliveryError
 from riskwatch.model import AlertKey, TelegramSettings
 from riskwatch.store import alertids
@@ -129,19 +130,6 @@ def keyboard(keys: Sequence[AlertKey], ids: Keyboard) -> dict | None:
         if len(rows) == MAX_ROWS:
             break
     return {"inline_keyboard": rows} if rows else None
-
-
-def parse_url(url: str) -> tuple[str, tuple[str, ...]] | None:
-    """(token, chat ids) of a ``tgram://TOKEN/CHAT[/CHAT...]`` URL; None for other URLs."""
-    if not url.lower().startswith("tgram://"):
-        return None
-    path = url[len("tgram://") :].split("?", 1)[0]
-    parts = [p for p in path.replace(",", "/").split("/") if p]
-    if not parts:
-        return None
-    if parts[0].lower().startswith("bot"):
-        parts[0] = parts[0][3:]
-    return parts[0], tuple(parts[1:])
 
 
 class TelegramSender:

@@ -47,4 +47,4 @@ def short_id(store: Store, key: AlertKey, since: float, now: float) -> str:
 
 def by_short_id(store: Store, sid: str) -> tuple[AlertKey, float] | None:
     rows = store._read("read alert id", "SELECT key, since FROM alert_ids WHERE id = ?", (sid,))
-    return (tuple(json.loads(rows[0][0])), float(rows[0][1])) if rows else None  # type: ignore[return-value]
+    return (tuple(json.loads(rows[0][0])), float(rows[0][1])) if rows else None

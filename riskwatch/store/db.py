@@ -27,7 +27,7 @@ from typing import Any
 
 from riskwatch.errors import StoreError
 from riskwatch.model import AlertKey, AlertState, Message, NotifyType
-from riskwatch.store import history
+from riskwatch.store import answering, history
 
 FILENAME = "state.sqlite"
 
@@ -59,23 +59,7 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE outbox ADD COLUMN sends INTEGER NOT NULL DEFAULT 0;
     """,
     history.MIGRATION,
-    # answering back (DESIGN 12): see store/silences.py
-    """
-    CREATE TABLE silences (
-        id TEXT PRIMARY KEY,
-        data TEXT NOT NULL,
-        ends_at REAL NOT NULL
-    );
-    CREATE TABLE acks (key TEXT PRIMARY KEY, by TEXT NOT NULL, at REAL NOT NULL);
-    CREATE TABLE answering (key TEXT PRIMARY KEY, data TEXT NOT NULL);
-    CREATE TABLE alert_ids (
-        id TEXT PRIMARY KEY,
-        key TEXT NOT NULL,
-        since REAL NOT NULL,
-        created_at REAL NOT NULL
-    );
-    CREATE UNIQUE INDEX alert_ids_key ON alert_ids (key, since);
-    """,
+    answering.MIGRATION,
 )
 
 

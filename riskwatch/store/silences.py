@@ -18,10 +18,9 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, fields
 
-from riskwatch.core.answering import Ack, Memory
-from riskwatch.core.silences import Silence
 from riskwatch.errors import StoreError
-from riskwatch.model import AlertKey, Transition
+from riskwatch.model import Ack, AlertKey, Silence, Transition
+from riskwatch.model import AnswerMemory as Memory
 from riskwatch.store.db import Store, _key_json, _plain, _unplain
 
 ID_BYTES = 4  # 8 hex digits: short enough to type, and checked for collisions
@@ -29,7 +28,7 @@ KEEP_EXPIRED = 7 * 86400.0  # expired silences stay listed (--all) this long
 
 
 def _key(text: str) -> AlertKey:
-    return tuple(json.loads(text))  # type: ignore[return-value]
+    return tuple(json.loads(text))
 
 
 # --------------------------------------------------------------------------- silences
