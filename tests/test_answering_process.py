@@ -50,3 +50,35 @@ def test_ack_and_silence_from_the_shell_apply_to_a_running_daemon(
     assert cli(setup, "silence", "expire", sid).returncode == 0
     body = arrived(setup.rx, "silence ended, still firing")
     assert "CRITICAL near-liquidation BTCUSDT long" in body
+
+
+def test_from_the_phone_ack_silence_and_status_on_a_running_daemon(
+    setup: Setup,  # noqa: F811
+    daemon,  # noqa: F811
+) -> None:
+    from riskwatch.delivery.fake_telegram import FakeTelegram
+
+    with FakeTelegram() as tg:
+        setup.write_rules()
+        text = setup.rules.read_text().replace("repeat: 1h", "repeat: 2s")
+        text = text.replace(f'rx: ["{setup.rx.url}"]', f'rx: ["tgram://{tg.token}/42"]')
+        telegram = f'telegram: {{token: "{tg.token}", chats: [42], api_url: "{tg.api_url}"}}\n'
+        setup.rules.write_text(telegram + text)
+        daemon()
+        setup.fake.set_mark("BTCUSDT", "95000")
+        assert tg.wait_for(lambda: any(s.buttons() for s in tg.sent), 20), tg.sent
+        alert = next(s for s in tg.sent if s.buttons())
+        assert alert.text.splitlines()[1].startswith("WARNING near-liquidation BTCUSDT long")
+        tg.press(alert, alert.buttons()[0][0][1], name="alice")
+        assert tg.wait_for(lambda: alert.edits, 20)
+        assert alert.buttons()[0][0][0] == "BTCUSDT long: acked by alice"
+        tg.command(42, "/status")
+        assert tg.wait_for(lambda: any("acked by alice" in s.text for s in tg.sent), 20)
+        tg.command(666, "/status")  # a stranger: nothing
+        tg.command(42, "/silence near-liquidation BTCUSDT 1h")
+        assert tg.wait_for(lambda: any(s.text.startswith("silenced") for s in tg.sent), 20)
+        assert tg.pending_updates() == 0 or tg.wait_for(lambda: tg.pending_updates() == 0, 30)
+        assert not any(s.chat_id == "666" for s in tg.sent)
+        assert "ignoring updates from chat 666" in setup.stderr()
+        listed = cli(setup, "silence", "list").stdout
+        assert "rule=near-liquidation symbol=BTCUSDT side=long" in listed and "alice" in listed

@@ -167,3 +167,12 @@ def test_a_429_retry_after_is_honoured(tg):
                       sleep=sleep, stop=threading.Event())  # fmt: skip
     assert waits == [3.0]
     assert sorted(s.chat_id for s in tg.sent) == ["1", "2"]  # each chat once
+
+
+def test_a_reply_told_to_retry_after_is_sent_again_after_the_wait(rig, tg):
+    tg.fail("sendMessage", 429, retry_after=0.05)
+    tg.command(OWNER, "/silences")
+    _poll(rig)
+    assert tg.calls.count("sendMessage") == 2
+    assert [s.text for s in tg.sent] == ["No active silences."]
+    assert int(rig.store.get_meta(META_OFFSET) or 0) > 0

@@ -37,6 +37,8 @@ log = logging.getLogger("riskwatch.telegram")
 META_OFFSET = "telegram_offset"
 POLL_TIMEOUT = 25  # seconds getUpdates holds (DESIGN 12)
 SILENCES = {"s1": 3600.0, "s24": 86400.0}
+REPLY_ATTEMPTS = 3
+MAX_REPLY_WAIT = 60.0  # a reply that must wait longer is dropped (logged): the action is done
 HELP = """riskwatch commands:
 /status - firing alerts (acked marked) and the last poll
 /positions - open positions and their distance to liquidation
@@ -114,6 +116,18 @@ class Bot:
             self.store.set_meta(META_OFFSET, str(uid + 1))
         return len(updates)
 
+    def _reply(self, method: Callable[..., Any], *args: Any) -> None:
+        """One Bot API call of a reply, honouring Telegram's 429 ``retry_after`` (up to
+        ``REPLY_ATTEMPTS`` tries, each wait cut short by shutdown)."""
+        for attempt in range(1, REPLY_ATTEMPTS + 1):
+            try:
+                method(*args)
+                return
+            except DeliveryError as exc:
+                if exc.retry_after is None or attempt == REPLY_ATTEMPTS or self.stop.is_set():
+                    raise
+                self.stop.wait(min(exc.retry_after, MAX_REPLY_WAIT))
+
     # ------------------------------------------------------------------ updates
     def handle(self, update: dict[str, Any]) -> None:
         if isinstance(cq := update.get("callback_query"), dict):
@@ -148,7 +162,9 @@ class Bot:
         found = alertids.by_short_id(self.store, sid) if sid else None
         alert = self.store.alert(found[0]) if found else None
         if found is None or alert is None or alert.status != "firing" or alert.since != found[1]:
-            self.api.answer_callback(qid, "That alert is no longer firing: nothing done.")
+            self._reply(
+                self.api.answer_callback, qid, "That alert is no longer firing: nothing done."
+            )
             return
         if act == "a":
             stored.add_ack(self.store, alert.key, name, self.clock())
@@ -157,12 +173,12 @@ class Bot:
             self._silence(alert, SILENCES[act], name, "from Telegram")
             done = f"silenced {durations.to_text(SILENCES[act])} by {name}"
         else:
-            self.api.answer_callback(qid, "Already done.")
+            self._reply(self.api.answer_callback, qid, "Already done.")
             return
-        self.api.answer_callback(qid, done[0].upper() + done[1:])
+        self._reply(self.api.answer_callback, qid, done[0].upper() + done[1:])
         markup = msg.get("reply_markup")
         if isinstance(markup, dict) and "message_id" in msg:
-            self.api.edit_markup(chat, msg["message_id"], _mark(markup, sid, done))
+            self._reply(self.api.edit_markup, chat, msg["message_id"], _mark(markup, sid, done))
 
     def _silence(self, alert: AlertState, seconds: float, by: str, comment: str) -> Silence:
         now = self.clock()
@@ -190,7 +206,7 @@ class Bot:
             reply, markup = HELP, None
         parts = split(reply, 4000)
         for i, part in enumerate(parts):
-            self.api.send_message(chat, part, markup if i == len(parts) - 1 else None)
+            self._reply(self.api.send_message, chat, part, markup if i == len(parts) - 1 else None)
 
     def status(self) -> tuple[str, dict | None]:
         state = self.store.load_state()
