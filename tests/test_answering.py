@@ -141,19 +141,22 @@ def test_quiet_hours_across_midnight_hold_warnings_and_pass_criticals(tmp_path):
         rig.close()
 
 
-def test_events_kinds_and_built_in_alerts_are_never_silenced(tmp_path):
+def test_events_and_built_in_alerts_are_never_silenced_nor_held(tmp_path):
     from riskwatch.core import answering
     from riskwatch.model import Transition
 
-    base = dict(severity="critical", previous_severity=None, metric="", value=None,
-                threshold=None, op=None, at=0.0, channels=("phone",))  # fmt: skip
-    builtin = Transition(
-        key=("riskwatch-stale", "", "", ""), kind="firing", rule="riskwatch-stale", **base
-    )
-    event = Transition(key=KEY, kind="liquidated", rule="near-liquidation", **base)  # type: ignore[arg-type]
+    base = dict(previous_severity=None, metric="", value=None, threshold=None, op=None,
+                at=0.0, channels=("phone",))  # fmt: skip
+    stale = Transition(key=("riskwatch-stale", "", "", ""), kind="firing", severity="critical",
+                       rule="riskwatch-stale", builtin=True, **base)  # fmt: skip
+    config = Transition(key=("riskwatch-config", "", "", ""), kind="firing", severity="warning",
+                        rule="riskwatch-config", builtin=True, **base)  # fmt: skip
+    event = Transition(key=KEY, kind="event", severity="warning", rule="near-liquidation", **base)
     everything = Silence(id="x", starts_at=0, ends_at=10)
+    always_quiet = answering.Policy(quiet=(QuietWindow(start=0, end=1440),))
     ans = answering.answer(
-        [builtin, event], {}, {}, silences=[everything], acks={}, policies={},
+        [stale, config, event], {}, {}, silences=[everything], acks={},
+        policies={"riskwatch-config": always_quiet, "near-liquidation": always_quiet},
         timezone="UTC", now=1.0,
     )  # fmt: skip
-    assert ans.send == (builtin, event)
+    assert ans.send == (stale, config, event) and ans.muted == ()

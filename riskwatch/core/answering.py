@@ -164,7 +164,7 @@ class _Run:
         if (held := self.mem.get(key)) is not None and held.held_resolve is not None:
             self.remember(key, held_resolve=None, told=True)  # back before anyone heard it ended
         self.bookkeep(t)
-        if key[0] not in BUILTINS:
+        if not t.builtin:
             if (s := self.silence(key)) is not None:
                 self.remember(key, silenced=True)
                 return self.muted.append((t, f"silenced by {s.id}"))
@@ -198,7 +198,7 @@ class _Run:
         m = self.mem.pop(key, None) or Memory(key)
         if key in self.acks:
             self.cleared.add(key)
-        if key[0] in BUILTINS:
+        if t.builtin:
             self.send.append(t)
         elif (s := self.silence(key)) is not None:
             self.muted.append((t, f"silenced by {s.id}"))
@@ -285,6 +285,7 @@ class _Run:
             reason=why,
             message=pol.message,
             fields=st.context,
+            builtin=st.key[0] in BUILTINS,
         )
         self.send.append(t)
         self.remember(st.key, told=True)

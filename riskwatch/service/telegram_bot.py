@@ -145,7 +145,7 @@ class Bot:
         settings = self.settings()
         if settings is not None and chat and chat in settings.chats:
             return True
-        if chat not in self._strangers:
+        if chat not in self._strangers and len(self._strangers) < 10_000:
             self._strangers.add(chat)
             log.warning("telegram: ignoring updates from chat %s (not in telegram.chats)", chat)
         return False
