@@ -15,16 +15,9 @@ import argparse
 import statistics
 import time
 
+from riskwatch.answers import Ack, AnswerMemory, Silence
 from riskwatch.core import answering
-from riskwatch.model import (
-    Ack,
-    AlertState,
-    AnswerMemory,
-    Escalate,
-    QuietWindow,
-    Silence,
-    Transition,
-)
+from riskwatch.model import AlertState, Escalate, QuietWindow, Transition
 
 N_FIRING = 1000
 NOW = 1_800_000_000.0

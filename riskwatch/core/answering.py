@@ -18,22 +18,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from riskwatch import durations
+from riskwatch.answers import Ack, Silence
+from riskwatch.answers import AnswerMemory as Memory
 from riskwatch.core.quiet import is_quiet
 from riskwatch.core.selfalerts import NAMES as BUILTINS
 from riskwatch.core.silences import silencing
 from riskwatch.model import (
-    Ack,
     AlertKey,
     AlertState,
     Config,
     Escalate,
     QuietWindow,
     Severity,
-    Silence,
     Transition,
-)
-from riskwatch.model import (
-    AnswerMemory as Memory,
 )
 
 _LIFECYCLE_KINDS = frozenset({"firing", "escalated", "deescalated", "repeat", "worsened"})

@@ -12,8 +12,9 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Mapping
 
+from riskwatch.answers import Silence
 from riskwatch.core.selfalerts import NAMES as BUILTINS
-from riskwatch.model import AlertKey, AlertState, Silence
+from riskwatch.model import AlertKey, AlertState
 
 DEFAULT_ACCOUNT = "default"  # the one account until accounts exist (DESIGN 14)
 __all__ = ["DEFAULT_ACCOUNT", "Silence", "covers", "firing_matches", "silencing"]

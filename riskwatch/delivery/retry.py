@@ -310,9 +310,8 @@ def _deliver_item(
     for i in range(item.parts_sent, len(parts)):
         title, body = parts[i]
         before = tried[0]
-        sender = dest.sender
-        if i == len(parts) - 1 and item.keys and hasattr(sender, "with_keys"):
-            sender = sender.with_keys(item.keys)  # Telegram: the alerts' buttons, once
+        keyed = getattr(dest.sender, "with_keys", None) if i == len(parts) - 1 else None
+        sender = keyed(item.keys) if keyed and item.keys else dest.sender  # Telegram's buttons
         send_with_retries(
             sender,
             title,

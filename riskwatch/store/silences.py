@@ -18,9 +18,10 @@ import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, fields
 
+from riskwatch.answers import Ack, Silence
+from riskwatch.answers import AnswerMemory as Memory
 from riskwatch.errors import StoreError
-from riskwatch.model import Ack, AlertKey, Silence, Transition
-from riskwatch.model import AnswerMemory as Memory
+from riskwatch.model import AlertKey, Transition
 from riskwatch.store.db import Store, _key_json, _plain, _unplain
 
 ID_BYTES = 4  # 8 hex digits: short enough to type, and checked for collisions
