@@ -224,28 +224,21 @@ def route(
 
 
 @dataclass(frozen=True, slots=True)
-class QuietWindow:
-    """Quiet hours (DESIGN 12): minutes of the day ``start`` .. ``end`` in the config's
-    timezone, on ``days`` (0 = Monday) the window starts; ``end <= start`` crosses midnight."""
-
+class QuietWindow:  # quiet hours (DESIGN 12): minutes of the day in the config's timezone
     start: int
-    end: int
-    days: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)
+    end: int  # not after start: the window crosses midnight; 1440 is the end of the day
+    days: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)  # the days a window starts on, 0 = Monday
 
 
 @dataclass(frozen=True, slots=True)
-class Escalate:
-    """An unacked critical is sent once to ``channels`` after ``after`` seconds (DESIGN 12)."""
-
+class Escalate:  # an unacked critical goes once to ``channels`` after ``after`` s (DESIGN 12)
     after: float
     channels: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class TelegramSettings:
-    """The two-way bot (DESIGN 12). The token is a secret: repr hides it."""
-
-    token: str = field(repr=False)
+class TelegramSettings:  # the two-way bot (DESIGN 12)
+    token: str = field(repr=False)  # a secret: repr hides it
     chats: tuple[str, ...]
     api_url: str = "https://api.telegram.org"
 

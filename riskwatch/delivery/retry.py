@@ -21,6 +21,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from riskwatch import logs
 from riskwatch.delivery import outcomes
 from riskwatch.delivery.apprise_sender import Sender
+from riskwatch.delivery.telegram import with_buttons
 from riskwatch.errors import ConfigError, DeliveryError, RiskwatchError, StoreError
 from riskwatch.render.words import late_prefix, plural
 from riskwatch.store import history
@@ -310,10 +311,8 @@ def _deliver_item(
     for i in range(item.parts_sent, len(parts)):
         title, body = parts[i]
         before = tried[0]
-        keyed = getattr(dest.sender, "with_keys", None) if i == len(parts) - 1 else None
-        sender = keyed(item.keys) if keyed and item.keys else dest.sender  # Telegram's buttons
         send_with_retries(
-            sender,
+            with_buttons(dest.sender, item.keys, last=i + 1 == len(parts)),
             title,
             late + body,
             policy=policy,

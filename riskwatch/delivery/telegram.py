@@ -132,6 +132,13 @@ def keyboard(keys: Sequence[AlertKey], ids: Keyboard) -> dict | None:
     return {"inline_keyboard": rows} if rows else None
 
 
+def with_buttons(sender: Any, keys: tuple[AlertKey, ...], *, last: bool) -> Any:
+    """The sender for one part of a message: Telegram's last part carries the buttons of the
+    message's alerts (``keys``); any other sender, or part, is sent as it is."""
+    keyed = getattr(sender, "with_keys", None)
+    return keyed(keys) if keyed is not None and last and keys else sender
+
+
 class TelegramSender:
     """Sends one URL's messages to its chats, plain text, with the alert keyboard on the last
     part. A chat that accepted a part is not sent it again when another chat fails."""
