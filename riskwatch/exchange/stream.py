@@ -190,6 +190,8 @@ class Socket:
             if now >= next_ping:
                 self._send(conn, "ping")
                 next_ping += t.ping_every  # whatever the traffic (DESIGN 13)
+                if next_ping <= now:  # a stalled thread sends one ping, not a burst
+                    next_ping = now + t.ping_every
             if now - last_frame >= t.silent_after:
                 raise Dropped(f"silent for {t.silent_after:g}s (no frame at all)")
             try:

@@ -16,12 +16,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from riskwatch.core.marks import Mark, MarkKey
 from riskwatch.durations import to_text
 from riskwatch.exchange import wsproto
 from riskwatch.exchange.credentials import Credentials
+from riskwatch.exchange.stream import Stream, Timing
 from riskwatch.model import ExchangeSettings, Snapshot
 
 log = logging.getLogger("riskwatch.stream")
@@ -41,7 +41,7 @@ class StreamFeed:
         server_time: Callable[[], float] = time.time,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
-        timing: Any = None,
+        timing: Timing | None = None,
     ) -> None:
         self.settings = settings
         self._creds = creds
@@ -57,7 +57,7 @@ class StreamFeed:
         self._last_eval = float("-inf")
         self._last_poll = float("-inf")
         self._down: dict[str, tuple[float, str]] = {}  # socket -> (since, reason)
-        self.stream: Any = None
+        self.stream: Stream | None = None
         self.ticks = 0
         self.evaluations = 0
 
@@ -155,9 +155,7 @@ class StreamFeed:
             self.stream = self._build(dialect).start()
         self.stream.set_symbols(held)
 
-    def _build(self, dialect: str) -> Any:
-        from riskwatch.exchange.stream import Stream, Timing
-
+    def _build(self, dialect: str) -> Stream:
         s = self.settings
         public, private = wsproto.default_urls(dialect, s.demo)
         return Stream(

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from riskwatch import exchange
 from riskwatch.delivery.console import ConsoleWriter
 from riskwatch.exchange import credentials
+from riskwatch.exchange.credentials import Credentials
+from riskwatch.exchange.stream import Timing
 from riskwatch.model import Config
 from riskwatch.render import alertmanager as am
 from riskwatch.service.cycle import Outcome, Watcher
@@ -57,11 +59,11 @@ def wire(
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.time,
     rate_limit: bool = True,
-    stream_timing: object = None,
+    stream_timing: Timing | None = None,
 ) -> Wired:
     """Open the state dir, build the exchange client and the delivery for ``cfg``.
     ``rate_limit=False`` is for benchmarks only (DESIGN 8): a cycle is timed, not Bitget's
-    allowance. ``stream_timing`` (an ``exchange.stream.Timing``) is for tests: shorter
+    allowance. ``stream_timing`` is for tests: shorter
     heartbeats and reconnects than Bitget's."""
     env = os.environ if environ is None else environ
     stop = stop or threading.Event()
@@ -131,7 +133,15 @@ def wire(
     )
 
 
-def _feed(cfg, creds, client, watcher, hooks, clock, timing) -> StreamFeed | None:
+def _feed(
+    cfg: Config,
+    creds: Credentials,
+    client: object,
+    watcher: Watcher,
+    hooks: Hooks,
+    clock: Callable[[], float],
+    timing: Timing | None,
+) -> StreamFeed | None:
     """``feed: stream``: the WebSocket feed, started by the daemon after its first poll; its
     login signs with Bitget's clock (ours plus the offset the REST client measured)."""
     if cfg.exchange.feed != "stream":
