@@ -160,3 +160,29 @@ def test_events_and_built_in_alerts_are_never_silenced_nor_held(tmp_path):
         timezone="UTC", now=1.0,
     )  # fmt: skip
     assert ans.send == (stale, config, event) and ans.muted == ()
+
+
+def test_a_dry_run_reads_the_silences_and_writes_nothing(tmp_path):
+    from riskwatch.service.cycle import Watcher
+    from riskwatch.store.db import Store
+    from tests.answering_support import Script
+
+    state = str(tmp_path / "s")
+    writer = Store.open(state)
+    _silence_at = 1_800_000_000.0
+    stored.add_silence(writer, Silence(id="", starts_at=_silence_at, ends_at=_silence_at + 60))
+    writer.close()
+    store = Store.open(state, readonly=True)
+    exchange = Script()
+    exchange.gaps = {"BTCUSDT": 8.0}
+    clock = [_silence_at]
+    w = Watcher(config(state), client=exchange, store=store, persist=False,
+                destinations=lambda c: {ch.name: [ch.name] for ch in c.channels},
+                clock=lambda: clock[0])  # fmt: skip
+    assert w.cycle().outgoing == ()  # silenced
+    clock[0] += 120
+    (sent,) = w.cycle().outgoing
+    assert "[silence ended, still firing]" in sent[1].body
+    clock[0] += 10
+    assert w.cycle().outgoing == ()  # remembered in memory: said once
+    store.close()

@@ -196,7 +196,7 @@ class Watcher:
                 forget_before=now - self.cfg.history_keep,
                 also=also,
             )
-            self.answering.committed()
+        self.answering.committed()  # like the state: kept in memory by a dry run too
         self.state = next_state
         self.am_book = book
         return Outcome(
