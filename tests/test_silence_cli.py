@@ -1,0 +1,53 @@
+"""``riskwatch silence`` and ``riskwatch ack`` in-process: ids, tables, one-line errors."""
+
+from __future__ import annotations
+
+from riskwatch.cli.main import main
+from riskwatch.model import AlertState
+from riskwatch.store.db import Store
+
+KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
+
+
+def test_add_list_expire_and_status(tmp_path, capsys):
+    sd = str(tmp_path / "state")
+    assert main(["silence", "add", "--state-dir", sd, "--rule", "near-*", "--side", "long",
+                 "--for", "2h", "--comment", "adding margin"]) == 0  # fmt: skip
+    sid = capsys.readouterr().out.strip()
+    assert len(sid) == 8
+    assert main(["silence", "list", "--state-dir", sd]) == 0
+    listed = capsys.readouterr().out
+    assert sid in listed and "rule=near-* side=long" in listed and "adding margin" in listed
+    assert main(["status", "--state-dir", sd]) == 0
+    assert "Silences (1):" in capsys.readouterr().out
+    assert main(["silence", "expire", "--state-dir", sd, sid[:3]]) == 0
+    assert f"silence {sid} (rule=near-* side=long) expired" in capsys.readouterr().out
+    assert main(["silence", "list", "--state-dir", sd]) == 0
+    assert capsys.readouterr().out == "No active silences.\n"
+    assert main(["silence", "list", "--all", "--state-dir", sd]) == 0
+    assert "(ended)" in capsys.readouterr().out
+
+
+def test_mistakes_are_one_line_errors(tmp_path, capsys):
+    sd = str(tmp_path / "state")
+    assert main(["silence", "add", "--state-dir", sd, "--for", "2 hours"]) == 1
+    assert capsys.readouterr().err.strip().startswith("silence add: --for: '2 hours' is not")
+    assert main(["silence", "expire", "--state-dir", sd, "nope"]) == 1
+    assert "no active silence with id 'nope'" in capsys.readouterr().err
+    assert main(["silence", "add", "--state-dir", sd, "--side", "up", "--for", "1h"]) == 2
+    assert main(["ack", "--state-dir", sd, "near-liquidation", "BTCUSDT"]) == 1
+    err = capsys.readouterr().err
+    assert "ack: no firing alert near-liquidation BTCUSDT" in err and "Traceback" not in err
+
+
+def test_ack_marks_the_firing_alert_and_status_lists_it(tmp_path, capsys):
+    sd = str(tmp_path / "state")
+    store = Store.open(sd)
+    alert = AlertState(key=KEY, status="firing", severity="critical", since=1.0, value=3.0)
+    store.commit_cycle({KEY: alert})
+    store.close()
+    assert main(["ack", "--state-dir", sd, "NEAR-LIQUIDATION", "btcusdt", "long"]) == 0
+    assert capsys.readouterr().out == "acked near-liquidation BTCUSDT long (critical)\n"
+    assert main(["status", "--state-dir", sd]) == 0
+    out = capsys.readouterr().out
+    assert "Acknowledged (1):" in out and "near-liquidation  BTCUSDT  long" in out
