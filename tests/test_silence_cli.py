@@ -51,3 +51,14 @@ def test_ack_marks_the_firing_alert_and_status_lists_it(tmp_path, capsys):
     assert main(["status", "--state-dir", sd]) == 0
     out = capsys.readouterr().out
     assert "Acknowledged (1):" in out and "near-liquidation  BTCUSDT  long" in out
+
+
+def test_a_built_in_alert_is_acked_by_its_name_alone(tmp_path, capsys):
+    sd = str(tmp_path / "state")
+    store = Store.open(sd)
+    stale = ("riskwatch-stale", "", "", "")
+    store.commit_cycle({stale: AlertState(key=stale, status="firing", severity="critical",
+                                          since=1.0, value=None)})  # fmt: skip
+    store.close()
+    assert main(["ack", "--state-dir", sd, "riskwatch-stale"]) == 0
+    assert capsys.readouterr().out == "acked riskwatch-stale (critical)\n"

@@ -2,7 +2,8 @@
 
 An acked alert sends no repeats until it escalates, worsens by ``worsen_by`` or resolves
 (which ends the ack), and is not escalated. Written to the state dir; a running daemon applies
-it within one cycle. For an account rule, SYMBOL is the margin coin.
+it within one cycle. For an account rule, SYMBOL is the margin coin; a built-in alert
+(``riskwatch ack riskwatch-stale``) has none.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from riskwatch.errors import ConfigError
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("rule", metavar="RULE")
-    p.add_argument("symbol", metavar="SYMBOL", help="symbol (margin coin for account rules)")
+    p.add_argument(
+        "symbol",
+        metavar="SYMBOL",
+        nargs="?",
+        default="",
+        help="symbol (margin coin for account rules; none for riskwatch-stale and the like)",
+    )
     p.add_argument("side", metavar="SIDE", nargs="?", default="", choices=("", "long", "short"))
     p.add_argument("-c", "--config", default=None, help="rules file (for its state_dir)")
     p.add_argument("--state-dir", help="this state dir instead of the config's")
@@ -40,8 +47,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, now: float | None =
             raise ConfigError(f"ack: no firing alert {what} (riskwatch status lists them)")
         for alert in found:
             stored.add_ack(store, alert.key, _user(), now)
-            subject = " ".join(p for p in alert.key[2:] if p)
-            print(f"acked {alert.key[0]} {subject} ({alert.severity})", file=out)
+            what = " ".join(p for p in (alert.key[0], *alert.key[2:]) if p)
+            print(f"acked {what} ({alert.severity})", file=out)
     finally:
         store.close()
     return 0

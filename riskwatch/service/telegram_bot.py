@@ -235,10 +235,11 @@ class Bot:
         )
 
     def _target(self, args: list[str]) -> list[AlertState] | str:
-        if len(args) < 2:
+        if not args:
             return "usage: /ack RULE SYMBOL [SIDE] (see /status)"
+        symbol = args[1] if len(args) > 1 else ""  # none: a built-in alert (riskwatch-stale)
         side = args[2].lower() if len(args) > 2 else ""
-        found = firing_matches(self.store.load_state(), args[0], args[1], side)
+        found = firing_matches(self.store.load_state(), args[0], symbol, side)
         return found or f"no firing alert {' '.join(args[:3])} (see /status)"
 
     def ack(self, args: list[str], name: str) -> str:
