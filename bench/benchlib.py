@@ -271,7 +271,7 @@ if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
 # --------------------------------------------------------------------------- in-process watcher
 
 
-def build_watcher(base_url: str, workdir: str, *, rate_limit: bool = False, **rules):
+def build_watcher(base_url: str, workdir: str, *, rate_limit: bool = False, clock=None, **rules):
     """The production wiring (``riskwatch.service.wiring.wire``) for a rules file written in
     ``workdir``, console output discarded. The client-side rate limiter is off unless asked
     for (DESIGN 8 "Benchmarks": a cycle is timed, not Bitget's 5 requests/s allowance)."""
@@ -283,4 +283,5 @@ def build_watcher(base_url: str, workdir: str, *, rate_limit: bool = False, **ru
     env = creds_env()
     cfg = config.load(str(path), environ=env)
     sink = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the watcher
-    return wire(cfg, environ=env, out=sink, rate_limit=rate_limit)
+    kw = {"clock": clock} if clock is not None else {}
+    return wire(cfg, environ=env, out=sink, rate_limit=rate_limit, **kw)
