@@ -186,3 +186,14 @@ def test_a_dry_run_reads_the_silences_and_writes_nothing(tmp_path):
     clock[0] += 10
     assert w.cycle().outgoing == ()  # remembered in memory: said once
     store.close()
+
+
+def test_a_silence_added_while_firing_still_ends_with_one_line(rig):
+    rig.exchange.gaps = {"BTCUSDT": 8.0}
+    assert rig.cycle()["phone"]
+    s = _silence(rig, 7200, symbol="BTCUSDT")
+    assert rig.cycle(60) == {}  # nothing was due anyway; the silence is noted
+    stored.expire_silence(rig.store, s.id, rig.t + 1)
+    lines = rig.cycle(10)["phone"]
+    assert len(lines) == 1 and "[silence ended, still firing]" in lines[0]
+    assert rig.cycle(10) == {}

@@ -228,12 +228,14 @@ class _Run:
         if not self.silences and not self.escalating:
             return
         for key, st in self.state.items():  # silences added since the alert last said anything
-            if st.status == "firing" and key not in self.seen and key not in self.mem:
-                if self.silences and self.silence(key) is not None:
-                    self.remember(key, silenced=True, told=True)
-                elif self.policy(key[0]).escalate and st.severity == "critical":
-                    self.remember(key, critical_since=st.last_sent_at or st.since, told=True)
-                    self.escalation(key, st)
+            if st.status != "firing" or key in self.seen or key in self.mem:
+                continue
+            silenced = bool(self.silences) and self.silence(key) is not None
+            critical = st.severity == "critical" and self.policy(key[0]).escalate is not None
+            if silenced or critical:  # from before the silence, or before ``escalate`` was set
+                since = st.since if critical else None
+                self.remember(key, silenced=silenced, told=True, critical_since=since)
+                self.escalation(key, st)
 
     def unsilenced(self, key: AlertKey, m: Memory, st: AlertState) -> None:
         """A silence ended (expired or expired early) over a firing alert: one line at once."""
