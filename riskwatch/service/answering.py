@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import tzinfo
 
@@ -85,10 +85,7 @@ class Answering:
         return out
 
     def committed(self) -> None:
-        """The cycle's transaction succeeded: what it wrote is what is remembered."""
+        """The cycle is done (committed, or a dry run): what it decided is what is remembered."""
         if self._next is not None:
             self.memory = self._next
             self._next = None
-
-    def acked(self) -> Mapping[AlertKey, core.Ack]:
-        return stored.acks(self.store) if self.store else {}
