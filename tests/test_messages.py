@@ -157,3 +157,27 @@ def test_history_is_written_and_pruned_in_the_cycle_transaction(store) -> None:
     assert rec.text == lines[0] and rec.at == AT
     store.commit_cycle(run.state, forget_before=AT + 1)  # older than history_keep: gone
     assert store.read_history(0) == []
+
+
+def test_info_log_says_each_transition_and_each_delivery_without_a_token(store, rx, caplog):
+    import logging
+
+    from riskwatch.service.journal import journal
+
+    url = rx.url.replace("json://", "json://alice:s3cretPASS@")
+    cfg = _cfg(store.path, url)
+    run = Run(gap_rule())
+    out = run.cycle(AT, snap(pos("BTCUSDT", 10)))
+    caplog.set_level(logging.INFO, logger="riskwatch")
+    lines = render.lines_of(out)
+    (dest,) = routes(cfg)["phone"]
+    ((_, msg),) = render.messages_for(out, {"phone": [dest]}, AT, rendered=lines)
+    store.commit_cycle(run.state, [(dest, msg)], records=journal(out, lines))
+    rx.fail(1, status=500)
+    Deliverer(cfg, store, policy=FAST, clock=lambda: AT + 3).deliver_all_once()
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert f"firing to phone: {lines[0]}" in said
+    (delivered,) = [m for m in said if "delivered" in m]
+    assert delivered.startswith("channel phone json://alice:")
+    assert "'riskwatch: 1 warning' after 2 attempts, 3.0 s after it was queued" in delivered
+    assert "s3cretPASS" not in caplog.text
