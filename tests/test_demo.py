@@ -46,7 +46,7 @@ def test_demo_shows_warning_critical_resolved_and_a_liquidation_then_stops_on_ct
     ]
     assert -1 not in order and order == sorted(order), out
     assert "riskwatch: 1 warning" in out
-    assert "ENDED near-liquidation ETHUSDT short [was critical]: ended (liquidated)" in out
+    assert "ENDED near-liquidation ETHUSDT short [was critical] (liquidated): last" in out
     assert "RESOLVED near-liquidation ETHUSDT" not in out
     assert "Traceback" not in err
 

@@ -118,7 +118,7 @@ def test_a_liquidation_with_a_firing_alert_is_told_and_ends_the_alert_marked(run
     assert paths == ["/api/v2/mix/order/fills"]
     assert lines == [
         "LIQUIDATED BTCUSDT long: 0.5 closed at 89,950 (liq was 90,000), realized -4,525 USDT",
-        "ENDED near-liquidation BTCUSDT long [was warning]: ended (liquidated); last 3.74% from"
+        "ENDED near-liquidation BTCUSDT long [was warning] (liquidated): last 3.74% from"
         " liquidation (fired below 8%); mark 93,500, liq 90,000",
     ]
     assert not any("RESOLVED" in line for line in lines)
@@ -174,7 +174,7 @@ def test_fills_unavailable_say_reason_unknown_and_the_alert_ends_closed_maybe(ru
     assert paths == ["/api/v2/mix/order/fills"]
     assert lines == [
         "CLOSED? BTCUSDT long: 0.5 closed (reason unknown: fills unavailable) (liq was 90,000)",
-        "ENDED near-liquidation BTCUSDT long [was warning]: ended (closed?); last 3.74% from"
+        "ENDED near-liquidation BTCUSDT long [was warning] (closed?): last 3.74% from"
         " liquidation (fired below 8%); mark 93,500, liq 90,000",
     ]
 
@@ -206,7 +206,7 @@ def test_a_liquidation_while_riskwatch_was_down_is_noticed_after_the_restart(run
     assert paths == ["/api/v2/mix/order/fills"]
     assert [line.split(":")[0] for line in lines] == [
         "LIQUIDATED BTCUSDT long",
-        "ENDED near-liquidation BTCUSDT long [was warning]",
+        "ENDED near-liquidation BTCUSDT long [was warning] (liquidated)",
     ]
 
 
@@ -231,7 +231,7 @@ def test_one_way_mode_and_v3_tell_liquidations_adl_and_closes(tmp_path, api):
     assert sorted(lines) == [
         "AUTO-DELEVERAGED ETHUSDT short: 4 closed by auto-deleveraging at 2,400,"
         " realized +400 USDT",
-        "ENDED near-liquidation BTCUSDT long [was warning]: ended (liquidated); last 3.74% from"
+        "ENDED near-liquidation BTCUSDT long [was warning] (liquidated): last 3.74% from"
         " liquidation (fired below 8%); mark 93,500, liq 90,000",
         "LIQUIDATED BTCUSDT long: 0.5 closed at 89,950 (liq was 90,000), realized -4,525 USDT",
     ], "the trader's close of SOLUSDT (no alert) says nothing"

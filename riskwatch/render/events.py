@@ -4,7 +4,8 @@
 ``PARTIALLY LIQUIDATED SOLUSDT long: 6 of 10 force-reduced at 145``; when the fills could not
 be read, ``CLOSED? BTCUSDT long: 0.5 closed (reason unknown: fills unavailable)``. Amounts have
 thousands separators so a trader reads them at a glance. The end of a vanished position's
-alerts is marked with the same word (``ENDED ... ended (liquidated)``), never "resolved".
+alerts starts ``ENDED`` and is marked with why (``ENDED ... [was critical] (liquidated): last
+...``), never "resolved".
 """
 
 from __future__ import annotations

@@ -178,9 +178,10 @@ def template_values(t: Transition) -> dict[str, object]:
 def _resolved(reason: str, detail: str, *, templated: bool) -> str:
     """``back to 20% from liquidation (fired below 15%)`` when the value cleared, else the
     reason and the last known values: ``position closed; last 10% from liquidation ...``; an
-    alert that a liquidation ended says so: ``ended (liquidated); last ...`` (DESIGN 10)."""
+    alert that a liquidation ended is marked in its prefix (``ENDED ... (liquidated): last
+    ...``, DESIGN 10), so its detail gives only the last values ("ended" once, not twice)."""
     if reason in events.ENDED_REASONS:
-        reason = f"ended ({reason})"
+        return detail if templated else f"last {detail}"
     if templated:
         return f"{reason}: {detail}"
     if reason == "cleared":
@@ -204,6 +205,8 @@ def line(t: Transition, tz: tzinfo = UTC, hint: str = "") -> str:
     )
     if marker:
         prefix += f" [{marker}]"
+    if ended:
+        prefix += f" ({t.reason})"
     if t.builtin:
         detail = t.reason if t.kind == "resolved" else str(f.get("text", ""))
     else:
