@@ -190,3 +190,24 @@ def test_ended_alerts_follow_send_resolved_but_the_event_line_always_goes():
     assert [(t.rule, t.reason) for t in ended] == [("loud", "liquidated")]
     assert list(left) == [waiting.key], "the other position's alert stays"
     assert events.event_transition(event) is not None
+
+
+def test_events_go_to_the_critical_channels_of_the_matching_rules_else_the_defaults(tmp_path):
+    from riskwatch.config import load as config
+    from riskwatch.core import engine
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "channels: {phone: ['console://'], pager: ['console://stderr'], ops: ['console://']}\n"
+        "defaults:\n  channels: {warning: [phone], critical: [ops]}\n"
+        "rules:\n"
+        "  - {name: a, metric: liq_gap_pct, op: '<', warning: 8, match: {symbol: 'BTC*'},\n"
+        "     channels: {warning: [phone], critical: [pager]}}\n"
+        "  - {name: b, metric: liq_gap_pct, op: '<', warning: 8, match: {symbol: 'ETH*'},\n"
+        "     channels: {critical: [pager]}}\n"
+    )
+    cfg = config.load(str(path))
+    route = events.channels_for(cfg.rules, cfg.defaults, engine.matches)
+    assert route(pos()) == ["pager"], "a liquidation pages, as the rule's criticals do"
+    assert route(pos(symbol="ETHUSDT")) == ["pager"]
+    assert route(pos(symbol="SOLUSDT")) == ["ops"], "no rule: the defaults' critical channels"

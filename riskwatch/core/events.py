@@ -217,17 +217,24 @@ def carry(previous: Snapshot | None, snapshot: Snapshot) -> Snapshot:
 
 
 def channels_for(rules: Sequence[Rule], defaults: Defaults, matches: Any) -> Any:
-    """Routing (DESIGN 10): the channels of every position rule matching the position, else
-    ``defaults.channels``. ``matches`` is ``engine.matches`` (passed in: no import cycle)."""
+    """Routing (DESIGN 10): the *critical* channels of every position rule matching the
+    position (``channels: {critical: [pager]}`` pages, as a critical alert of that rule
+    would), else the defaults' critical channels. ``matches`` is ``engine.matches`` (passed
+    in: no import cycle)."""
 
     def route(p: Position) -> list[str]:
         out: list[str] = []
         for rule in rules:
             if rule.scope == "position" and matches(rule, p):
-                out += [c for c in (rule.channels or defaults.channels) if c not in out]
-        return out or list(defaults.channels)
+                out += [c for c in Lifecycle.of(rule, defaults).route("critical") if c not in out]
+        return out or list(default_channels(defaults))
 
     return route
+
+
+def default_channels(defaults: Defaults) -> tuple[str, ...]:
+    """Where an event no rule routes goes: the defaults' critical channels."""
+    return defaults.channels_for("critical")
 
 
 # --------------------------------------------------------------------------- decisions

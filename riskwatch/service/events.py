@@ -111,7 +111,7 @@ class EventTracker:
             _log(event)
             c = event.change
             if not any(ch in routes for ch in c.channels):  # renamed or removed in a reload
-                event = _rerouted(event, tuple(cfg.defaults.channels))
+                event = _rerouted(event, core.default_channels(cfg.defaults))
             t = core.event_transition(event)
             if t is not None:
                 out.append(t)
