@@ -254,3 +254,22 @@ def test_adl_rank_is_a_position_metric_read_while_positions_exist(tmp_path, api)
             r.close()
     assert {k: str(v) for k, v in ranks.items()} == {"BTCUSDT": "0.93", "SOLUSDT": "0.2"}
     assert adl_reads == [], "at most every 30 s"
+
+
+def test_a_liquidation_in_stages_is_told_when_the_reduction_was_still_unexplained(run):
+    """Bitget reduces, then closes: the close must not hide behind the pending reduction."""
+    run.cycle()
+    run.fake.force_reduce("BTCUSDT", "long", "0.2", price="90100")
+    run.fake.inject("code", code="40014", path="/api/v2/mix/order/fills", count=1)
+    assert run.cycle() == ([], ["/api/v2/mix/order/fills"]), "the reduction waits for fills"
+    run.fake.liquidate("BTCUSDT", "long", price="89950")
+    lines, paths = run.cycle()
+    assert paths == ["/api/v2/mix/order/fills"]
+    assert [line.split(":")[0] for line in lines] == [
+        "LIQUIDATED BTCUSDT long",
+        "ENDED near-liquidation BTCUSDT long [was warning]",
+    ], lines
+    assert lines[0] == (  # both stages' fills: their volume-weighted price, their loss
+        "LIQUIDATED BTCUSDT long: 0.5 closed at 90,010 (liq was 90,000), realized -4,495 USDT"
+    )
+    assert run.cycle() == ([], [])

@@ -152,11 +152,10 @@ def detect(
     previous: Snapshot | None,
     snapshot: Snapshot,
     channels_for: Any = None,
-    pending: Iterable[Subject] = (),
 ) -> list[Change]:
     """The positions of ``previous`` that ``snapshot`` no longer lists (where its product type
-    was read whole) or lists smaller. ``channels_for(position)`` routes each change; subjects
-    already ``pending`` are not raised twice. A quiet cycle returns ``[]``."""
+    was read whole) or lists smaller. ``channels_for(position)`` routes each change (``fold``
+    joins one to a change of the same position still pending). A quiet cycle returns ``[]``."""
     if previous is None or not previous.positions:
         return []
     old, new = previous.positions, snapshot.positions
@@ -165,11 +164,10 @@ def detect(
     if old_keys == new_keys and old_sizes == new_sizes:
         return []  # the quiet cycle: four C-level passes over 10,000 positions, no loop here
     sizes = dict(zip(new_keys, new_sizes, strict=True))
-    skip = set(pending)
     out: list[Change] = []
     for p, subject, size in zip(old, old_keys, old_sizes, strict=True):
         current = sizes.get(subject)
-        if (current is not None and current >= size) or subject in skip:
+        if current is not None and current >= size:
             continue
         if current is None:
             if p.product_type not in snapshot.fetched:
@@ -193,6 +191,22 @@ def detect(
             )
         )
     return out
+
+
+def fold(pending: Sequence[Change], new: Iterable[Change]) -> list[Change]:
+    """The pending changes after this cycle's ``new`` ones. Bitget liquidates in stages (a
+    forced reduction, then the close): a position still pending that shrinks again or vanishes
+    keeps its first sighting (size and time: the fills are read from there) and takes the new
+    size, so its vanish is told, never lost behind the pending shrink (a pending vanish stays
+    one: a position reopened meanwhile is another)."""
+    out = {c.subject: c for c in pending}
+    for c in new:
+        old = out.get(c.subject)
+        if old is None:
+            out[c.subject] = c
+        elif not old.vanished:
+            out[c.subject] = replace(c, size_before=old.size_before, since=old.since)
+    return list(out.values())
 
 
 def carry(previous: Snapshot | None, snapshot: Snapshot) -> Snapshot:
@@ -295,12 +309,13 @@ def decide(change: Change, fills: Sequence[Fill] | None, now: float) -> Event | 
         return None
     cats = {c for c, _ in found}
     top = next(c for c in _PRECEDENCE if c in cats)
-    telling = [f for c, f in found if c == top]
+    kind = _kind(top, change.vanished)  # a reduction then a burst: one liquidation, all fills
+    telling = [f for c, f in found if _kind(c, change.vanished) == kind]
     volume = sum((f.size for f in telling), Decimal(0))
     price = sum((f.price * f.size for f in telling), Decimal(0)) / volume if volume else None
     profits = [f.profit for f in telling if f.profit is not None]
     realized = sum(profits, Decimal(0)) if profits else None
-    return Event(_kind(top, change.vanished), change, now, went, price, realized)
+    return Event(kind, change, now, went, price, realized)
 
 
 def retry(change: Change) -> Change:

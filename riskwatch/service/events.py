@@ -56,12 +56,11 @@ class EventTracker:
         """Raise a pending change for every position that vanished or shrank since it was
         last seen (after a restart: in the positions stored before it)."""
         route = core.channels_for(cfg.rules, cfg.defaults, engine.matches)
-        pending = {c.subject for c in self.pending}
-        new = core.detect(self.seen, snapshot, route, pending)
+        new = core.detect(self.seen, snapshot, route)
         for c in new:
             what = "vanished" if c.vanished else f"shrank {c.size_before} -> {c.size_after}"
             log.debug("%s %s %s %s; reading its fills", c.product_type, c.symbol, c.side, what)
-        self.pending += new
+        self.pending = core.fold(self.pending, new)
         self.seen = core.carry(self.seen, snapshot)
 
     def held(self) -> frozenset[tuple[str, str, str]]:
