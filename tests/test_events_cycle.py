@@ -273,3 +273,17 @@ def test_a_liquidation_in_stages_is_told_when_the_reduction_was_still_unexplaine
         "LIQUIDATED BTCUSDT long: 0.5 closed at 90,010 (liq was 90,000), realized -4,495 USDT"
     )
     assert run.cycle() == ([], [])
+
+
+@pytest.mark.parametrize("skew", [-20.0, 20.0])
+def test_fills_are_read_on_bitgets_clock_when_ours_is_off(run, skew):
+    """Our clock 20 s ahead of Bitget's (or behind): the fill that closed the position, stamped
+    by Bitget's clock, is still asked for and still counts."""
+    run.fake.skew(skew)
+    run.cycle()
+    run.fake.liquidate("BTCUSDT", "long", price="89950")
+    lines, _ = run.cycle()
+    assert [line.split(":")[0] for line in lines] == [
+        "LIQUIDATED BTCUSDT long",
+        "ENDED near-liquidation BTCUSDT long [was warning]",
+    ], lines

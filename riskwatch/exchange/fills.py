@@ -48,6 +48,7 @@ V3_ADL = "/api/v3/position/adlRank"
 MAX_PAGES = 5  # 500 fills since the position was last seen: more than any burst
 WINDOW_V2 = 89 * 86400.0  # Bitget's span limits, with a day to spare
 WINDOW_V3 = 29 * 86400.0
+MARGIN = 2.0  # seconds either side of the window: the offset is measured, not exact
 
 AdlRanks = dict[tuple[str, str, str], Decimal]  # (product_type, symbol, side) -> rank
 
@@ -103,13 +104,27 @@ def _fill(row: Mapping[str, Any], pt: str, v3: bool, path: str) -> Fill | None:
         return None
 
 
+def _ours(t: Transport, fills: list[Fill]) -> list[Fill]:
+    """Fills stamped by our clock: ``since`` and the snapshots are ours, ``cTime`` Bitget's."""
+    shift = t.offset_ms / 1000.0
+    return [replace(f, at=f.at - shift) for f in fills] if shift else fills
+
+
+def _span(t: Transport, since: float, now: float, window: float) -> dict[str, str]:
+    """``startTime``/``endTime`` on Bitget's clock (ours plus the measured offset, give or take
+    ``MARGIN``), so a local clock seconds off neither hides the fill that closed a position nor
+    adds older ones."""
+    shift = t.offset_ms / 1000.0
+    start = max(since, now - window) + shift - MARGIN
+    return {"startTime": _ms(start), "endTime": _ms(now + shift + MARGIN)}
+
+
 def fills_v2(t: Transport, pt: str, symbol: str, since: float, now: float) -> list[Fill]:
-    """The fills of ``symbol`` from ``since`` to ``now``, newest first, every page."""
+    """The fills of ``symbol`` from ``since`` to ``now`` (our clock), newest first, every page."""
     params = {
         "productType": pt,
         "symbol": symbol,
-        "startTime": _ms(max(since, now - WINDOW_V2)),
-        "endTime": _ms(now),
+        **_span(t, since, now, WINDOW_V2),
         "limit": "100",
     }
     out: list[Fill] = []
@@ -121,7 +136,7 @@ def fills_v2(t: Transport, pt: str, symbol: str, since: float, now: float) -> li
         if len(rows) < 100 or not end:
             break
         params = {**params, "idLessThan": str(end)}
-    return out
+    return _ours(t, out)
 
 
 def _v3_pages(t: Transport, path: str, params: dict[str, str], bucket: str) -> list[Any]:
@@ -138,17 +153,12 @@ def _v3_pages(t: Transport, path: str, params: dict[str, str], bucket: str) -> l
 def fills_v3(t: Transport, pt: str, symbol: str, since: float, now: float) -> list[Fill]:
     """v3 fills of ``symbol``, each marked with its order's ``execType`` when the row has no
     ``tradeSide`` (the docs' rows have none)."""
-    window = {
-        "category": pt,
-        "startTime": _ms(max(since, now - WINDOW_V3)),
-        "endTime": _ms(now),
-        "limit": "100",
-    }
+    window = {"category": pt, **_span(t, since, now, WINDOW_V3), "limit": "100"}
     rows = [r for r in _v3_pages(t, V3_FILLS, window, "v3-fills") if _symbol(r) == symbol]
     wire = f"{symbol}{COIN_M_SUFFIX}" if pt == "COIN-FUTURES" else symbol  # UTA COIN-M: _CM
     fills = [f for f in (_fill(r, pt, True, V3_FILLS) for r in rows) if f is not None]
     if not fills or all(f.trade_side for f in fills):
-        return fills
+        return _ours(t, fills)
     orders = _v3_pages(t, V3_ORDERS, {**window, "symbol": wire}, "v3-orders")
     kinds = {str(o.get("orderId")): o for o in orders if isinstance(o, dict)}
     out = []
@@ -157,7 +167,7 @@ def fills_v3(t: Transport, pt: str, symbol: str, since: float, now: float) -> li
         if not f.trade_side:
             f = _with(f, str(order.get("execType") or ""), str(order.get("posSide") or ""))
         out.append(f)
-    return out
+    return _ours(t, out)
 
 
 def _with(f: Fill, trade_side: str, hold_side: str) -> Fill:
