@@ -122,7 +122,7 @@ def test_malformed_row_skipped_with_one_warning_naming_symbol_and_field(
     assert len(warnings) == 1
     assert "BTCUSDT" in warnings[0] and field in warnings[0]
     assert "/api/v2/mix/position/all-position" in warnings[0]
-    assert len([r for r in caplog.records if "BTCUSDT" in r.getMessage()]) == 1
+    assert not caplog.records  # said once by the client, which remembers what it said
 
 
 def _live_row(shape: str) -> dict:
@@ -147,7 +147,7 @@ def test_non_string_or_empty_symbol_or_coin_skipped_with_one_warning_naming_it(
         ps, warnings = normalise.positions(shape, [bad, good], PT, "/e")
     assert len(ps) == 1 and isinstance(ps[0].symbol, str) and ps[0].symbol
     assert len(warnings) == 1 and f"{field} is missing or not valid" in warnings[0]
-    assert [r.getMessage() for r in caplog.records] == warnings
+    assert not caplog.records  # said once by the client, which remembers what it said
 
 
 def test_v1_symbol_that_is_only_a_suffix_is_skipped() -> None:

@@ -124,11 +124,13 @@ class _Items:
             self._last = {self._subject(it): it for it in self._previous}
         return self._last.get(subject)
 
-    def closes(self, product_type: str) -> bool:
-        """Whether absence from this snapshot means gone (its list was read whole)."""
+    def closes(self, key: AlertKey) -> bool:
+        """Whether absence from this snapshot means gone: its list was read, and no row of its
+        symbol was skipped as bad."""
         snap = self.snapshot
+        product_type = key[1]
         if self.is_position:
-            return product_type in snap.fetched
+            return snap.lists(product_type, key[2])
         if product_type == UNIFIED:  # gone once the account is classic again
             return snap.account_mode == "classic" and bool(snap.accounts_fetched)
         return product_type in snap.accounts_fetched
@@ -210,7 +212,7 @@ def _evaluate_rule(
             prev = state[key]
             i = index.get(key[1:])
             if i is None:
-                if items.closes(key[1]) and key[1:] not in items.held:
+                if items.closes(key) and key[1:] not in items.held:
                     last = items.last_seen(key[1:])
                     _end(lc, prev, now, _gone(items), out, nxt, last=last, fn=c.fn)
                 continue
@@ -225,8 +227,11 @@ def _evaluate_rule(
     hits = _scan(lc.op, c.loosest, col, cand)
     name = lc.name
     subjects = items.subjects
+    index = items.index
     for i in hits:
         if i not in handled:
+            if index[subjects[i]] != i:  # listed twice: only one item per identity counts
+                continue
             key = (name, *subjects[i])
             _apply(lc, key, col[i], None, now, functools.partial(items.fields, i), out, nxt)
 

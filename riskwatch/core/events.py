@@ -170,7 +170,7 @@ def detect(
         if current is not None and current >= size:
             continue
         if current is None:
-            if p.product_type not in snapshot.fetched:
+            if not snapshot.lists(p.product_type, p.symbol):
                 continue  # not read whole: missing is not gone (DESIGN section 8)
             after = Decimal(0)
         else:
@@ -219,7 +219,7 @@ def carry(previous: Snapshot | None, snapshot: Snapshot) -> Snapshot:
     kept = tuple(
         p
         for p in previous.positions
-        if p.product_type not in snapshot.fetched and _SUBJECT(p) not in listed
+        if not snapshot.lists(p.product_type, p.symbol) and _SUBJECT(p) not in listed
     )
     if not kept:
         return snapshot

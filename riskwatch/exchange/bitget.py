@@ -55,9 +55,10 @@ class _Partial:
     read: set[str] = field(default_factory=set)  # product types whose positions were read
     warnings: list[str] = field(default_factory=list)
     errors: list[ExchangeError] = field(default_factory=list)
-    whole: set[str] = field(default_factory=set)  # ... read with no row skipped
+    whole: set[str] = field(default_factory=set)  # ... read with no unreadable row
     accounts_read: set[str] = field(default_factory=set)
     request_times: list[float] = field(default_factory=list)  # positions replies, seconds
+    unreadable: set[tuple[str, str]] = field(default_factory=set)  # (product type, symbol)
 
     def attempt(self, what: Callable[[], None]) -> None:
         """Run one endpoint's fetch; a refusal propagates, any other failure is remembered."""
@@ -83,6 +84,17 @@ class Adapter:
     def __init__(self, transport: Transport, settings: ExchangeSettings) -> None:
         self.t = transport
         self.s = settings
+        self._said: dict[tuple[str, str], set[str]] = {}
+
+    def _say(self, where: tuple[str, str], warnings: list[str]) -> set[str]:
+        """Log each row warning once while it lasts (one line per distinct bad row, not one per
+        poll); return what the rows hold back from closing (``normalise.ALL``: everything)."""
+        before = self._said.get(where, set())
+        for w in warnings:
+            if w not in before:
+                log.warning("%s", w)
+        self._said[where] = set(warnings)
+        return {h for w in warnings if (h := getattr(w, "hold", normalise.ALL)) is not None}
 
     def wire_product_type(self, pt: str) -> str:
         return pt
@@ -118,8 +130,12 @@ class Adapter:
         out.positions += [p for p in ps if p.margin_coin == coin] if coin else ps
         out.warnings += warnings
         out.read.add(pt)
-        if not warnings:  # a skipped row is not a closed position: close nothing this time
+        held = self._say((path, pt), warnings)
+        # A skipped row is not a closed position: its symbol's alerts keep their state, and
+        # when its symbol is unreadable, every alert of the product type does.
+        if normalise.ALL not in held:
             out.whole.add(pt)
+            out.unreadable.update((pt, symbol) for symbol in held)
 
     def _accounts(self, pt: str, deadline: float, out: _Partial) -> None:
         path = self.accounts_path
@@ -133,7 +149,7 @@ class Adapter:
         coin = self.s.margin_coin
         out.accounts += [a for a in accs if not coin or a.margin_coin == coin]
         out.warnings += warnings
-        if not warnings:
+        if normalise.ALL not in self._say((path, pt), warnings):
             out.accounts_read.add(pt)
 
     def fills(self, pt: str, symbol: str, since: float, now: float) -> list[Fill]:
@@ -210,7 +226,7 @@ class V3(Adapter):
         )
         out.accounts.append(acc)
         out.warnings += warnings
-        if not warnings:
+        if normalise.ALL not in self._say((path, UNIFIED), warnings):
             out.accounts_read.add(UNIFIED)
 
 
@@ -385,6 +401,7 @@ class BitgetClient:
             positions=tuple(part.positions),
             accounts=tuple(part.accounts),
             fetched=frozenset(part.whole),
+            unreadable=frozenset(part.unreadable),
             accounts_fetched=frozenset(part.accounts_read),
             account_mode=self._adapter.mode,
             warnings=tuple(part.warnings),

@@ -26,17 +26,20 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping
+from itertools import accumulate
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from riskwatch.errors import ExchangeError, RiskwatchError, TransientError, Unreachable
-from riskwatch.exchange import codes, signing
+from riskwatch.exchange import bounded, codes, signing
 from riskwatch.exchange.credentials import Credentials
 from riskwatch.exchange.ratelimit import RateLimiter
 from riskwatch.model import ExchangeSettings
@@ -48,6 +51,13 @@ Sleep = Callable[[float], object]
 FALLBACK_HOLD = 300.0  # seconds on the fallback host before trying the primary again
 MIN_BUDGET = 5.0
 MAX_BACKOFF = 2.0
+MAX_JSON_DEPTH = 32  # Bitget nests 4 deep; a deeper reply is hostile or broken
+MAX_CLOCK_GAP = 3600.0  # seconds: a server time further from ours is not believed
+# Per byte: +1 for an opening bracket, -1 for a closing one (JSON depth, see _too_deep).
+_DEPTH_STEP = [0] * 256
+_DEPTH_STEP[ord("[")] = _DEPTH_STEP[ord("{")] = 1
+_DEPTH_STEP[ord("]")] = _DEPTH_STEP[ord("}")] = -1
+_BRACKETS = bytes(c for c in range(256) if not _DEPTH_STEP[c])
 
 
 class HostDown(TransientError):
@@ -85,6 +95,7 @@ class Transport:
         stop: threading.Event | None = None,
         limiter: RateLimiter | None = None,
         rng: random.Random | None = None,
+        max_bytes: int = bounded.MAX_BYTES,
     ) -> None:
         self.settings = settings
         self._creds = creds
@@ -105,10 +116,8 @@ class Transport:
         self.request_time: float | None = None  # the last envelope's requestTime, seconds
         self._synced = False
         self._lock = threading.Lock()
-        self._session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=8, max_retries=0)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", adapter)
+        self.max_bytes = max_bytes
+        self._session = bounded.session()
 
     # ------------------------------------------------------------------ public
 
@@ -170,15 +179,31 @@ class Transport:
         data = self._request(self.time_path, None, "public", False, end)
         after = self._wall()
         server = data.get("serverTime") if isinstance(data, dict) else data
-        try:
-            server_ms = float(str(server))  # whatever came: None or a dict fail here too
-        except (TypeError, ValueError):
-            raise TransientError(
-                f"{self.time_path}: unexpected server time {server!r}", endpoint=self.time_path
-            ) from None
+        server_ms = self._server_ms(server, (before + after) * 500.0)
         self.offset_ms = server_ms - (before + after) * 500.0
         self._synced = True
         log.debug("clock offset to Bitget: %+.0f ms", self.offset_ms)
+
+    def _server_ms(self, server: object, local_ms: float) -> float:
+        """Bitget's clock in ms: a finite number near ours, else a ``TransientError`` (a NaN,
+        an infinity or a date years away would make every signed request fail or overflow)."""
+        try:
+            server_ms = float(str(server))  # whatever came: None or a dict fail here too
+        except (TypeError, ValueError, OverflowError):
+            server_ms = math.nan
+        if not math.isfinite(server_ms):
+            shown = str(server)[:40].encode("ascii", "replace").decode()
+            raise TransientError(
+                f"{self.time_path}: unexpected server time {shown!r}", endpoint=self.time_path
+            )
+        gap = (server_ms - local_ms) / 1000.0
+        if abs(gap) > MAX_CLOCK_GAP:
+            raise TransientError(
+                f"{self.time_path}: Bitget's server time is {gap / 3600:+.1f} h from this"
+                " host's clock: not believed (check the host clock, NTP)",
+                endpoint=self.time_path,
+            )
+        return server_ms
 
     def close(self) -> None:
         self._session.close()
@@ -230,7 +255,17 @@ class Transport:
                     code=exc.code,
                     endpoint=path,
                 ) from exc
-        return data if parse is None else parse(data)
+        if parse is None:
+            return data
+        try:
+            return parse(data)
+        except (TransientError, ExchangeError):
+            raise
+        except Exception as exc:  # any reply at all must not end the daemon: name it, go on
+            log.error("%s: unreadable reply (%s); this poll of it is skipped", path, exc)
+            raise ExchangeError(
+                f"{path}: unreadable reply ({type(exc).__name__})", endpoint=path
+            ) from exc
 
     def _request(
         self, path: str, params: Mapping[str, str] | None, bucket: str, signed: bool, end: float
@@ -240,21 +275,33 @@ class Transport:
         headers = self._headers(path, signing.raw_query(params)) if signed else {"locale": "en-US"}
         host = self.host
         url = f"{host}{path}" + (f"?{query}" if query else "")
-        read_timeout = max(1.0, min(self.settings.timeout, end - self._clock()))
+        total = max(1.0, min(self.settings.timeout, end - self._clock()))
         try:
-            resp = self._session.get(
-                url, headers=headers, timeout=(min(5.0, read_timeout), read_timeout)
+            reply = bounded.get(
+                self._session,
+                url,
+                headers=headers,
+                total=total,
+                connect=5.0,
+                max_bytes=self.max_bytes,
             )
-            body = resp.content
+        except bounded.DeadlinePassed as exc:
+            self._switch_host(host)
+            raise HostDown(f"{path}: {exc} ({host})", endpoint=path) from exc
+        except (bounded.TooLarge, bounded.BadEncoding) as exc:
+            raise TransientError(f"{path}: {exc}", endpoint=path) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             self._switch_host(host)
             kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
             raise HostDown(f"{path}: {kind} ({host})", endpoint=path) from exc
         except requests.RequestException as exc:
             raise TransientError(f"{path}: {type(exc).__name__}", endpoint=path) from exc
-        log.debug("GET %s -> HTTP %s (%d bytes)", path, resp.status_code, len(body))
+        body = reply.body
+        log.debug("GET %s -> HTTP %s (%d bytes)", path, reply.status, len(body))
         self._answered(host)
-        return self._interpret(path, resp.status_code, resp.headers, body)
+        if 300 <= reply.status < 400:
+            raise _redirect(path, reply.status, reply.headers.get("Location"))
+        return self._interpret(path, reply.status, reply.headers, body)
 
     def _headers(self, path: str, query: str) -> dict[str, str]:
         ts = str(int(self._wall() * 1000 + self.offset_ms))
@@ -324,9 +371,14 @@ class Transport:
             )
         if not body.strip():
             raise TransientError(f"{path}: empty response body, HTTP {status}", endpoint=path)
+        if _too_deep(body):
+            raise TransientError(
+                f"{path}: JSON nested deeper than {MAX_JSON_DEPTH} levels, HTTP {status}",
+                endpoint=path,
+            )
         try:
             envelope = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             what = "server error" if status >= 500 else "malformed JSON"
             raise TransientError(f"{path}: {what}, HTTP {status}", endpoint=path) from None
         if not isinstance(envelope, dict) or "code" not in envelope:
@@ -360,3 +412,26 @@ def _seconds(ms: object) -> float | None:
         return float(str(ms)) / 1000.0 if ms is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def _too_deep(body: bytes) -> bool:
+    """Whether the JSON in ``body`` nests deeper than ``MAX_JSON_DEPTH`` (brackets counted in
+    C: the reply is reduced to its brackets first; one in a string can only make it stricter)."""
+    brackets = body.translate(None, _BRACKETS)
+    if len(brackets) <= MAX_JSON_DEPTH:
+        return False
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets))) > MAX_JSON_DEPTH
+
+
+def _redirect(path: str, status: int, location: str | None) -> ExchangeError:
+    """A 3xx is never followed (the signed headers would go to its target, and its answer would
+    be believed): an error naming where it pointed."""
+    try:
+        host = urlsplit(location or "").hostname or "(no host)"
+    except ValueError:
+        host = "(unreadable)"
+    host = "".join(c for c in host if c.isprintable())[:100]
+    return ExchangeError(
+        f"{path}: HTTP {status} redirect to {host} not followed (check exchange.base_url)",
+        endpoint=path,
+    )

@@ -106,12 +106,23 @@ def hint_text(fig: Figures, spot: Mapping[str, float] | None = None) -> str:
 # --------------------------------------------------------------------------- one line
 
 
+MAX_TEXT = 64  # exchange text (a symbol, a coin) longer than this is cut
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` without control characters (a newline in exchange text would forge a line),
+    cut to ``limit`` characters."""
+    if not text.isprintable():
+        text = "".join(c for c in text if c.isprintable())
+    return text if limit is None else text[:limit]
+
+
 def _subject(f: Mapping[str, object]) -> str:
-    symbol = f.get("symbol") or ""
+    symbol = printable(str(f.get("symbol") or ""), MAX_TEXT)
     side = f.get("side") or ""
     if symbol:
         return f"{symbol} {side}".rstrip()
-    coin = f.get("margin_coin") or ""
+    coin = printable(str(f.get("margin_coin") or ""), MAX_TEXT)
     if not coin:
         return ""  # built-in alerts have no subject
     pt = f.get("product_type") or ""
@@ -195,7 +206,7 @@ def line(t: Transition, tz: tzinfo = UTC, hint: str = "") -> str:
     reads ``LIQUIDATED BTCUSDT long: ...``; an alert that it ended starts ``ENDED``, never
     the good-news ``RESOLVED``."""
     if t.kind in EVENT_KINDS:
-        return f"{events.line(t)} {stamp(t.at, tz)}"
+        return printable(f"{events.line(t)} {stamp(t.at, tz)}")
     f = t.field_map()
     ended = t.kind == "resolved" and t.reason in events.ENDED_REASONS
     sev = "ENDED" if ended else "RESOLVED" if t.kind == "resolved" else t.severity.upper()
@@ -218,7 +229,7 @@ def line(t: Transition, tz: tzinfo = UTC, hint: str = "") -> str:
             detail = _resolved(t.reason or "cleared", detail, templated=bool(t.message))
         if hint:
             detail += f"; {hint}"
-    return f"{prefix}: {detail} {stamp(t.at, tz)}"
+    return printable(f"{prefix}: {detail} {stamp(t.at, tz)}")
 
 
 # --------------------------------------------------------------------------- one message

@@ -165,7 +165,9 @@ class Handler(BaseHTTPRequestHandler):
         elif f.kind == "garbage":
             self._send(path, query, 200, b'{"code":"00000","data":[{"symbol":')
         elif f.kind == "raw":
-            self._send(path, query, f.status or 200, f.body)
+            self._send(path, query, f.status or 200, f.body, f.headers)
+        elif f.kind == "trickle":
+            self._trickle(path, query, f.seconds)
         elif f.kind == "empty":
             self._send(path, query, 200, b"")
         elif f.kind == "code":
@@ -180,6 +182,25 @@ class Handler(BaseHTTPRequestHandler):
         else:
             return False
         return True
+
+    def _trickle(self, path: str, query: str, every: float) -> None:
+        """A valid empty reply, one byte every ``every`` seconds (never a gap long enough for
+        a per-read timeout), until the client gives up or the simulator stops."""
+        body = b'{"code":"00000","msg":"success","requestTime":0,"data":[]}' + b" " * 100_000
+        self.fake.log(path, query, 200)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for i in range(len(body)):
+                if self.fake._stopping.wait(every):
+                    break
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+        except OSError:
+            pass
+        self.close_connection = True
 
     def _reset(self) -> None:
         """Close with RST (SO_LINGER 0): the client sees 'connection reset by peer'."""

@@ -12,7 +12,9 @@ symbols sized in USD contracts.
 
 Faults are injected with ``inject(kind, ...)``: ``429`` (with or without Retry-After), ``5xx``,
 ``reset`` (connection reset), ``hang`` (bounded), ``garbage`` (malformed JSON), ``empty``,
-``code`` (any Bitget error code); for ``count`` requests or until ``clear_faults()``, optionally
+``code`` (any Bitget error code), ``raw`` (``body`` and ``headers`` as given: a redirect, a gzip
+bomb, a hostile but valid reply), ``trickle`` (a valid reply sent one byte every ``seconds``);
+for ``count`` requests or until ``clear_faults()``, optionally
 only on paths matching a glob. ``requests`` lists (path, query, status) of the latest
 ``MAX_LOGGED`` requests (bounded: ``riskwatch demo`` may run for hours).
 
@@ -49,7 +51,7 @@ Route = Callable[[], Any] | str
 
 @dataclass
 class Fault:
-    kind: str  # 429 | 5xx | reset | hang | garbage | empty | code | raw
+    kind: str  # 429 | 5xx | reset | hang | garbage | empty | code | raw | trickle
     path: str = "*"  # glob on the path
     count: int | None = None  # None: until cleared
     retry_after: str | None = None
@@ -57,6 +59,7 @@ class Fault:
     code: str | None = None
     seconds: float = 30.0
     body: bytes = b""
+    headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -275,12 +278,15 @@ class FakeBitget(fake_fills.FillsMixin):
         code: str | None = None,
         seconds: float = 30.0,
         body: bytes = b"",
+        headers: dict[str, str] | None = None,
     ) -> None:
         """Answer requests on paths matching ``path`` with fault ``kind`` (see the module
         docstring) ``count`` times (None: until cleared). ``raw`` sends ``body`` as is."""
         ra = None if retry_after is None else str(retry_after)
         with self._lock:
-            self._faults.append(Fault(kind, path, count, ra, status, code, seconds, body))
+            self._faults.append(
+                Fault(kind, path, count, ra, status, code, seconds, body, headers)
+            )
 
     def clear_faults(self) -> None:
         with self._lock:

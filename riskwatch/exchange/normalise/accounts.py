@@ -9,16 +9,14 @@ without its margin coin is skipped. An envelope whose ``data`` has the wrong sha
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from riskwatch.errors import TransientError
 from riskwatch.exchange.normalise.numbers import ROW_ERRORS, opt
+from riskwatch.exchange.normalise.positions import ALL, MAX_SYMBOL, RowWarning
 from riskwatch.model import UNIFIED, Account
-
-log = logging.getLogger("riskwatch.exchange")
 
 Row = Mapping[str, Any]
 
@@ -73,9 +71,7 @@ def _fields(
         try:
             out[attr] = opt(r.get(key))
         except ROW_ERRORS:
-            text = f"{endpoint}: {who}: {key} is not a number; ignored"
-            log.warning("%s", text)
-            warnings.append(text)
+            warnings.append(RowWarning(f"{endpoint}: {who}: {key} is not a number; ignored", None))
             out[attr] = None
     return out
 
@@ -92,13 +88,19 @@ def accounts(
     spec = _V1_ACCOUNT if shape == "v1" else _V2_ACCOUNT
     out: list[Account] = []
     warnings: list[str] = []
+    seen: set[str] = set()
     for r in rows:
         coin = r.get("marginCoin") if isinstance(r, Mapping) else None
-        if not isinstance(coin, str) or not coin:
-            text = f"{endpoint}: skipped an account row: marginCoin is missing"
-            log.warning("%s", text)
-            warnings.append(text)
+        if not isinstance(coin, str) or not coin or len(coin) > MAX_SYMBOL or not coin.isprintable():
+            text = f"{endpoint}: skipped an account row: marginCoin is missing or not valid"
+            if text not in warnings:
+                warnings.append(RowWarning(text, ALL))
             continue
+        if coin in seen:
+            text = f"{endpoint}: the {coin} account is listed twice; the second row is ignored"
+            warnings.append(RowWarning(text, None))
+            continue
+        seen.add(coin)
         values = _fields(r, spec, endpoint, f"{coin} account", warnings)
         extra: dict[str, Any] = {}
         if shape != "v1":

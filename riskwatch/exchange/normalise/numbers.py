@@ -10,16 +10,24 @@ They sit on the hot path (bench/bench_normalise.py), so they stay small and bran
 from __future__ import annotations
 
 import math
-from decimal import Context, Decimal, InvalidOperation
+from decimal import Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 from typing import Any
 
 # Converting through one private context skips the thread-local context lookup that
 # Decimal(str) pays on every call (~15 % of the hot path). 64 digits of precision: exact for
 # anything Bitget sends (a longer string would be rounded, never truncated to garbage).
-D = Context(prec=64).create_decimal
+# The sane range is the context's: a magnitude of 1e16 or more raises ``Overflow`` (no price,
+# size or balance comes near it, and ``total * mark`` of two such numbers stays far from any
+# overflow in Decimal or float); anything below 1e-30 rounds towards zero.
+MAX_ADJUSTED = 15
+D = Context(
+    prec=64, Emax=MAX_ADJUSTED, Emin=-30, traps=[InvalidOperation, Overflow, DivisionByZero]
+).create_decimal
 ZERO = Decimal(0)
+BIG = Decimal(10) ** (MAX_ADJUSTED + 1)  # required magnitudes stay below this (and finite)
 # What converting (or indexing) a malformed row can raise: callers catch exactly these.
-ROW_ERRORS = (InvalidOperation, TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError)
+# ArithmeticError covers every decimal signal (Overflow is not an InvalidOperation).
+ROW_ERRORS = (ArithmeticError, TypeError, ValueError, KeyError, AttributeError)
 
 # Leverage and maintenance rates take few distinct values: cache their Decimals.
 _CACHE: dict[Any, Decimal] = {}
@@ -47,10 +55,20 @@ def num(v: Any) -> Decimal:
 
 
 def opt(v: Any) -> Decimal | None:
-    """An optional number: ``None`` or ``""`` -> None."""
+    """An optional number: ``None`` or ``""`` -> None; NaN or an infinity raise ValueError."""
     if v is None or v == "":
         return None
-    return D(v) if v.__class__ is str else num(v)
+    d = D(v) if v.__class__ is str else num(v)
+    if d.is_finite():
+        return d
+    raise ValueError("not a finite number")
+
+
+def fin(d: Decimal | None) -> Decimal | None:
+    """``d`` unless it is NaN or an infinity (ValueError): the hot path's inline check."""
+    if d is None or d.is_finite():
+        return d
+    raise ValueError("not a finite number")
 
 
 def liq(v: Any) -> Decimal | None:

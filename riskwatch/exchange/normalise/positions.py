@@ -18,11 +18,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 from decimal import Decimal
 from typing import Any
 
 from riskwatch.errors import TransientError
 from riskwatch.exchange.normalise.numbers import ROW_ERRORS as _ROW_ERRORS
+from riskwatch.exchange.normalise.numbers import BIG as _BIG
 from riskwatch.exchange.normalise.numbers import ZERO as _ZERO
 from riskwatch.exchange.normalise.numbers import D as _D
 from riskwatch.exchange.normalise.numbers import cached as _cached
@@ -39,8 +41,27 @@ from riskwatch.model import V1_PRODUCT_TYPES, Position
 log = logging.getLogger("riskwatch.exchange")
 
 _SIDES = {"long": "long", "short": "short"}
+_BIG8 = _BIG * 8
 
 Row = Mapping[str, Any]
+ALL = "*"  # a RowWarning.hold meaning "the row's symbol is unreadable: hold the product type"
+MAX_SYMBOL = 64  # longer exchange text is not a symbol (nor fit for a message line)
+
+
+class RowWarning(str):
+    """One line about a skipped or dropped row, and what it holds back from closing: ``hold``
+    is the row's symbol (its alerts keep their state this time), ``ALL`` when the row's symbol
+    cannot be read (every alert of the product type keeps its state), or None (nothing: a
+    duplicate row, whose first copy was read)."""
+
+    hold: str | None
+
+    def __new__(cls, text: str, hold: str | None) -> RowWarning:
+        self = super().__new__(cls, text)
+        self.hold = hold
+        return self
+
+
 Result = tuple[list[Position], list[str]]
 
 
@@ -104,16 +125,20 @@ def _v2(r: Row, pt: str) -> Position | None:
     # Field order is Position's; tests check the result equals one built by __init__.
     total = r["total"]
     total = _D(total) if total.__class__ is str else _num(total)
-    if not total > _ZERO:  # NaN raises here: the row is skipped
+    if not _ZERO < total < _BIG:  # NaN raises here, an infinity fails: the row is skipped
         return None if total == _ZERO else _bad()
     mark = r["markPrice"]
     mark = _D(mark) if mark.__class__ is str else _num(mark)
-    if not mark > _ZERO:
+    if not _ZERO < mark < _BIG:
         raise _Bad
     symbol = r["symbol"]
     coin = r["marginCoin"]
     if not (symbol.__class__ is str and symbol and coin.__class__ is str and coin):
         raise _Bad  # null/number/empty: later code sorts and lower()s these
+    if len(symbol) > MAX_SYMBOL or not symbol.isprintable():
+        symbol = _clean(symbol)
+    if len(coin) > MAX_SYMBOL or not coin.isprintable():
+        coin = _clean(coin)
     side = _SIDES[r["holdSide"]]
     lev = _lev(r["leverage"])
     p = _new(Position)
@@ -125,11 +150,12 @@ def _v2(r: Row, pt: str) -> Position | None:
     _s5(p, mark)
     v = r.get("liquidationPrice")
     v = _D(v) if v.__class__ is str and v else _opt(v)
-    _s6(p, v if v is not None and v > _ZERO else None)
+    _s6(p, v if v is not None and _ZERO < v < _BIG else None)
     _s7(p, lev)
     _s8(p, r.get("marginMode") or "crossed")
     v = r.get("openPriceAvg")
-    _s9(p, _D(v) if v.__class__ is str and v else _opt(v))
+    avg = _D(v) if v.__class__ is str and v else _opt(v)
+    _s9(p, avg)
     v = r.get("marginSize")
     margin = _D(v) if v.__class__ is str and v else _opt(v)
     _s10(p, margin)
@@ -139,9 +165,17 @@ def _v2(r: Row, pt: str) -> Position | None:
     _s12(p, upl / margin if upl is not None and margin else None)
     _s13(p, _cached(r.get("keepMarginRate")))
     v = r.get("marginRatio")
-    _s14(p, _D(v) if v.__class__ is str and v else _opt(v))
+    ratio = _D(v) if v.__class__ is str and v else _opt(v)
+    _s14(p, ratio)
     v = r.get("breakEvenPrice")
-    _s15(p, _D(v) if v.__class__ is str and v else _opt(v))
+    be = _D(v) if v.__class__ is str and v else _opt(v)
+    _s15(p, be)
+    # One finiteness check for the inlined optional fields (a NaN or an infinity in any of
+    # them: the row is bad). Their sum is finite exactly when each is (magnitudes < 1e16).
+    if not -_BIG8 < (avg or _ZERO) + (margin or _ZERO) + (upl or _ZERO) + (ratio or _ZERO) + (
+        be or _ZERO
+    ) < _BIG8:
+        raise _Bad
     for setter, default in _EXTRA:
         setter(p, default)
     return p
@@ -149,7 +183,7 @@ def _v2(r: Row, pt: str) -> Position | None:
 
 def _v1(r: Row, pt: str) -> Position | None:
     total = _num(r["total"])
-    if not total > _ZERO:  # NaN raises here: the row is skipped
+    if not _ZERO < total < _BIG:  # NaN raises here, an infinity fails: the row is skipped
         return None if total == _ZERO else _bad()
     mark_raw = r.get("markPrice")
     mark = _num(mark_raw if mark_raw is not None else r["marketPrice"])
@@ -160,7 +194,7 @@ def _v1(r: Row, pt: str) -> Position | None:
         _SIDES[r["holdSide"]],
         coin,
         total,
-        mark if mark > _ZERO else _bad(),
+        mark if _ZERO < mark < _BIG else _bad(),
         _liq(r.get("liquidationPrice")),
         _lev(r["leverage"]),
         r.get("marginMode") or "crossed",
@@ -176,7 +210,7 @@ def _v1(r: Row, pt: str) -> Position | None:
 
 def _v3(r: Row, pt: str) -> Position | None:
     total = _num(r["total"])
-    if not total > _ZERO:  # NaN raises here: the row is skipped
+    if not _ZERO < total < _BIG:  # NaN raises here, an infinity fails: the row is skipped
         return None if total == _ZERO else _bad()
     mark = _num(r["markPrice"])
     margin = _opt(r.get("positionBalance"))
@@ -190,7 +224,7 @@ def _v3(r: Row, pt: str) -> Position | None:
         _SIDES[r["posSide"]],
         coin,
         total,
-        mark if mark > _ZERO else _bad(),
+        mark if _ZERO < mark < _BIG else _bad(),
         _liq(r.get("liquidationPrice")),
         _lev(r["leverage"]),
         r.get("marginMode") or "crossed",
@@ -217,8 +251,17 @@ def _names(r: Row) -> tuple[str, str]:
     symbol = r["symbol"]
     coin = r["marginCoin"]
     if symbol.__class__ is str and symbol and coin.__class__ is str and coin:
-        return symbol, coin
+        return _clean(symbol), _clean(coin)
     raise _Bad
+
+
+def _clean(text: str) -> str:
+    """Exchange text fit for a line: control and other unprintable characters removed, at most
+    ``MAX_SYMBOL`` characters; nothing left is a bad value (``_Bad``)."""
+    if len(text) <= MAX_SYMBOL and text.isprintable():
+        return text
+    cleaned = "".join(c for c in text[: MAX_SYMBOL * 4] if c.isprintable())[:MAX_SYMBOL]
+    return cleaned or _bad()
 
 
 # Required fields per shape, in the order a diagnosis checks them: (key(s), kind).
@@ -330,17 +373,44 @@ def positions(shape: str, rows: Any, product_type: str, endpoint: str) -> Result
             continue
         if p is not None:
             append(p)
+    if len(set(map(_IDENTITY, out))) != len(out):  # rare: only then pay for the walk
+        out = _first_of_each(out, endpoint, warnings)
     return out, warnings
 
 
-def _skip_warning(shape: str, r: Any, endpoint: str) -> str:
-    symbol = r.get("symbol") if isinstance(r, Mapping) else None
-    # The exchange's text goes into a log line: keep it one short printable line.
-    shown = symbol[:40] if isinstance(symbol, str) and symbol.isprintable() and symbol else "?"
+_IDENTITY = attrgetter("symbol", "side")
+
+
+def _first_of_each(out: list[Position], endpoint: str, warnings: list[str]) -> list[Position]:
+    """Keep the first row of each (symbol, side): a position listed twice is one position
+    (two would be two alerts for one key, one of them new every poll)."""
+    seen: set[tuple[str, str]] = set()
+    kept: list[Position] = []
+    for p in out:
+        key = _IDENTITY(p)
+        if key in seen:
+            text = f"{endpoint}: {p.symbol} {p.side} is listed twice; the second row is ignored"
+            if text not in warnings:
+                warnings.append(RowWarning(text, None))
+            continue
+        seen.add(key)
+        kept.append(p)
+    return kept
+
+
+def readable_symbol(value: Any) -> str | None:
+    """The exchange's symbol if it can be trusted as one: a non-empty printable string of at
+    most ``MAX_SYMBOL`` characters (no newline can forge a line, no megabyte fills a message)."""
+    if isinstance(value, str) and value and len(value) <= MAX_SYMBOL and value.isprintable():
+        return value
+    return None
+
+
+def _skip_warning(shape: str, r: Any, endpoint: str) -> RowWarning:
+    symbol = readable_symbol(r.get("symbol") if isinstance(r, Mapping) else None)
     field = _diagnose(shape, r)
-    text = f"{endpoint}: skipped the {shown} row: {field} is missing or not valid"
-    log.warning("%s", text)
-    return text
+    text = f"{endpoint}: skipped the {symbol or '?'} row: {field} is missing or not valid"
+    return RowWarning(text, ALL if symbol is None else bare_symbol(symbol))
 
 
 def v3_rows(data: Any, endpoint: str) -> list[Any]:
