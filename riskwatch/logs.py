@@ -27,6 +27,45 @@ def register_secret(value: str | None) -> None:
             _secrets.add(value)
 
 
+def url_pieces(url: str) -> list[str]:
+    """The parts of a URL that may be secret, whatever its scheme: the password of its user
+    info, every path segment and every query value (``json://host/hooks/TOKEN``,
+    ``ntfy://host/TOPIC``, ``?token=...``). Register them with ``register_secret``."""
+    _scheme, sep, rest = url.partition("://")
+    if not sep:
+        return []
+    rest, _, fragment = rest.partition("#")
+    rest, _, query = rest.partition("?")
+    netloc, _, path = rest.partition("/")
+    pieces = [seg for seg in path.split("/") if seg]
+    userinfo, at, _host = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        pieces.append(userinfo.split(":", 1)[1])
+    for pair in query.split("&"):
+        pieces.append(pair.partition("=")[2])
+    pieces.append(fragment)
+    return [p for p in pieces if p]
+
+
+def mask_url_path(url: str) -> str:
+    """``url`` with every path segment and query value shown as ``***`` (any scheme): a
+    webhook's token often sits in its path. Apply it to an already privacy-masked URL (for the
+    host and user info) before it is printed anywhere."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    rest = rest.partition("#")[0]
+    rest, qsep, query = rest.partition("?")
+    netloc, psep, path = rest.partition("/")
+    masked = "/".join(MASK if seg else seg for seg in path.split("/")) if psep else ""
+    out = f"{scheme}://{netloc}{psep}{masked}"
+    if qsep and query:
+        out += "?" + "&".join(
+            f"{k}={MASK}" if eq else k for k, eq, _v in (p.partition("=") for p in query.split("&"))
+        )
+    return out
+
+
 def redact(text: str) -> str:
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)

@@ -30,7 +30,9 @@ class FakeWatcher:
     raises: list[Exception] = field(default_factory=list)  # raised by the next cycles, in turn
     errors: list[Exception] = field(default_factory=list)  # the next cycles' poll errors
     cfg: Config = field(
-        default_factory=lambda: Config(path="r.yaml", exchange=ExchangeSettings(poll_interval=10))
+        default_factory=lambda: Config(
+            path="r.yaml", exchange=ExchangeSettings(poll_interval=10, stale_after=1200)
+        )
     )
     started: list[float] = field(default_factory=list)
     health: Health = field(default_factory=Health)

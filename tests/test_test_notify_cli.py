@@ -32,7 +32,7 @@ def test_every_url_accepts(tmp_path, capsys):
         assert main(["test-notify", "-c", _rules(tmp_path, phone=[url])]) == 0
         assert len(rx.received) == 1 and rx.received[0].title == "riskwatch: test message"
     out = capsys.readouterr().out
-    assert f"phone  json://bot:****@127.0.0.1:{rx.port}/a  ok (2 attempts)" in out
+    assert f"phone  json://bot:****@127.0.0.1:{rx.port}/***  ok (2 attempts)" in out
     assert "1 of 1 URL accepted" in out
     assert TOKEN not in out
 

@@ -208,8 +208,10 @@ def _apprise_silenced() -> Iterator[None]:
 
 
 def _short(private_url: str) -> str:
-    """The privacy-masked URL without apprise's default query options (method, overflow...)."""
-    return private_url.split("?", 1)[0]
+    """The privacy-masked URL without apprise's default query options (method, overflow...)
+    and with every path segment masked: apprise's privacy rendering keeps a generic plugin's
+    path (``json://host/hooks/TOKEN``), and a token may sit there under any scheme."""
+    return logs.mask_url_path(private_url.split("?", 1)[0])
 
 
 def _scheme(url: str) -> str:
@@ -223,3 +225,5 @@ def _register_secrets(url: str, private: str) -> None:
     for piece in _SEPARATORS.split(url):
         if piece and piece not in shown:
             logs.register_secret(piece)
+    for piece in logs.url_pieces(url):  # path segments and query values, whatever apprise shows
+        logs.register_secret(piece)

@@ -9,12 +9,16 @@ shows one: an accidental ``log.debug(creds)`` prints nothing secret.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from riskwatch import logs
 from riskwatch.errors import CredentialsError
+
+log = logging.getLogger("riskwatch.exchange")
+BOM = "\ufeff"
 
 VARIABLES: tuple[tuple[str, str], ...] = (
     ("api_key", "BITGET_API_KEY"),
@@ -48,6 +52,21 @@ def _read_file(directory: str, name: str) -> str | None:
         raise CredentialsError(f"cannot read credential file {path}: not UTF-8 text") from None
 
 
+def _check(var: str, value: str) -> None:
+    """Bitget's key, secret and passphrase are printable ASCII without spaces. Anything else is
+    a copy-paste accident (a trailing newline, a leading space, a smart quote) that would later
+    fail as a cryptic signing or encoding error: say which variable, never the value."""
+    problem = None
+    if not value.isascii():
+        problem = "contains a non-ASCII character"
+    elif any(c.isspace() for c in value):
+        problem = "contains whitespace (a space or a line break)"
+    elif not value.isprintable():
+        problem = "contains a control character"
+    if problem:
+        raise CredentialsError(f"{var} {problem}: copy the value again, exactly")
+
+
 def load(environ: Mapping[str, str] | None = None) -> Credentials:
     """Environment first, then ``$CREDENTIALS_DIRECTORY``; a missing value is an error naming
     the variable (and the file looked for), never a value."""
@@ -59,11 +78,15 @@ def load(environ: Mapping[str, str] | None = None) -> Credentials:
         value = env.get(var, "")
         if not value and cred_dir:
             value = _read_file(cred_dir, var.lower()) or ""
+        if value.startswith(BOM):  # an editor's byte-order mark: not part of the secret
+            log.warning("%s starts with a byte-order mark; it was removed", var)
+            value = value[len(BOM) :]
         if not value:
             where = f" (nor {os.path.join(cred_dir, var.lower())})" if cred_dir else ""
             missing.append(f"{var}{where}")
             continue
         logs.register_secret(value)
+        _check(var, value)
         values[attr] = value
     if missing:
         raise CredentialsError(

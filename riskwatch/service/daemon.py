@@ -207,8 +207,10 @@ class Daemon:
 
     def _interval(self, outcome: Outcome | None) -> float:
         """The poll interval, longer while the exchange refuses the key (2x per refusal) or
-        asked us to wait (its Retry-After outlived the cycle's retry budget)."""
+        asked us to wait (its Retry-After outlived the cycle's retry budget), but never past
+        ``stale_after / 2``: a Retry-After of an hour must not delay ``riskwatch-stale``."""
         base = self.watcher.cfg.exchange.poll_interval
+        cap = min(MAX_BACKOFF, self.watcher.cfg.exchange.stale_after / 2)
         self._refusals = self._refusals + 1 if outcome is not None and outcome.refused else 0
         hint = outcome.error.retry_after if outcome is not None and outcome.error else None
         wait = base
@@ -216,7 +218,7 @@ class Daemon:
             wait = base * 2 ** min(self._refusals - 1, 10)
         elif hint:
             wait = hint
-        return max(base, min(MAX_BACKOFF, wait))
+        return max(base, min(cap, wait))
 
     def _nap(self, until_next: float) -> float:
         cap = 1.0  # the rules file is checked for changes about once a second
