@@ -4,11 +4,16 @@
 keys; this module composes the document into YAML nodes (``SafeLoader``, no Python objects) and
 turns them into ``Src`` values that remember their position. It is the one place that touches
 PyYAML: its errors become located ``ConfigError`` problems here. Hostile inputs are bounded:
-a file size cap, a node count cap (alias bombs), a depth cap (deep nesting).
+a file size cap, a node count cap (alias bombs), a depth cap (deep nesting), a scalar length
+cap (checked before YAML resolves a value, so no regex or number conversion ever runs on a
+megabyte), and a time budget. YAML 1.1's sexagesimal numbers (``1:30`` = 90) are not resolved
+at all: riskwatch's durations are strings, and converting ``1:1:1:...`` takes quadratic time.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass, field
 
 import yaml
@@ -20,6 +25,41 @@ from riskwatch.errors import ConfigError
 MAX_BYTES = 1 << 20
 MAX_NODES = 100_000
 MAX_DEPTH = 50
+MAX_SCALAR = 1000  # characters in one value
+MAX_SECONDS = 5.0  # building the tree from a composed document
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without sexagesimal ints and floats, and without resolving long scalars."""
+
+    yaml_implicit_resolvers = {
+        ch: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]
+        for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def resolve(self, kind: type, value: object, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode and isinstance(value, str) and len(value) > MAX_SCALAR:
+            return _STR  # refused by the builder; never matched against a regex
+        return super().resolve(kind, value, implicit)
+
+
+# PyYAML's own int and float patterns, minus their sexagesimal alternatives.
+_Loader.add_implicit_resolver(
+    _INT,
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"),
+)
+_Loader.add_implicit_resolver(
+    _FLOAT,
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
 
 
 @dataclass(slots=True)
@@ -89,7 +129,7 @@ def read_text(path: str) -> str:
 def parse(text: str, path: str, problems: Problems) -> Src | None:
     """Compose ``text`` into a ``Src`` tree; syntax errors are raised, the rest collected."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{mark.line + 1}:{mark.column + 1}: " if mark else ""
@@ -116,6 +156,7 @@ class _Builder:
         self.problems = problems
         self.count = 0
         self.constructor = SafeConstructor()
+        self.deadline = time.monotonic() + MAX_SECONDS
 
     def build(self, node: yaml.Node, depth: int) -> Src:
         self.count += 1
@@ -124,6 +165,8 @@ class _Builder:
             raise ConfigError(f"{self.problems.path}:{line}:{col}: too many values (aliases?)")
         if depth > MAX_DEPTH:
             raise ConfigError(f"{self.problems.path}:{line}:{col}: nested too deeply")
+        if not self.count % 1024 and time.monotonic() > self.deadline:
+            raise ConfigError(f"{self.problems.path}:{line}:{col}: too slow to read")
         if isinstance(node, yaml.SequenceNode):
             return Src([self.build(n, depth + 1) for n in node.value], line, col)
         if isinstance(node, yaml.MappingNode):
@@ -131,6 +174,9 @@ class _Builder:
         return Src(self._scalar(node, line, col), line, col)
 
     def _scalar(self, node: yaml.Node, line: int, col: int) -> object:
+        if isinstance(node.value, str) and len(node.value) > MAX_SCALAR:
+            self.problems.add((line, col), "", f"value longer than {MAX_SCALAR:,} characters")
+            return _Unreadable()
         try:
             return self.constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, OverflowError, TypeError) as exc:

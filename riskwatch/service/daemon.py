@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from riskwatch.config import load as config_mod
+from riskwatch.config.source import MAX_BYTES
 from riskwatch.errors import ConfigError, RiskwatchError
 from riskwatch.model import Config
 from riskwatch.render.words import plural
@@ -27,7 +28,8 @@ from riskwatch.service.sdnotify import Notifier
 log = logging.getLogger("riskwatch.daemon")
 
 MAX_BACKOFF = 300.0  # longest wait between polls, whatever the exchange says
-RELOAD_SETTLE = 0.5  # a changed rules file must stay unchanged this long before it is read
+RELOAD_AGREE = 1.0  # a changed rules file is read twice this far apart; the reads must agree
+RELOAD_DOUBT = 5.0  # ...and stand this long before an error or an alert-ending result counts
 SHUTDOWN_GRACE = 4.0
 
 
@@ -73,8 +75,7 @@ class Daemon:
         self.feed = feed  # feed: stream: a second source of "evaluate now" (DESIGN 13)
         self._stream_said: tuple[float, str] | None = None
         self._file_sig = _signature(config_path)
-        self._pending_sig: tuple | None = None
-        self._pending_since = 0.0
+        self._pending: _Pending | None = None
         self._refusals = 0
         self.failed: Exception | None = None
         self._ready_sent = False
@@ -228,33 +229,64 @@ class Daemon:
 
     # ------------------------------------------------------------------ reload
     def _maybe_reload(self) -> None:
-        forced = self.hup.is_set()
-        self.hup.clear()
-        sig = _signature(self.path)
-        if not forced:
-            if sig == self._file_sig:
-                self._pending_sig = None
-                return
-            now = self.monotonic()
-            if sig != self._pending_sig:  # changed (again): wait for the writer to finish
-                self._pending_sig, self._pending_since = sig, now
-                return
-            if now - self._pending_since < RELOAD_SETTLE:
-                return
-        self._file_sig, self._pending_sig = sig, None
-        self.reload()
+        """Reload on SIGHUP at once; on a change on disk once the file has settled: two reads
+        ``RELOAD_AGREE`` apart agree and parse. A non-atomic save can pause mid-write, leaving a
+        shorter file that still parses, so a result that would end alerts (a rule removed or
+        changed) or an error is acted on only once the content has stood ``RELOAD_DOUBT``."""
+        if self.hup.is_set():
+            self.hup.clear()
+            self._file_sig, self._pending = _signature(self.path), None
+            return self.reload()
+        now = self.monotonic()
+        pending = self._pending
+        if pending is None:
+            sig = _signature(self.path)
+            if sig != self._file_sig:
+                self._pending = _Pending(_content(self.path), since=now, read_at=now)
+            return None
+        if now - pending.read_at < RELOAD_AGREE:
+            return None
+        content = _content(self.path)
+        if content != pending.content:  # still being written
+            self._pending = _Pending(content, since=now, read_at=now)
+            return None
+        pending.read_at = now
+        if pending.result is None:
+            pending.result = self._load()
+        result = pending.result
+        doubtful = isinstance(result, ConfigError) or self._ends_alerts(result)
+        if doubtful and now - pending.since < RELOAD_DOUBT:
+            return None
+        self._file_sig, self._pending = _signature(self.path), None
+        return self._adopt(result)
 
     def reload(self) -> None:
+        self._adopt(self._load())
+
+    def _load(self) -> Config | ConfigError:
+        try:
+            return config_mod.load(self.path, environ=self.environ)
+        except ConfigError as exc:
+            return exc
+
+    def _ends_alerts(self, cfg: Config | ConfigError) -> bool:
+        """Whether adopting ``cfg`` removes a rule or changes one's metric, op or scope."""
+        if isinstance(cfg, ConfigError):
+            return False
+        kept = {(r.name, r.metric, r.op, r.scope) for r in cfg.rules}
+        return any((r.name, r.metric, r.op, r.scope) not in kept for r in self.watcher.cfg.rules)
+
+    def _adopt(self, result: Config | ConfigError) -> None:
         self.sd.reloading()
         log.info("reloading %s", self.path)
-        try:
-            cfg = config_mod.load(self.path, environ=self.environ)
-        except ConfigError as exc:
+        if isinstance(result, ConfigError):
+            exc = result
             extra = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
             problem = exc.problems[0] + extra
             log.error("invalid rules file, keeping the last good rules: %s", problem)
             self.watcher.set_config_error(problem)
         else:
+            cfg = result
             old = self.watcher.cfg
             if cfg.exchange != old.exchange or cfg.state_dir != old.state_dir:
                 log.warning("changes to exchange or state_dir take effect on restart")
@@ -293,6 +325,24 @@ class Daemon:
                 since = time.strftime("%H:%M:%S", time.localtime(down[0]))
                 text += f"; stream down since {since}, polling only ({down[1]})"
         return text
+
+
+@dataclass
+class _Pending:
+    """A changed rules file being watched until it settles."""
+
+    content: bytes | None
+    since: float  # when this content was first read
+    read_at: float  # when it was last read
+    result: Config | ConfigError | None = None  # parsed once the reads agree
+
+
+def _content(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(MAX_BYTES + 1)
+    except OSError:
+        return None
 
 
 def _signature(path: str) -> tuple | None:
