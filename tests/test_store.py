@@ -156,15 +156,26 @@ def test_unwritable_dir_is_a_store_error(tmp_path):
         Store.open(str(blocker / "state"))
 
 
-def test_unreadable_alert_row_is_a_store_error(tmp_path):
+def test_unreadable_alert_row_is_a_store_error_naming_table_and_id(tmp_path):
     d = tmp_path / "s"
     Store.open(str(d)).close()
     conn = sqlite3.connect(d / FILENAME)
     conn.execute("INSERT INTO alerts (key, data) VALUES ('k', 'not json')")
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match="unreadable alert state"):
-        Store.open(str(d))
+    shown = Store.open(str(d), quarantine=False)  # status: reported, left in place
+    assert shown.load_state() == {}
+    assert [str(e) for e in shown.corrupt] == [
+        f"{d / FILENAME}: corrupt row in alerts (id k): data unreadable (JSONDecodeError)"
+    ]
+    assert isinstance(shown.corrupt[0], StoreError)
+    shown.close()
+    moved = Store.open(str(d))  # the daemon: set aside, once
+    assert moved.load_state() == {} and moved.quarantined() == 1
+    moved.close()
+    again = Store.open(str(d), quarantine=False)
+    assert again.corrupt == [] and again.quarantined() == 1
+    again.close()
 
 
 def test_unchanged_alerts_are_kept_and_changed_ones_rewritten(store):

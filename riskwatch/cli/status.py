@@ -10,6 +10,7 @@ Exit 0, also when nothing is stored yet.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -57,20 +58,25 @@ def report(state_dir: str, now: float) -> list[str]:
             "No firing alerts.",
             "No undelivered messages.",
         ]
-    store = Store.open(state_dir)
+    store = Store.open(state_dir, quarantine=False)  # the daemon's to move: only show them
     try:
         state = store.load_state()
         outbox = store.undelivered()
-        last = store.get_meta("last_success")
+        last = _finite(store.get_meta("last_success"))
         stream = store.get_meta("stream")
         answered = answering_lines(store, now)
+        corrupt = [str(e) for e in store.corrupt]
+        quarantined = store.quarantined()
     finally:
         store.close()
     lines = [f"state dir {state_dir}"]
-    if last:
-        lines.append(f"last successful poll: {_when(float(last))} ({_age(now - float(last))} ago)")
+    if last is not None:
+        lines.append(f"last successful poll: {_when(last)} ({_age(now - last)} ago)")
     if stream:
         lines.append(stream_line(stream, now))
+    lines += [f"unreadable: {text}" for text in corrupt]
+    if quarantined:
+        lines.append(f"{quarantined} corrupt row(s) set aside in the quarantine table")
     lines.append("")
     queued = {k for item in outbox for k in item.keys}
     lines += firing_table(state.values(), now, queued)
@@ -147,6 +153,14 @@ def table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
         "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
         for r in [head, *rows]
     ]
+
+
+def _finite(text: str | None) -> float | None:
+    try:
+        value = float(text) if text else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _when(ts: float) -> str:

@@ -8,6 +8,7 @@ and the sink differ. I/O is confined to the injected client, store and sink; the
 from __future__ import annotations
 
 import logging
+import math
 import time
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
@@ -287,7 +288,9 @@ def count_firing(state: Mapping[AlertKey, AlertState]) -> int:
 
 
 def _float(text: str | None) -> float | None:
+    """A stored figure; unreadable or not finite (a corrupt meta row) counts as none."""
     try:
-        return float(text) if text else None
+        value = float(text) if text else None
     except ValueError:
         return None
+    return value if value is not None and math.isfinite(value) else None

@@ -17,17 +17,30 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import pathlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
 from typing import Any
 
 from riskwatch.errors import StoreError
-from riskwatch.model import AlertKey, AlertState, Message, NotifyType
+from riskwatch.model import AlertKey, AlertState, Message
 from riskwatch.store import answering, history
+from riskwatch.store.rows import (
+    OUTBOX_COLUMNS,
+    CorruptRow,
+    OutboxItem,
+    alert_row,
+    outbox_row,
+    state_from_json,
+    state_to_json,
+)
+
+__all__ = ["FILENAME", "MIGRATIONS", "OutboxItem", "Store", "state_from_json", "state_to_json"]
+log = logging.getLogger("riskwatch.store")
 
 FILENAME = "state.sqlite"
 
@@ -60,55 +73,18 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     history.MIGRATION,
     answering.MIGRATION,
+    # Rows that could not be read back are moved here, not deleted: a human may want them.
+    """
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        source TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        row TEXT NOT NULL,
+        problem TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    """,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxItem:
-    """One queued message for one URL (by its destination key)."""
-
-    id: int
-    dest_key: str
-    channel: str
-    title: str
-    body: str
-    created_at: float
-    attempts: int
-    next_attempt_at: float
-    last_error: str | None
-    keys: tuple[AlertKey, ...]
-    parts_sent: int  # parts of a split message already accepted (not resent on retry)
-    notify_type: NotifyType = "info"
-    sends: int = 0  # send attempts made so far (each retry within a cycle counts)
-
-
-# --------------------------------------------------------------------------- serialisation
-
-
-def _plain(value: Any) -> Any:
-    """Tuples become tagged lists so that reloading restores tuples exactly (JSON has none)."""
-    if isinstance(value, tuple):
-        return {"t": [_plain(v) for v in value]}
-    return value
-
-
-def _unplain(value: Any) -> Any:
-    if isinstance(value, dict) and set(value) == {"t"}:
-        return tuple(_unplain(v) for v in value["t"])
-    if isinstance(value, list):
-        return [_unplain(v) for v in value]
-    return value
-
-
-def state_to_json(state: AlertState) -> str:
-    return json.dumps({f.name: _plain(getattr(state, f.name)) for f in fields(AlertState)})
-
-
-def state_from_json(text: str) -> AlertState:
-    data = json.loads(text)
-    return AlertState(
-        **{f.name: _unplain(data[f.name]) for f in fields(AlertState) if f.name in data}
-    )
 
 
 def _key_json(key: AlertKey) -> str:
@@ -121,10 +97,20 @@ def _key_json(key: AlertKey) -> str:
 class Store:
     """Alert state + outbox + meta. Every sqlite3 error leaves as ``StoreError`` naming the file."""
 
-    def __init__(self, conn: sqlite3.Connection, path: str, *, readonly: bool = False) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: str,
+        *,
+        readonly: bool = False,
+        quarantine: bool = True,
+    ) -> None:
         self._conn = conn
         self.path = path
         self.readonly = readonly
+        # Corrupt rows: set aside (the daemon) or only reported (``status``, a dry run).
+        self.quarantine = quarantine and not readonly
+        self.corrupt: list[StoreError] = []
         self._lock = threading.RLock()
         # What the file holds, so a cycle serialises and writes only the alerts that changed.
         self._committed: dict[AlertKey, AlertState] = {}
@@ -132,9 +118,10 @@ class Store:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, state_dir: str, *, readonly: bool = False) -> Store:
+    def open(cls, state_dir: str, *, readonly: bool = False, quarantine: bool = True) -> Store:
         """Open (creating it 0700, the file 0600) the state dir's database, migrated.
-        ``readonly`` (``--dry-run``) opens an existing file without writing anything."""
+        ``readonly`` (``--dry-run``) opens an existing file without writing anything;
+        ``quarantine=False`` (``status``) reports corrupt rows in ``corrupt`` and moves none."""
         if readonly:
             return cls._open_readonly(state_dir)
         path = os.path.join(state_dir, FILENAME)
@@ -150,7 +137,7 @@ class Store:
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
         except sqlite3.Error as exc:
             raise StoreError(f"{path}: cannot open: {exc}") from exc
-        store = cls(conn, path)
+        store = cls(conn, path, quarantine=quarantine)
         with store._errors("open"):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
@@ -257,12 +244,49 @@ class Store:
         return self._committed.get(key)
 
     def _read_state(self) -> dict[AlertKey, AlertState]:
-        rows = self._read("read alert state", "SELECT data FROM alerts")
+        rows = self._read("read alert state", "SELECT key, data FROM alerts")
+        out: dict[AlertKey, AlertState] = {}
+        for key, data in rows:
+            try:
+                s = alert_row(key, data)
+            except CorruptRow as bad:
+                self._set_aside(bad, "key", key, (key, data))
+                continue
+            out[s.key] = s
+        return out
+
+    def _set_aside(self, bad: CorruptRow, column: str, value: object, row: object) -> None:
+        """A row that cannot be read: moved to ``quarantine`` with one warning (the daemon) or
+        remembered in ``corrupt`` for ``status`` to show. Never raised: one bad row must not
+        stop the others, nor the daemon."""
+        error = StoreError(f"{self.path}: {bad}")
+        if not self.quarantine:
+            if all(str(e) != str(error) for e in self.corrupt):
+                self.corrupt.append(error)
+            return
+        shown = json.dumps(row, default=repr)[:100_000]
+
+        def move(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO quarantine (source, source_id, row, problem, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (bad.table, bad.row_id, shown, bad.why, time.time()),
+            )
+            conn.execute(f"DELETE FROM {bad.table} WHERE {column} = ?", (value,))
+
         try:
-            states = [state_from_json(data) for (data,) in rows]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise StoreError(f"{self.path}: unreadable alert state ({exc})") from exc
-        return {s.key: s for s in states}
+            self._write("quarantine a corrupt row", move)
+        except StoreError as exc:  # the disk may be full: skip it this time, say so once
+            if all(str(e) != str(error) for e in self.corrupt):
+                self.corrupt.append(error)
+                log.warning("%s; could not move it aside (%s), skipping it", error, exc)
+            return
+        log.warning("%s; moved it to the quarantine table and went on", error)
+
+    def quarantined(self) -> int:
+        """How many rows were set aside as corrupt (``status`` says so)."""
+        ((n,),) = self._read("read quarantine", "SELECT COUNT(*) FROM quarantine")
+        return int(n)
 
     def commit_cycle(
         self,
@@ -328,25 +352,19 @@ class Store:
 
     # ------------------------------------------------------------------ outbox
 
-    _COLUMNS = (
-        "id, dest_key, channel, title, body, created_at, attempts, next_attempt_at, last_error,"
-        " keys, parts_sent, notify_type, sends"
-    )
-
-    @classmethod
-    def _item(cls, row: tuple[Any, ...]) -> OutboxItem:
-        """A row of ``_COLUMNS`` as an item, by column name (the columns are its fields)."""
-        item = dict(zip(cls._COLUMNS.replace(" ", "").split(","), row, strict=True))
-        item["keys"] = tuple(tuple(k) for k in json.loads(item["keys"]))
-        return OutboxItem(**item)
-
     def undelivered(self, dest_key: str | None = None) -> list[OutboxItem]:
-        """Queued messages in order (all, or one URL's)."""
+        """Queued messages in order (all, or one URL's); a corrupt row is set aside."""
         where, params = ("WHERE dest_key = ?", (dest_key,)) if dest_key else ("", ())
         rows = self._read(
-            "read outbox", f"SELECT {self._COLUMNS} FROM outbox {where} ORDER BY id", params
+            "read outbox", f"SELECT {OUTBOX_COLUMNS} FROM outbox {where} ORDER BY id", params
         )
-        return [self._item(r) for r in rows]
+        out: list[OutboxItem] = []
+        for r in rows:
+            try:
+                out.append(outbox_row(r))
+            except CorruptRow as bad:
+                self._set_aside(bad, "id", r[0], r)
+        return out
 
     def outbox_depth(self) -> int:
         """How many messages wait for delivery (a metric read every cycle: a COUNT, not rows)."""
