@@ -58,3 +58,26 @@ def _kind(value: object) -> str:
     return {list: "a list", dict: "a mapping", type(None): "nothing"}.get(
         type(value), type(value).__name__
     )
+
+
+SEND_TIMEOUT_OPTION = "send_timeout"
+
+
+def split_send_timeout(url: str) -> tuple[str, float | None]:
+    """A channel URL without riskwatch's own ``send_timeout=DURATION`` query option, and that
+    option's seconds (None when absent). Kept here, beside the duration syntax it uses, so the
+    config validates it and delivery applies it alike; ``ValueError`` for a bad value."""
+    base, sep, query = url.partition("?")
+    if not sep or SEND_TIMEOUT_OPTION not in query:
+        return url, None
+    kept: list[str] = []
+    seconds: float | None = None
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        if name != SEND_TIMEOUT_OPTION:
+            kept.append(pair)
+            continue
+        seconds = parse(value)
+        if seconds < 1:
+            raise ValueError(f"send_timeout={value} is shorter than 1s")
+    return (f"{base}?{'&'.join(kept)}" if kept else base), seconds

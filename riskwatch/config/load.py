@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from riskwatch import durations
 from riskwatch.config import answering
 from riskwatch.config import keys as K
 from riskwatch.config.reader import Reader, describe, join
@@ -340,6 +341,10 @@ class _Loader:
                 return None if url.strip().lower() in CONSOLE_URLS else f"is not one of {known}"
             if "://" not in url:
                 return "has no scheme (expected scheme://...; see the apprise documentation)"
+            try:
+                url, _ = durations.split_send_timeout(url)
+            except ValueError as exc:
+                return f"has a bad send_timeout option: {exc}"
             return self.url_check(url) if self.url_check else None
 
         return self.r.checked(src, path, check, secret=True)

@@ -57,12 +57,15 @@ def is_console(url: str) -> bool:
     return url.strip().lower() in CONSOLE_URLS
 
 
-def build_sender(url: str, out: TextIO | None = None) -> Sender:
+def build_sender(url: str, out: TextIO | None = None, *, read_timeout: float = 35.0) -> Sender:
+    """``read_timeout``: apprise's per-read timeout, set past the send deadline so that a slow
+    answer is judged by the deadline (uncertain, retried once), never by a read timeout that
+    apprise reports as an ordinary failure (retried at once: duplicates)."""
     if is_console(url):
         name = CONSOLE_URLS[url.strip().lower()]
         stream = (sys.stderr if name == "stderr" else sys.stdout) if out is None else out
         return ConsoleSender(stream, f"console://{name}" if name == "stderr" else "console://")
-    return AppriseSender(url)
+    return AppriseSender(url, read_timeout=read_timeout)
 
 
 def retry_after_in(text: str) -> float | None:
@@ -95,8 +98,9 @@ class ConsoleSender:
 class AppriseSender:
     """One URL's apprise object and plugin, built on first use and then reused."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_timeout: float = 35.0) -> None:
         self._url = url
+        self._read_timeout = read_timeout
         self._lock = threading.Lock()
         self._apprise: Any = None
         self._plugin: Any = None
@@ -113,6 +117,9 @@ class AppriseSender:
                         f"apprise does not understand the URL {_scheme(self._url)}://..."
                     )
                 plugin.retry = 0  # tenacity retries, not apprise (a ?retry= in the URL too)
+                plugin.socket_read_timeout = max(
+                    float(getattr(plugin, "socket_read_timeout", 0) or 0), self._read_timeout
+                )
                 _register_secrets(self._url, plugin.url(privacy=True))
                 obj = apprise.Apprise()
                 obj.add(plugin)

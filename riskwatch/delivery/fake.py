@@ -40,6 +40,8 @@ class _Answer:
     status: int = 200
     retry_after: str | None = None
     hang: float = 0.0  # seconds to wait before answering (bounded by Receiver.max_hang)
+    record_first: bool = False  # a slow service: the message is recorded, then the answer waits
+    trickle: float = 0.0  # record, then send the answer one byte every this many seconds
 
 
 class Receiver:
@@ -135,6 +137,20 @@ class Receiver:
         with self._lock:
             self._script.extend(_Answer(hang=min(seconds, self.max_hang)) for _ in range(times))
 
+    def slow(self, times: int = 1, seconds: float = 60.0) -> None:
+        """The next ``times`` requests are recorded (the message arrived), then answered only
+        after ``seconds`` (at most ``max_hang``): the client cannot know it was received."""
+        with self._lock:
+            self._script.extend(
+                _Answer(hang=min(seconds, self.max_hang), record_first=True) for _ in range(times)
+            )
+
+    def trickle(self, times: int = 1, every: float = 0.5) -> None:
+        """The next ``times`` requests are recorded, then answered one byte every ``every``
+        seconds (for at most ``max_hang``): no read ever times out, the answer never ends."""
+        with self._lock:
+            self._script.extend(_Answer(trickle=every, record_first=True) for _ in range(times))
+
     def fail_if(self, predicate: Callable[[str], bool] | None, *, status: int = 400) -> None:
         """Answer ``status`` to every request whose body (the raw JSON text) satisfies
         ``predicate``, before any scripted answer (a permanent error for one message's content,
@@ -182,21 +198,16 @@ class Receiver:
                 answer = rule[1]
             else:
                 answer = self._script.popleft() if self._script else self._default
+        if answer.record_first:
+            self._record(req, raw)
+        if answer.trickle:
+            return self._trickle(req, answer.trickle, released)
         if answer.hang:
             with self._lock:
                 self._lock.wait_for(lambda: self._released != released, answer.hang)
         # A hung request is never recorded: its client gave up, so it counts as lost.
         if answer.status == 200 and not answer.hang:
-            try:
-                data = json.loads(raw or b"{}")
-            except ValueError:
-                data = {"raw": raw.decode("utf-8", "replace")}
-            payload = data if isinstance(data, dict) else {}
-            title, body = str(payload.get("title", "")), str(payload.get("message", ""))
-            got = Received(req.path, title, body, payload, time.monotonic(), data)
-            with self._lock:
-                self._received.append(got)
-                self._lock.notify_all()
+            self._record(req, raw)
         try:
             req.send_response(answer.status)
             if answer.retry_after is not None:
@@ -207,3 +218,34 @@ class Receiver:
             req.wfile.write(b"{}")
         except OSError:
             pass  # the client gave up (timeout) while we hung
+
+    def _record(self, req: BaseHTTPRequestHandler, raw: bytes) -> None:
+        try:
+            data = json.loads(raw or b"{}")
+        except ValueError:
+            data = {"raw": raw.decode("utf-8", "replace")}
+        payload = data if isinstance(data, dict) else {}
+        title, body = str(payload.get("title", "")), str(payload.get("message", ""))
+        got = Received(req.path, title, body, payload, time.monotonic(), data)
+        with self._lock:
+            self._received.append(got)
+            self._lock.notify_all()
+
+    def _trickle(self, req: BaseHTTPRequestHandler, every: float, released: int) -> None:
+        body = b"{}" + b" " * 10_000
+        end = time.monotonic() + self.max_hang
+        try:
+            req.send_response(200)
+            req.send_header("Content-Type", "application/json")
+            req.send_header("Content-Length", str(len(body)))
+            req.end_headers()
+            for i in range(len(body)):
+                with self._lock:
+                    if self._lock.wait_for(lambda: self._released != released, every):
+                        break
+                if time.monotonic() > end:
+                    break
+                req.wfile.write(body[i : i + 1])
+                req.wfile.flush()
+        except OSError:
+            pass

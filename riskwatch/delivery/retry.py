@@ -16,11 +16,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
+from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from riskwatch import logs
 from riskwatch.delivery import outcomes
 from riskwatch.delivery.apprise_sender import Sender
+from riskwatch.delivery.deadline import SEND_TIMEOUT, Uncertain, bounded
 from riskwatch.delivery.telegram import with_buttons
 from riskwatch.errors import ConfigError, DeliveryError, RiskwatchError, StoreError
 from riskwatch.render.words import late_prefix, plural
@@ -44,7 +45,9 @@ class RetryPolicy:
     """Within a cycle: up to ``attempts`` sends within ``budget`` seconds, exponential waits
     from ``initial`` (jittered, at most ``max_wait``) or the service's retry-after. Across
     cycles: ``cross_initial`` doubling per failed cycle, capped at ``cap``; a retry-after that
-    does not fit the budget sets the next attempt time instead (and overrides the cap)."""
+    does not fit the budget sets the next attempt time instead (and overrides the cap). Each
+    send has ``send_timeout`` seconds in total (``deadline``); one that ran out is uncertain and
+    is not retried within the cycle."""
 
     attempts: int = 4
     budget: float = 10.0
@@ -53,6 +56,7 @@ class RetryPolicy:
     jitter: float = 0.5
     cross_initial: float = 5.0
     cap: float = 60.0
+    send_timeout: float = SEND_TIMEOUT
 
     def wait(self, attempt: int, retry_after: float | None, rand: Callable[[], float]) -> float:
         if retry_after is not None:
@@ -80,16 +84,23 @@ def send_with_retries(
     rand: Callable[[], float] = random.random,
     notify_type: str = "info",
     tried: list[int] | None = None,
+    timeout: float | None = None,
+    label: str = "send",
 ) -> int:
     """Send once, retrying a ``DeliveryError`` per ``policy``; return the attempts made.
-    Raises the last ``DeliveryError`` when the cycle's attempts or budget run out; ``tried``
-    (when given) counts every attempt, failed ones included, for ``status`` and the history."""
+    Raises the last ``DeliveryError`` when the cycle's attempts or budget run out, at once
+    ``Uncertain`` when a send got no answer within ``timeout`` (default the policy's, see
+    ``deadline``); ``tried`` (when given) counts every attempt, failed ones included, for
+    ``status`` and the history."""
     start = clock()
     count = tried if tried is not None else [0]
+    limit = policy.send_timeout if timeout is None else timeout
 
     def attempt() -> None:
         count[0] += 1
-        sender.send(title, body, notify_type)
+        bounded(
+            lambda: sender.send(title, body, notify_type), timeout=limit, stop=stop, label=label
+        )
 
     def wait(rs: RetryCallState) -> float:
         exc = rs.outcome.exception() if rs.outcome else None
@@ -108,7 +119,9 @@ def send_with_retries(
     retrying = Retrying(
         stop=give_up,
         wait=wait,
-        retry=retry_if_exception_type(DeliveryError),
+        retry=retry_if_exception(
+            lambda e: isinstance(e, DeliveryError) and not isinstance(e, Uncertain)
+        ),
         sleep=_returning_none(sleep),
         reraise=True,
     )
@@ -154,6 +167,7 @@ class Destination:
     url: str
     channels: tuple[str, ...]
     sender: Sender
+    send_timeout: float = SEND_TIMEOUT
 
     @property
     def label(self) -> str:
@@ -231,7 +245,8 @@ def deliver_pending(
         except (DeliveryError, ConfigError) as exc:
             result.error = logs.redact(str(exc))
             failure = (exc, result.error, tried[0])
-            wake.append(_mark_failed(store, item, failure, policy, clock, rand))
+            uncertain = item.uncertain + isinstance(exc, Uncertain)
+            wake.append(_mark_failed(store, item, failure, policy, clock, rand, uncertain))
             result.failed += 1
             if holds_back(item.attempts + 1) or result.failed > 1:
                 break
@@ -260,6 +275,7 @@ def _mark_failed(
     policy: RetryPolicy,
     clock: Clock,
     rand: Callable[[], float],
+    uncertain: int = 0,
 ) -> float:
     """Record a failed cycle (the error, its redacted text, the sends it made) and its
     backoff; return when the message is next due."""
@@ -275,6 +291,7 @@ def _mark_failed(
         error=error,
         sends=sends,
         outcome=outcomes.failed(item, now, item.sends + sends, error),
+        uncertain=uncertain,
     )
     log.warning(
         "channel %s: message not delivered (%s so far), next try in %.0f s%s: %s",
@@ -311,17 +328,29 @@ def _deliver_item(
     for i in range(item.parts_sent, len(parts)):
         title, body = parts[i]
         before = tried[0]
-        send_with_retries(
-            with_buttons(dest.sender, item.keys, last=i + 1 == len(parts)),
-            title,
-            late + body,
-            policy=policy,
-            clock=clock,
-            sleep=sleep,
-            stop=stop,
-            notify_type=item.notify_type,
-            tried=tried,
-        )
+        try:
+            send_with_retries(
+                with_buttons(dest.sender, item.keys, last=i + 1 == len(parts)),
+                title,
+                late + body,
+                policy=policy,
+                clock=clock,
+                sleep=sleep,
+                stop=stop,
+                notify_type=item.notify_type,
+                tried=tried,
+                timeout=dest.send_timeout,
+                label=f"channel {item.channel} {dest.sender.display()}",
+            )
+        except Uncertain:
+            if not item.uncertain:
+                raise  # retried once, after backoff
+            log.warning(
+                "channel %s: no answer again for message %d; it probably arrived (twice at"
+                " most), so it is not sent again",
+                item.channel,
+                item.id,
+            )
         sends += tried[0] - before
         last = i + 1 == len(parts)
         outcome = (

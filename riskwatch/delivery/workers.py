@@ -20,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from riskwatch import durations
 from riskwatch.delivery import telegram
 from riskwatch.delivery.alertmanager import AlertmanagerSender
 from riskwatch.delivery.apprise_sender import Sender, build_sender
+from riskwatch.delivery.deadline import SEND_TIMEOUT
 from riskwatch.delivery.retry import (
     Clock,
     Destination,
@@ -79,8 +81,10 @@ def destinations(
     out: TextIO | None = None,
     reuse: dict[str, Destination] | None = None,
     ids: telegram.Keyboard | None = None,
+    send_timeout: float = SEND_TIMEOUT,
 ) -> dict[str, Destination]:
-    """Destination key -> Destination (URL, the channels listing it, its cached sender)."""
+    """Destination key -> Destination (URL, the channels listing it, its cached sender, its
+    send deadline: the URL's own ``send_timeout=`` option, else ``send_timeout``)."""
     found: dict[str, Destination] = {}
     for ch in cfg.channels:
         for url in ch.urls:
@@ -90,8 +94,10 @@ def destinations(
                     found[key].channels += (ch.name,)
                 continue
             old = (reuse or {}).get(key)
-            sender = old.sender if old else _sender(url, cfg, out, ids)
-            found[key] = Destination(key, url, (ch.name,), sender)
+            plain, own = durations.split_send_timeout(url)  # validated at load
+            limit = own or send_timeout
+            sender = old.sender if old else _sender(plain, cfg, out, ids, limit)
+            found[key] = Destination(key, url, (ch.name,), sender, send_timeout=limit)
     if cfg.alertmanager is not None:
         timeout = cfg.alertmanager.timeout
         for url in cfg.alertmanager.urls:
@@ -99,14 +105,18 @@ def destinations(
             old = (reuse or {}).get(key)
             keep = old is not None and getattr(old.sender, "timeout", None) == timeout
             sender = old.sender if old and keep else AlertmanagerSender(url, timeout=timeout)
-            found[key] = Destination(key, url, (am.CHANNEL,), sender)
+            limit = max(send_timeout, timeout + 5)  # its own timeout governs, the deadline bounds
+            found[key] = Destination(key, url, (am.CHANNEL,), sender, send_timeout=limit)
     return found
 
 
-def _sender(url: str, cfg: Config, out: TextIO | None, ids: telegram.Keyboard | None) -> Sender:
-    """riskwatch's Telegram sender for the ``telegram:`` bot's URLs, apprise for the rest."""
+def _sender(
+    url: str, cfg: Config, out: TextIO | None, ids: telegram.Keyboard | None, limit: float
+) -> Sender:
+    """riskwatch's Telegram sender for the ``telegram:`` bot's URLs, apprise for the rest
+    (whose per-read timeout is set past the send deadline ``limit``: see ``deadline``)."""
     own = telegram.sender_for(url, cfg.telegram, ids or (lambda key: None))
-    return own if own is not None else build_sender(url, out)
+    return own if own is not None else build_sender(url, out, read_timeout=limit + 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +209,7 @@ class Deliverer:
         self.ttl = cfg.send_ttl
         self.late_after = cfg.late_after
         self.ids = telegram.store_ids(store, clock)
-        self.dests = destinations(cfg, out, ids=self.ids)
+        self.dests = destinations(cfg, out, ids=self.ids, send_timeout=self.policy.send_timeout)
         drop_orphans(store, set(self.dests), "is no longer in the config", clock())
 
     # ------------------------------------------------------------------ the daemon's calls
@@ -219,7 +229,13 @@ class Deliverer:
         with self._lock:
             self.ttl = cfg.send_ttl
             self.late_after = cfg.late_after
-            self.dests = destinations(cfg, self._out, reuse=self.dests, ids=self.ids)
+            self.dests = destinations(
+                cfg,
+                self._out,
+                reuse=self.dests,
+                ids=self.ids,
+                send_timeout=self.policy.send_timeout,
+            )
             for key in [k for k in self._workers if k not in self.dests]:
                 worker = self._workers.pop(key)
                 worker.retired = True

@@ -83,6 +83,7 @@ MIGRATIONS: tuple[str, ...] = (
         problem TEXT NOT NULL,
         at REAL NOT NULL
     );
+    ALTER TABLE outbox ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
     """,
 )
 
@@ -393,13 +394,16 @@ class Store:
         error: str,
         sends: int = 0,
         outcome: history.Record | None = None,
+        uncertain: int | None = None,
     ) -> None:
         """A failed delivery cycle (``attempts`` counts them; ``sends`` adds this cycle's send
-        attempts); ``outcome`` goes to the history in the same transaction."""
+        attempts; ``uncertain`` counts sends that may have arrived, None: unchanged);
+        ``outcome`` goes to the history in the same transaction."""
         sql = (
-            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, sends = sends + ?"
+            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, sends = sends + ?,"
+            " uncertain = COALESCE(?, uncertain)"
         )
-        args = (attempts, next_attempt_at, error, sends, item_id)
+        args = (attempts, next_attempt_at, error, sends, uncertain, item_id)
         self._write(
             "update outbox", lambda c: history.after(c, f"{sql} WHERE id = ?", args, outcome)
         )

@@ -44,6 +44,7 @@ class OutboxItem:
     parts_sent: int  # parts of a split message already accepted (not resent on retry)
     notify_type: NotifyType = "info"
     sends: int = 0  # send attempts made so far (each retry within a cycle counts)
+    uncertain: int = 0  # sends that got no answer in time (it may have arrived): retried once
 
 
 # --------------------------------------------------------------------------- alert state
@@ -126,20 +127,21 @@ def _state_problem(s: AlertState) -> str | None:
 
 OUTBOX_COLUMNS = (
     "id, dest_key, channel, title, body, created_at, attempts, next_attempt_at, last_error,"
-    " keys, parts_sent, notify_type, sends"
+    " keys, parts_sent, notify_type, sends, uncertain"
 )
 _NOTIFY_TYPES = ("info", "success", "warning", "failure")
 
 
 def outbox_row(row: tuple[Any, ...]) -> OutboxItem:
     """An ``outbox`` row (``OUTBOX_COLUMNS``) as an OutboxItem, or ``CorruptRow``."""
-    rid, dest, channel, title, body, created, attempts, due, error, keys, parts, kind, sends = row
+    rid, dest, channel, title, body, created, attempts, due, error, keys, parts, kind, sends = row[:13]
+    unsure = row[13]
     problem = None
     if not all(isinstance(v, str) for v in (dest, channel, title, body)):
         problem = "a text column is not text"
     elif not (_number(created) and _number(due)):
         problem = "created_at or next_attempt_at is not a number"
-    elif not all(isinstance(n, int) and n >= 0 for n in (attempts, parts, sends)):
+    elif not all(isinstance(n, int) and n >= 0 for n in (attempts, parts, sends, unsure)):
         problem = "attempts, parts_sent or sends is not a count"
     elif kind not in _NOTIFY_TYPES:
         problem = "notify_type is unknown"
@@ -170,4 +172,5 @@ def outbox_row(row: tuple[Any, ...]) -> OutboxItem:
         parts_sent=parts,
         notify_type=kind,
         sends=sends,
+        uncertain=unsure,
     )
