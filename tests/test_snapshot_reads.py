@@ -31,13 +31,24 @@ def test_a_failed_accounts_call_leaves_accounts_unread(fx) -> None:
     assert snap.accounts == () and snap.accounts_fetched == frozenset()
 
 
-def test_a_skipped_row_leaves_its_product_type_unable_to_close(fx) -> None:
+def test_a_skipped_row_holds_only_its_own_symbol(fx) -> None:
     fx.inject(
         "raw",
         path="/api/v2/mix/position/all-position",
         body=b'{"code":"00000","msg":"success","requestTime":1,"data":[{"symbol":"ETHUSDT"}]}',
     )
     snap = client(fx).fetch_snapshot()  # read, not unreachable: one warning, no positions
+    assert snap.positions == () and len(snap.warnings) == 1
+    assert snap.fetched == {PT} and snap.held == {(PT, "ETHUSDT")}
+
+
+def test_a_skipped_row_without_a_readable_symbol_holds_its_product_type(fx) -> None:
+    fx.inject(
+        "raw",
+        path="/api/v2/mix/position/all-position",
+        body=b'{"code":"00000","msg":"success","requestTime":1,"data":[{"symbol":7}]}',
+    )
+    snap = client(fx).fetch_snapshot()
     assert snap.positions == () and len(snap.warnings) == 1
     assert snap.fetched == frozenset()
 

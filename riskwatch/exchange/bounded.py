@@ -16,6 +16,7 @@ How:
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import zlib
@@ -81,10 +82,9 @@ def _kill(conn: Any) -> None:
     sock = getattr(conn, "sock", None)
     if sock is None:
         return
-    try:  # the plain socket's shutdown: an SSL socket's would tear down its state under a reader
+    # the plain socket's shutdown: an SSL socket's would tear down its state under a reader
+    with contextlib.suppress(OSError):
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
-    except OSError:
-        pass
 
 
 def _watched(base: type) -> type:

@@ -114,6 +114,9 @@ class Watcher:
 
     # ------------------------------------------------------------------ the cycle
     def cycle(self) -> Outcome:
+        check = getattr(self.clock, "check", None)  # a SteadyClock watches for clock steps
+        if check is not None:
+            check()
         started, t0 = self.clock(), self.monotonic()
         snapshot, error = self._fetch(started)
         decided: list[Event] = []

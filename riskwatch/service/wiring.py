@@ -23,6 +23,7 @@ from riskwatch.exchange.credentials import Credentials
 from riskwatch.exchange.stream import Timing
 from riskwatch.model import Config
 from riskwatch.render import alertmanager as am
+from riskwatch.service.clock import SteadyClock
 from riskwatch.service.cycle import Outcome, Watcher
 from riskwatch.service.daemon import Hooks
 from riskwatch.service.feed import StreamFeed
@@ -57,16 +58,18 @@ def wire(
     environ: Mapping[str, str] | None = None,
     out: TextIO | None = None,
     stop: threading.Event | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: Callable[[], float] | None = None,
     rate_limit: bool = True,
     stream_timing: Timing | None = None,
 ) -> Wired:
-    """Open the state dir, build the exchange client and the delivery for ``cfg``.
+    """Open the state dir, build the exchange client and the delivery for ``cfg``. ``clock``
+    (default a ``SteadyClock``) times every duration: for, repeat, backoff, stale, send_ttl.
     ``rate_limit=False`` is for benchmarks only (DESIGN 8): a cycle is timed, not Bitget's
     allowance. ``stream_timing`` is for tests: shorter
     heartbeats and reconnects than Bitget's."""
     env = os.environ if environ is None else environ
     stop = stop or threading.Event()
+    clock = clock or SteadyClock()
     creds = credentials.load(env)
     store = _open_store(cfg, dry_run)
     remembered = store.get_meta("account_mode") if store else None

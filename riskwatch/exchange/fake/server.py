@@ -284,9 +284,7 @@ class FakeBitget(fake_fills.FillsMixin):
         docstring) ``count`` times (None: until cleared). ``raw`` sends ``body`` as is."""
         ra = None if retry_after is None else str(retry_after)
         with self._lock:
-            self._faults.append(
-                Fault(kind, path, count, ra, status, code, seconds, body, headers)
-            )
+            self._faults.append(Fault(kind, path, count, ra, status, code, seconds, body, headers))
 
     def clear_faults(self) -> None:
         with self._lock:

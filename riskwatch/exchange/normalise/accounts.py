@@ -91,7 +91,7 @@ def accounts(
     seen: set[str] = set()
     for r in rows:
         coin = r.get("marginCoin") if isinstance(r, Mapping) else None
-        if not isinstance(coin, str) or not coin or len(coin) > MAX_SYMBOL or not coin.isprintable():
+        if not (isinstance(coin, str) and coin and len(coin) <= MAX_SYMBOL and coin.isprintable()):
             text = f"{endpoint}: skipped an account row: marginCoin is missing or not valid"
             if text not in warnings:
                 warnings.append(RowWarning(text, ALL))

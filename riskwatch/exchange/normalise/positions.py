@@ -18,13 +18,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping
-from operator import attrgetter
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from riskwatch.errors import TransientError
-from riskwatch.exchange.normalise.numbers import ROW_ERRORS as _ROW_ERRORS
 from riskwatch.exchange.normalise.numbers import BIG as _BIG
+from riskwatch.exchange.normalise.numbers import ROW_ERRORS as _ROW_ERRORS
 from riskwatch.exchange.normalise.numbers import ZERO as _ZERO
 from riskwatch.exchange.normalise.numbers import D as _D
 from riskwatch.exchange.normalise.numbers import cached as _cached
@@ -172,9 +172,11 @@ def _v2(r: Row, pt: str) -> Position | None:
     _s15(p, be)
     # One finiteness check for the inlined optional fields (a NaN or an infinity in any of
     # them: the row is bad). Their sum is finite exactly when each is (magnitudes < 1e16).
-    if not -_BIG8 < (avg or _ZERO) + (margin or _ZERO) + (upl or _ZERO) + (ratio or _ZERO) + (
-        be or _ZERO
-    ) < _BIG8:
+    if (
+        not -_BIG8
+        < (avg or _ZERO) + (margin or _ZERO) + (upl or _ZERO) + (ratio or _ZERO) + (be or _ZERO)
+        < _BIG8
+    ):
         raise _Bad
     for setter, default in _EXTRA:
         setter(p, default)
