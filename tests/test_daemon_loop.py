@@ -113,7 +113,10 @@ def test_a_failed_cycle_is_retried_at_the_next_tick(caplog):
     d = make_daemon(watcher, clock, cycles=3)
     d.loop()
     assert len(watcher.started) == 3 and d.failed is None
-    assert "cycle failed, state kept as it was; retrying: state.sqlite: database" in caplog.text
+    assert (
+        "state dir full or unwritable: alerts held, nothing lost yet: state.sqlite: database"
+        in caplog.text
+    )
 
 
 def test_an_internal_error_stops_the_loop_for_a_restart(caplog):

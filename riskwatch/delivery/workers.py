@@ -16,7 +16,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -34,7 +34,9 @@ from riskwatch.delivery.retry import (
     Unrecorded,
     deliver_pending,
     drop_orphans,
+    send_with_retries,
 )
+from riskwatch.errors import RiskwatchError
 from riskwatch.model import Config
 from riskwatch.render import alertmanager as am
 from riskwatch.store.db import Store
@@ -264,6 +266,36 @@ class Deliverer:
         for t in threads:
             t.join(max(0.0, deadline - time.monotonic()))
         return DeliveryReport(tuple(self._report(d, results.get(d.key)) for d in chosen))
+
+    def notice(self, channels: Sequence[str], title: str, body: str) -> None:
+        """Send ``title``/``body`` straight to the URLs of ``channels``, bypassing the outbox
+        (for when the outbox itself cannot be written): each URL in its own thread, with the
+        usual retries and deadline, nothing recorded; a failure is logged."""
+        with self._lock:
+            chosen = [d for d in self.dests.values() if set(d.channels) & set(channels)]
+        for dest in chosen:
+            threading.Thread(
+                target=self._notice_one,
+                args=(dest, title, body),
+                name=f"riskwatch-notice-{dest.label}",
+                daemon=True,
+            ).start()
+
+    def _notice_one(self, dest: Destination, title: str, body: str) -> None:
+        try:
+            send_with_retries(
+                dest.sender,
+                title,
+                body,
+                policy=self.policy,
+                clock=time.monotonic,
+                sleep=self.sleep,
+                stop=self.stop,
+                timeout=dest.send_timeout,
+                label=f"channel {dest.label} {dest.sender.display()}",
+            )
+        except RiskwatchError as exc:
+            log.warning("channel %s: a direct notice was not delivered: %s", dest.label, exc)
 
     def close(self, timeout: float = 3.0) -> None:
         """Stop the workers, waiting up to ``timeout`` for sends in flight: one accepted after

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from riskwatch.config import load as config_mod
 from riskwatch.config.source import MAX_BYTES
-from riskwatch.errors import ConfigError, RiskwatchError
+from riskwatch.errors import ConfigError, RiskwatchError, StoreError
 from riskwatch.model import Config
 from riskwatch.render.words import plural
 from riskwatch.service.cycle import Outcome, Watcher, count_firing
@@ -30,7 +30,8 @@ log = logging.getLogger("riskwatch.daemon")
 MAX_BACKOFF = 300.0  # longest wait between polls, whatever the exchange says
 RELOAD_AGREE = 1.0  # a changed rules file is read twice this far apart; the reads must agree
 RELOAD_DOUBT = 5.0  # ...and stand this long before an error or an alert-ending result counts
-SHUTDOWN_GRACE = 4.0
+SHUTDOWN_GRACE = 4.5  # SIGTERM to exit, at most (systemd's default stop timeout is 90 s)
+LOOP_GRACE = 3.0  # of which the loop may take this long to finish a cycle
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Hooks:
     reconfigure: Callable[[Config], None] = lambda cfg: None
     exported: Callable[[Outcome, Watcher], None] = lambda outcome, watcher: None
     pinged: Callable[[Outcome], None] = lambda outcome: None  # heartbeat_url
+    # the state dir cannot be written (the text), or can again (None): tell a human directly
+    store_trouble: Callable[[str | None], None] = lambda problem: None
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -80,6 +83,7 @@ class Daemon:
         self.failed: Exception | None = None
         self._ready_sent = False
         self._last: Outcome | None = None
+        self.store_problem: str | None = None  # while the state dir cannot be written
 
     # ------------------------------------------------------------------ process level
     def run(self) -> int:
@@ -99,17 +103,28 @@ class Daemon:
             if not self.stop.is_set() and self.failed is None:  # the loop died some other way
                 self.failed = RuntimeError("the watch loop ended unexpectedly")
         finally:
-            self.stop.set()
+            self.stop.set()  # also the delivery's: in-flight sends are abandoned soon
             self.sd.stopping()
-            loop.join(SHUTDOWN_GRACE)
+            deadline = time.monotonic() + SHUTDOWN_GRACE
+            loop.join(LOOP_GRACE)
             if loop.is_alive():
                 log.warning("stopping in the middle of a cycle; it will be redone at start")
             else:
-                self.hooks.close()
+                self._close(deadline)
             for sig, h in previous.items():
                 signal.signal(sig, h)
         log.info("stopped")
         return 1 if self.failed is not None else 0
+
+    def _close(self, deadline: float) -> None:
+        """Run the closers (delivery, store, ...) in a thread, for at most what is left of the
+        shutdown grace: a send that will not end must not keep the process alive."""
+
+        closing = threading.Thread(target=self.hooks.close, name="riskwatch-close", daemon=True)
+        closing.start()
+        closing.join(max(0.0, deadline - time.monotonic()))
+        if closing.is_alive():
+            log.warning("stopping before delivery finished; the outbox keeps what was not sent")
 
     # ------------------------------------------------------------------ the loop
     def loop(self) -> None:
@@ -127,7 +142,10 @@ class Daemon:
             if now >= next_at:
                 try:
                     outcome = self.one_cycle()
-                except RiskwatchError as exc:  # e.g. the disk is full: nothing was committed
+                except StoreError as exc:  # e.g. the disk is full: nothing was committed
+                    self._store_failed(exc)
+                    outcome = None
+                except RiskwatchError as exc:
                     log.error("cycle failed, state kept as it was; retrying: %s", exc)
                     outcome = None
                 except Exception as exc:  # a bug: exit non-zero, systemd restarts us
@@ -185,6 +203,8 @@ class Daemon:
         outcome = self.watcher.cycle()
         if self.feed is not None:
             self.feed.observe(outcome.snapshot)
+        if self.store_problem is not None:
+            self._store_recovered()
         self._last = outcome
         self.hooks.delivered(outcome)
         self.hooks.exported(outcome, self.watcher)
@@ -193,6 +213,24 @@ class Daemon:
         if self._ready_sent:
             self.sd.status(self.status_line(outcome))
         return outcome
+
+    def _store_failed(self, exc: StoreError) -> None:
+        """The cycle could not be committed (disk full, state dir unwritable): nothing was
+        lost (the alert state did not advance, so the next good cycle says it all), but alerts
+        are held. Said once, in the log, in STATUS= and to defaults.channels directly."""
+        if self.store_problem is None:
+            self.store_problem = str(exc)
+            log.error("state dir full or unwritable: alerts held, nothing lost yet: %s", exc)
+            self.hooks.store_trouble(self.store_problem)
+        else:
+            log.debug("state dir still unwritable: %s", exc)
+        if self._ready_sent:
+            self.sd.status(self.status_line(None))
+
+    def _store_recovered(self) -> None:
+        log.info("state dir writable again: alerts resume")
+        self.store_problem = None
+        self.hooks.store_trouble(None)
 
     def _ready_once(self) -> None:
         """READY follows the first poll attempt, whatever its outcome (DESIGN 8): a first cycle
@@ -324,6 +362,8 @@ class Daemon:
             else:
                 since = time.strftime("%H:%M:%S", time.localtime(down[0]))
                 text += f"; stream down since {since}, polling only ({down[1]})"
+        if self.store_problem is not None:
+            text += "; state dir full: alerts held, nothing lost yet"
         return text
 
 

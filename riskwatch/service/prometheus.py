@@ -38,6 +38,14 @@ class _Published:
             self._state = state
 
     def collect(self) -> Iterator[object]:
+        """The series; never raises (a scrape must never print a traceback): a value that
+        cannot be computed is left out, and a failure ends the scrape's families early."""
+        try:
+            yield from self._collect()
+        except Exception as exc:  # the edge: one line, the rest of the registry still served
+            log.warning("metrics scrape incomplete: %s: %s", type(exc).__name__, exc)
+
+    def _collect(self) -> Iterator[object]:
         from prometheus_client.core import GaugeMetricFamily
 
         with self._lock:
@@ -49,7 +57,10 @@ class _Published:
         )
         for p in snapshot.positions if snapshot else ():
             for name, metric in BY_SCOPE["position"].items():
-                value = metric.fn(p)
+                try:
+                    value = metric.fn(p)
+                except (ArithmeticError, ValueError, TypeError):
+                    continue  # an undefined value is no series, like None
                 if value is not None:
                     values.add_metric([p.product_type, p.symbol, p.side, name], value)
         yield values
@@ -123,6 +134,9 @@ class Exporter:
             )
         except (OSError, ValueError) as exc:
             raise ConfigError(f"metrics.listen {listen}: cannot listen: {exc}") from exc
+        # socketserver prints a traceback for a request that failed (a scraper that hung up):
+        # one debug line instead.
+        self._server.handle_error = _quiet_error  # type: ignore[method-assign]
         log.info("Prometheus metrics on http://%s/metrics", listen)
 
     def update(self, outcome: Outcome, watcher: Watcher) -> None:
@@ -144,3 +158,10 @@ class Exporter:
 
     def close(self) -> None:
         self._server.shutdown()
+
+
+def _quiet_error(request: object, client_address: object) -> None:
+    import sys
+
+    exc = sys.exc_info()[1]
+    log.debug("metrics request from %s failed: %s", client_address, type(exc).__name__)

@@ -108,6 +108,7 @@ def wire(
         deliverer = notify.Deliverer(cfg, store, stop=stop, clock=clock, out=out)
         hooks.delivered = lambda outcome: deliverer.kick()
         hooks.reconfigure = deliverer.reconfigure
+        hooks.store_trouble = lambda problem: _tell_store_trouble(deliverer, watcher, problem)
         hooks.closers.append(deliverer.close)
     bot = _bot(cfg, watcher, store, stop, clock) if not dry_run and store is not None else None
     if bot is not None:
@@ -190,6 +191,22 @@ def _console_routes(cfg: Config) -> dict[str, list[str]]:
     if cfg.alertmanager is not None:
         out[am.ROUTE] = [am.ROUTE]
     return out
+
+
+STORE_FULL = "state dir full: alerts held, nothing lost yet"
+
+
+def _tell_store_trouble(deliverer, watcher: Watcher, problem: str | None) -> None:
+    """Straight to defaults.channels, past the outbox (writing it is what fails)."""
+    channels = watcher.cfg.defaults.channels
+    if problem is not None:
+        deliverer.notice(channels, f"riskwatch: {STORE_FULL}", f"{STORE_FULL}: {problem}")
+    else:
+        deliverer.notice(
+            channels,
+            "riskwatch: state dir writable again",
+            "state dir writable again: alerts resume with the next cycle",
+        )
 
 
 def _open_store(cfg: Config, dry_run: bool) -> Store | None:
