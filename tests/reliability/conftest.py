@@ -28,6 +28,7 @@ class Row:
     delivered: int = 0
     lost: int = 0
     duplicated: int = 0
+    leaked: int = 0  # secrets found where they must not be (always 0: tests assert it)
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Ledger:
         delivered: int = 0,
         lost: int = 0,
         duplicated: int = 0,
+        leaked: int = 0,
     ) -> None:
         with self.lock:
             row = self.rows.setdefault(category, Row())
@@ -54,27 +56,29 @@ class Ledger:
             row.delivered += delivered
             row.lost += lost
             row.duplicated += duplicated
+            row.leaked += leaked
 
     def lines(self) -> list[str]:
         head = (
             f"{'category':<10} {'faults':>7} {'expected':>9} {'delivered':>10} {'lost':>5} "
-            f"{'dup':>5}"
+            f"{'dup':>5} {'leaked':>7}"
         )
         out = [head]
         total = Row()
         for name in sorted(self.rows):
             r = self.rows[name]
-            out.append(
-                f"{name:<10} {r.faults:>7} {r.expected:>9} {r.delivered:>10} {r.lost:>5} "
-                f"{r.duplicated:>5}"
-            )
-            for attr in ("faults", "expected", "delivered", "lost", "duplicated"):
+            out.append(_line(name, r))
+            for attr in ("faults", "expected", "delivered", "lost", "duplicated", "leaked"):
                 setattr(total, attr, getattr(total, attr) + getattr(r, attr))
-        out.append(
-            f"{'total':<10} {total.faults:>7} {total.expected:>9} {total.delivered:>10} "
-            f"{total.lost:>5} {total.duplicated:>5}"
-        )
+        out.append(_line("total", total))
         return out
+
+
+def _line(name: str, r: Row) -> str:
+    return (
+        f"{name:<10} {r.faults:>7} {r.expected:>9} {r.delivered:>10} {r.lost:>5} "
+        f"{r.duplicated:>5} {r.leaked:>7}"
+    )
 
 
 LEDGER = Ledger()
@@ -98,6 +102,15 @@ def secrets() -> tuple[str, ...]:
     from riskwatch.exchange.fake.server import FakeBitget
 
     return (FakeBitget.API_KEY, FakeBitget.API_SECRET, FakeBitget.PASSPHRASE, CHANNEL_TOKEN)
+
+
+def leaks(blobs: Iterable[bytes | str], extra: Iterable[str] = ()) -> int:
+    """How many (blob, secret) pairs show a secret (the ledger's "leaked" column)."""
+    found = 0
+    for blob in blobs:
+        data = blob.encode() if isinstance(blob, str) else blob
+        found += sum(1 for s in (*secrets(), *extra) if s.encode() in data)
+    return found
 
 
 def assert_no_secrets(blobs: Iterable[bytes | str], where: str = "output") -> None:
