@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 
 from riskwatch.cli import main as cli
@@ -33,7 +35,22 @@ def run(args: argparse.Namespace) -> int:
         log.info("feed: stream: WebSocket marks between polls, REST stays the source of truth")
     if wired.bot is not None:
         wired.bot.start()  # the Telegram buttons and commands (DESIGN 12)
-    return Daemon(args.config, wired.watcher, wired.hooks, stop=wired.stop, feed=wired.feed).run()
+    daemon = Daemon(args.config, wired.watcher, wired.hooks, stop=wired.stop, feed=wired.feed)
+    code = daemon.run()
+    exit_now(code)
+    return code  # not reached
+
+
+def exit_now(code: int) -> None:
+    """End the process now that the daemon has stopped cleanly (state committed, store
+    closed). A send abandoned at shutdown may still sit in a library's worker thread (apprise
+    runs sends in a thread pool, which the interpreter joins at exit): waiting for it would
+    let a stalled service hold SIGTERM for as long as it trickles."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def once(wired) -> int:

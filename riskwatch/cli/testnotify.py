@@ -71,6 +71,8 @@ def test_channels(
                 clock=time.monotonic,
                 sleep=stop.wait,
                 stop=stop,
+                timeout=dest.send_timeout,
+                label=f"channel {dest.label} {dest.sender.display()}",
             )
             verdict = f"ok ({plural(attempts, 'attempt')})"
             if to_am and cfg.alertmanager is not None:

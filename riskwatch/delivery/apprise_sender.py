@@ -121,7 +121,7 @@ class AppriseSender:
                     float(getattr(plugin, "socket_read_timeout", 0) or 0), self._read_timeout
                 )
                 _register_secrets(self._url, plugin.url(privacy=True))
-                obj = apprise.Apprise()
+                obj = apprise.Apprise(asset=plugin.asset)
                 obj.add(plugin)
                 self._plugin, self._apprise = plugin, obj
             return self._apprise, self._plugin
@@ -178,9 +178,13 @@ def instantiate(url: str) -> Any:
     apprise logs a URL it rejects in full, token included, so it is kept quiet meanwhile."""
     import apprise  # only here: building the first plugin loads every plugin
 
+    # Sequential: apprise's own thread pool would be joined at interpreter exit, so a stalled
+    # send there would keep the process alive long after SIGTERM (riskwatch bounds the send in
+    # its own thread instead: delivery.deadline).
+    asset = apprise.AppriseAsset(async_mode=False)
     try:
         with _apprise_silenced():
-            return apprise.Apprise.instantiate(url)
+            return apprise.Apprise.instantiate(url, asset=asset)
     except Exception:  # the edge: apprise may raise on odd input; that means "not usable"
         return None
 
