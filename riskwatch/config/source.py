@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import yaml
 import yaml.reader
@@ -36,7 +35,7 @@ _FLOAT = "tag:yaml.org,2002:float"
 class _Loader(yaml.SafeLoader):
     """SafeLoader without sexagesimal ints and floats, and without resolving long scalars."""
 
-    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {
+    yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's own class attribute, replaced
         ch: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]
         for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
     }

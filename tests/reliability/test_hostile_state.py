@@ -23,7 +23,6 @@ from riskwatch.errors import ConfigError, CredentialsError
 from riskwatch.exchange import credentials
 from riskwatch.exchange.fake.server import FakeBitget
 from riskwatch.model import Channel, Config, Health, Message, Position, Snapshot
-from riskwatch.service.clock import SteadyClock
 from riskwatch.service.daemon import Daemon, Hooks
 from riskwatch.store.db import FILENAME, Store
 
@@ -46,6 +45,8 @@ class Wall:
 def test_wall_clock_steps_leave_every_duration_alone(tmp_path, caplog, ledger) -> None:
     """Defect 7: back 1 h held a retry (and all behind it) for an hour; forward 7 h dropped a
     fresh message as older than send_ttl. Durations now run on the monotonic clock."""
+    from riskwatch.service.clock import SteadyClock
+
     w = Wall()
     clock = SteadyClock(wall=lambda: w.wall, monotonic=lambda: w.mono)
     with Receiver() as rx:
@@ -81,6 +82,8 @@ def test_wall_clock_steps_leave_every_duration_alone(tmp_path, caplog, ledger) -
 
 
 def test_the_daemon_wiring_times_durations_on_the_steady_clock(tmp_path) -> None:
+    from riskwatch.service.clock import SteadyClock
+
     with FakeBitget() as fx, Receiver() as rx:
         rig = Rig(tmp_path, fx, rx)
         try:
@@ -266,10 +269,10 @@ def test_a_metrics_scrape_never_prints_a_traceback(tmp_path, capfd, ledger) -> N
     pytest.importorskip("prometheus_client")
     from riskwatch.service.prometheus import Exporter
 
-    # A zero mark (normalisation refuses one; the exporter must not rely on that): the gap to
-    # liquidation divides by it.
-    bad = Position("USDT-FUTURES", "BTCUSDT", "long", "USDT", Decimal(1), Decimal(0),
-                   Decimal(90), Decimal(3))  # fmt: skip
+    # Numbers normalisation now refuses (the exporter must not rely on that): notional,
+    # total * mark, overflows Decimal.
+    big = Decimal("9e999990")
+    bad = Position("USDT-FUTURES", "BTCUSDT", "long", "USDT", big, big, Decimal(90), Decimal(3))
     snap = Snapshot(taken_at=1.0, positions=(bad,))
     exporter = Exporter("127.0.0.1:0")
     try:
