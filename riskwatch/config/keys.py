@@ -68,7 +68,7 @@ EXCHANGE: tuple[Key, ...] = (
     Key("demo", "bool", "demo-trading key (sends the paptrading header)", False),
     Key("poll_interval", "duration", "time between polls (at least 1s)", "10s"),
     Key("stale_after", "duration", "no successful poll for this long fires riskwatch-stale", "2m"),
-    Key("timeout", "duration", "HTTP timeout per request", "10s"),
+    Key("timeout", "duration", "total time of one HTTP request, connect to last byte", "10s"),
     Key(
         "feed",
         "enum",
