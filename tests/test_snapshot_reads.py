@@ -39,7 +39,7 @@ def test_a_skipped_row_holds_only_its_own_symbol(fx) -> None:
     )
     snap = client(fx).fetch_snapshot()  # read, not unreachable: one warning, no positions
     assert snap.positions == () and len(snap.warnings) == 1
-    assert snap.fetched == {PT} and snap.held == {(PT, "ETHUSDT")}
+    assert snap.fetched == {PT} and snap.unreadable == {(PT, "ETHUSDT")}
 
 
 def test_a_skipped_row_without_a_readable_symbol_holds_its_product_type(fx) -> None:

@@ -22,7 +22,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
 
 from riskwatch.errors import AuthError, ExchangeError, Unreachable
@@ -30,12 +30,13 @@ from riskwatch.exchange import accountmode, codes
 from riskwatch.exchange import fills as fill_reads
 from riskwatch.exchange.normalise import accounts as normalise_accounts
 from riskwatch.exchange.normalise import positions as normalise
+from riskwatch.exchange.partial import Partial as _Partial
+from riskwatch.exchange.partial import RowLog
 from riskwatch.exchange.transport import Transport
 from riskwatch.model import (
     UNIFIED,
     V1_PRODUCT_TYPES,
     V3_CATEGORIES,
-    Account,
     AccountMode,
     ExchangeSettings,
     Fill,
@@ -46,29 +47,6 @@ from riskwatch.model import (
 log = logging.getLogger("riskwatch.exchange")
 ADL_EVERY = 30.0  # seconds between ADL rank reads (DESIGN section 10)
 V1_NAMES = {canonical: v1 for v1, canonical in V1_PRODUCT_TYPES.items()}
-
-
-@dataclass
-class _Partial:
-    positions: list[Position] = field(default_factory=list)
-    accounts: list[Account] = field(default_factory=list)
-    read: set[str] = field(default_factory=set)  # product types whose positions were read
-    warnings: list[str] = field(default_factory=list)
-    errors: list[ExchangeError] = field(default_factory=list)
-    whole: set[str] = field(default_factory=set)  # ... read with no unreadable row
-    accounts_read: set[str] = field(default_factory=set)
-    request_times: list[float] = field(default_factory=list)  # positions replies, seconds
-    unreadable: set[tuple[str, str]] = field(default_factory=set)  # (product type, symbol)
-
-    def attempt(self, what: Callable[[], None]) -> None:
-        """Run one endpoint's fetch; a refusal propagates, any other failure is remembered."""
-        try:
-            what()
-        except AuthError:
-            raise
-        except ExchangeError as exc:
-            log.warning("%s", exc)
-            self.errors.append(exc)
 
 
 class Adapter:
@@ -84,17 +62,7 @@ class Adapter:
     def __init__(self, transport: Transport, settings: ExchangeSettings) -> None:
         self.t = transport
         self.s = settings
-        self._said: dict[tuple[str, str], set[str]] = {}
-
-    def _say(self, where: tuple[str, str], warnings: list[str]) -> set[str]:
-        """Log each row warning once while it lasts (one line per distinct bad row, not one per
-        poll); return what the rows hold back from closing (``normalise.ALL``: everything)."""
-        before = self._said.get(where, set())
-        for w in warnings:
-            if w not in before:
-                log.warning("%s", w)
-        self._said[where] = set(warnings)
-        return {h for w in warnings if (h := getattr(w, "hold", normalise.ALL)) is not None}
+        self._say = RowLog()
 
     def wire_product_type(self, pt: str) -> str:
         return pt

@@ -26,20 +26,17 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
-import math
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from itertools import accumulate
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from riskwatch.errors import ExchangeError, RiskwatchError, TransientError, Unreachable
-from riskwatch.exchange import bounded, codes, signing
+from riskwatch.exchange import bounded, codes, replies, signing
 from riskwatch.exchange.credentials import Credentials
 from riskwatch.exchange.ratelimit import RateLimiter
 from riskwatch.model import ExchangeSettings
@@ -51,13 +48,6 @@ Sleep = Callable[[float], object]
 FALLBACK_HOLD = 300.0  # seconds on the fallback host before trying the primary again
 MIN_BUDGET = 5.0
 MAX_BACKOFF = 2.0
-MAX_JSON_DEPTH = 32  # Bitget nests 4 deep; a deeper reply is hostile or broken
-MAX_CLOCK_GAP = 3600.0  # seconds: a server time further from ours is not believed
-# Per byte: +1 for an opening bracket, -1 for a closing one (JSON depth, see _too_deep).
-_DEPTH_STEP = [0] * 256
-_DEPTH_STEP[ord("[")] = _DEPTH_STEP[ord("{")] = 1
-_DEPTH_STEP[ord("]")] = _DEPTH_STEP[ord("}")] = -1
-_BRACKETS = bytes(c for c in range(256) if not _DEPTH_STEP[c])
 
 
 class HostDown(TransientError):
@@ -179,31 +169,10 @@ class Transport:
         data = self._request(self.time_path, None, "public", False, end)
         after = self._wall()
         server = data.get("serverTime") if isinstance(data, dict) else data
-        server_ms = self._server_ms(server, (before + after) * 500.0)
+        server_ms = replies.server_ms(server, (before + after) * 500.0, self.time_path)
         self.offset_ms = server_ms - (before + after) * 500.0
         self._synced = True
         log.debug("clock offset to Bitget: %+.0f ms", self.offset_ms)
-
-    def _server_ms(self, server: object, local_ms: float) -> float:
-        """Bitget's clock in ms: a finite number near ours, else a ``TransientError`` (a NaN,
-        an infinity or a date years away would make every signed request fail or overflow)."""
-        try:
-            server_ms = float(str(server))  # whatever came: None or a dict fail here too
-        except (TypeError, ValueError, OverflowError):
-            server_ms = math.nan
-        if not math.isfinite(server_ms):
-            shown = str(server)[:40].encode("ascii", "replace").decode()
-            raise TransientError(
-                f"{self.time_path}: unexpected server time {shown!r}", endpoint=self.time_path
-            )
-        gap = (server_ms - local_ms) / 1000.0
-        if abs(gap) > MAX_CLOCK_GAP:
-            raise TransientError(
-                f"{self.time_path}: Bitget's server time is {gap / 3600:+.1f} h from this"
-                " host's clock: not believed (check the host clock, NTP)",
-                endpoint=self.time_path,
-            )
-        return server_ms
 
     def close(self) -> None:
         self._session.close()
@@ -300,7 +269,7 @@ class Transport:
         log.debug("GET %s -> HTTP %s (%d bytes)", path, reply.status, len(body))
         self._answered(host)
         if 300 <= reply.status < 400:
-            raise _redirect(path, reply.status, reply.headers.get("Location"))
+            raise replies.redirect(path, reply.status, reply.headers.get("Location"))
         return self._interpret(path, reply.status, reply.headers, body)
 
     def _headers(self, path: str, query: str) -> dict[str, str]:
@@ -371,9 +340,9 @@ class Transport:
             )
         if not body.strip():
             raise TransientError(f"{path}: empty response body, HTTP {status}", endpoint=path)
-        if _too_deep(body):
+        if replies.too_deep(body):
             raise TransientError(
-                f"{path}: JSON nested deeper than {MAX_JSON_DEPTH} levels, HTTP {status}",
+                f"{path}: JSON nested deeper than {replies.MAX_JSON_DEPTH} levels, HTTP {status}",
                 endpoint=path,
             )
         try:
@@ -412,26 +381,3 @@ def _seconds(ms: object) -> float | None:
         return float(str(ms)) / 1000.0 if ms is not None else None
     except (TypeError, ValueError):
         return None
-
-
-def _too_deep(body: bytes) -> bool:
-    """Whether the JSON in ``body`` nests deeper than ``MAX_JSON_DEPTH`` (brackets counted in
-    C: the reply is reduced to its brackets first; one in a string can only make it stricter)."""
-    brackets = body.translate(None, _BRACKETS)
-    if len(brackets) <= MAX_JSON_DEPTH:
-        return False
-    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets))) > MAX_JSON_DEPTH
-
-
-def _redirect(path: str, status: int, location: str | None) -> ExchangeError:
-    """A 3xx is never followed (the signed headers would go to its target, and its answer would
-    be believed): an error naming where it pointed."""
-    try:
-        host = urlsplit(location or "").hostname or "(no host)"
-    except ValueError:
-        host = "(unreadable)"
-    host = "".join(c for c in host if c.isprintable())[:100]
-    return ExchangeError(
-        f"{path}: HTTP {status} redirect to {host} not followed (check exchange.base_url)",
-        endpoint=path,
-    )

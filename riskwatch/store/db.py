@@ -28,7 +28,7 @@ from typing import Any
 
 from riskwatch.errors import StoreError
 from riskwatch.model import AlertKey, AlertState, Message
-from riskwatch.store import answering, history
+from riskwatch.store import answering, history, quarantine
 from riskwatch.store.rows import (
     OUTBOX_COLUMNS,
     CorruptRow,
@@ -73,18 +73,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     history.MIGRATION,
     answering.MIGRATION,
-    # Rows that could not be read back are moved here, not deleted: a human may want them.
-    """
-    CREATE TABLE quarantine (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        source TEXT NOT NULL,
-        source_id TEXT NOT NULL,
-        row TEXT NOT NULL,
-        problem TEXT NOT NULL,
-        at REAL NOT NULL
-    );
-    ALTER TABLE outbox ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
-    """,
+    quarantine.MIGRATION,
 )
 
 
@@ -251,43 +240,33 @@ class Store:
             try:
                 s = alert_row(key, data)
             except CorruptRow as bad:
-                self._set_aside(bad, "key", key, (key, data))
+                self._set_aside(bad, key, (key, data))
                 continue
             out[s.key] = s
         return out
 
-    def _set_aside(self, bad: CorruptRow, column: str, value: object, row: object) -> None:
+    def _set_aside(self, bad: CorruptRow, row_id: object, row: object) -> None:
         """A row that cannot be read: moved to ``quarantine`` with one warning (the daemon) or
         remembered in ``corrupt`` for ``status`` to show. Never raised: one bad row must not
         stop the others, nor the daemon."""
         error = StoreError(f"{self.path}: {bad}")
-        if not self.quarantine:
-            if all(str(e) != str(error) for e in self.corrupt):
-                self.corrupt.append(error)
-            return
-        shown = json.dumps(row, default=repr)[:100_000]
-
-        def move(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO quarantine (source, source_id, row, problem, at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (bad.table, bad.row_id, shown, bad.why, time.time()),
-            )
-            conn.execute(f"DELETE FROM {bad.table} WHERE {column} = ?", (value,))
-
-        try:
-            self._write("quarantine a corrupt row", move)
-        except StoreError as exc:  # the disk may be full: skip it this time, say so once
-            if all(str(e) != str(error) for e in self.corrupt):
-                self.corrupt.append(error)
-                log.warning("%s; could not move it aside (%s), skipping it", error, exc)
-            return
-        log.warning("%s; moved it to the quarantine table and went on", error)
+        if self.quarantine:
+            try:
+                self._write("set aside a corrupt row", lambda c: quarantine.move(
+                    c, bad, row_id, row, time.time()))  # fmt: skip
+            except StoreError as exc:  # the disk may be full: skip it this time, say so once
+                if all(str(e) != str(error) for e in self.corrupt):
+                    log.warning("%s; could not move it aside (%s), skipping it", error, exc)
+            else:
+                log.warning("%s; moved it to the quarantine table and went on", error)
+                return
+        if all(str(e) != str(error) for e in self.corrupt):
+            self.corrupt.append(error)
 
     def quarantined(self) -> int:
         """How many rows were set aside as corrupt (``status`` says so)."""
-        ((n,),) = self._read("read quarantine", "SELECT COUNT(*) FROM quarantine")
-        return int(n)
+        with self._errors("read quarantine"), self._lock:
+            return quarantine.count(self._conn)
 
     def commit_cycle(
         self,
@@ -364,7 +343,7 @@ class Store:
             try:
                 out.append(outbox_row(r))
             except CorruptRow as bad:
-                self._set_aside(bad, "id", r[0], r)
+                self._set_aside(bad, r[0], r)
         return out
 
     def outbox_depth(self) -> int:
@@ -400,8 +379,8 @@ class Store:
         attempts; ``uncertain`` counts sends that may have arrived, None: unchanged);
         ``outcome`` goes to the history in the same transaction."""
         sql = (
-            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, sends = sends + ?,"
-            " uncertain = COALESCE(?, uncertain)"
+            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?,"
+            " sends = sends + ?, uncertain = COALESCE(?, uncertain)"
         )
         args = (attempts, next_attempt_at, error, sends, uncertain, item_id)
         self._write(

@@ -134,7 +134,9 @@ _NOTIFY_TYPES = ("info", "success", "warning", "failure")
 
 def outbox_row(row: tuple[Any, ...]) -> OutboxItem:
     """An ``outbox`` row (``OUTBOX_COLUMNS``) as an OutboxItem, or ``CorruptRow``."""
-    rid, dest, channel, title, body, created, attempts, due, error, keys, parts, kind, sends = row[:13]
+    rid, dest, channel, title, body, created, attempts, due, error, keys, parts, kind, sends = row[
+        :13
+    ]
     unsure = row[13]
     problem = None
     if not all(isinstance(v, str) for v in (dest, channel, title, body)):

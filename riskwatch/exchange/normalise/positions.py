@@ -2,7 +2,7 @@
 
 Each row is built in one straight-line expression inside one ``try``: the happy path pays no
 per-field exception handling, which matters at 10,000 rows (Decimal construction is the main
-cost). A row that fails goes through ``_diagnose``, which names the first bad field, and is
+cost). A row that fails goes through ``rowcheck.diagnose``, which names the first bad field, and is
 skipped with ONE warning; it never stops the others. An envelope whose ``data`` has the wrong
 shape is a ``TransientError`` naming the endpoint (Bitget hiccups; the next poll will tell).
 
@@ -33,6 +33,8 @@ from riskwatch.exchange.normalise.numbers import liq as _liq
 from riskwatch.exchange.normalise.numbers import num as _num
 from riskwatch.exchange.normalise.numbers import opt as _opt
 from riskwatch.exchange.normalise.numbers import plr as _plr
+from riskwatch.exchange.normalise.rowcheck import ALL, MAX_SYMBOL, RowWarning, diagnose
+from riskwatch.exchange.normalise.rowcheck import readable_symbol as readable_symbol
 from riskwatch.model import V1_PRODUCT_TYPES, Position
 
 # The ``numbers`` helpers are imported under their old private names as this module's globals:
@@ -44,24 +46,6 @@ _SIDES = {"long": "long", "short": "short"}
 _BIG8 = _BIG * 8
 
 Row = Mapping[str, Any]
-ALL = "*"  # a RowWarning.hold meaning "the row's symbol is unreadable: hold the product type"
-MAX_SYMBOL = 64  # longer exchange text is not a symbol (nor fit for a message line)
-
-
-class RowWarning(str):
-    """One line about a skipped or dropped row, and what it holds back from closing: ``hold``
-    is the row's symbol (its alerts keep their state this time), ``ALL`` when the row's symbol
-    cannot be read (every alert of the product type keeps its state), or None (nothing: a
-    duplicate row, whose first copy was read)."""
-
-    hold: str | None
-
-    def __new__(cls, text: str, hold: str | None) -> RowWarning:
-        self = super().__new__(cls, text)
-        self.hold = hold
-        return self
-
-
 Result = tuple[list[Position], list[str]]
 
 
@@ -266,92 +250,6 @@ def _clean(text: str) -> str:
     return cleaned or _bad()
 
 
-# Required fields per shape, in the order a diagnosis checks them: (key(s), kind).
-_REQUIRED: dict[str, tuple[tuple[str, str], ...]] = {
-    "v2": (
-        ("symbol", "str"),
-        ("holdSide", "side"),
-        ("marginCoin", "str"),
-        ("total", "num"),
-        ("markPrice", "pos"),
-        ("leverage", "num"),
-    ),
-    "v1": (
-        ("symbol", "str"),
-        ("holdSide", "side"),
-        ("marginCoin", "str"),
-        ("total", "num"),
-        ("markPrice|marketPrice", "pos"),
-        ("leverage", "num"),
-    ),
-    "v3": (
-        ("symbol", "str"),
-        ("posSide", "side"),
-        ("marginCoin", "str"),
-        ("total", "num"),
-        ("markPrice", "pos"),
-        ("leverage", "num"),
-    ),
-}
-_OPTIONAL: dict[str, tuple[str, ...]] = {
-    "v2": (
-        "liquidationPrice",
-        "openPriceAvg",
-        "marginSize",
-        "unrealizedPL",
-        "keepMarginRate",
-        "marginRatio",
-        "breakEvenPrice",
-    ),
-    "v1": (
-        "liquidationPrice",
-        "averageOpenPrice",
-        "margin",
-        "unrealizedPL",
-        "unrealizedPLR",
-        "keepMarginRate",
-        "breakEvenPrice",
-    ),
-    "v3": (
-        "liquidationPrice",
-        "avgPrice",
-        "positionBalance",
-        "unrealisedPnl",
-        "profitRate",
-        "mmr",
-        "breakEvenPrice",
-    ),
-}
-
-
-def _ok(kind: str, v: Any) -> bool:
-    try:
-        if kind == "str":
-            return isinstance(v, str) and bool(v)
-        if kind == "side":
-            return v in _SIDES
-        d = _num(v)
-        return d.is_finite() and (kind != "pos" or d > _ZERO)
-    except _ROW_ERRORS:
-        return False
-
-
-def _diagnose(shape: str, r: Any) -> str:
-    """The name of the first unacceptable field of row ``r`` (slow path, failures only)."""
-    if not isinstance(r, Mapping):
-        return "row (not an object)"
-    for keys, kind in _REQUIRED[shape]:
-        names = keys.split("|")
-        value = next((r[k] for k in names if r.get(k) is not None), None)
-        if not _ok(kind, value):
-            return names[0]
-    for key in _OPTIONAL[shape]:
-        v = r.get(key)
-        if v is not None and v != "" and not _ok("num", v):
-            return key
-    return "row"
-
-
 _BUILDERS: dict[str, Callable[[Row, str], Position | None]] = {"v1": _v1, "v2": _v2, "v3": _v3}
 
 
@@ -400,17 +298,9 @@ def _first_of_each(out: list[Position], endpoint: str, warnings: list[str]) -> l
     return kept
 
 
-def readable_symbol(value: Any) -> str | None:
-    """The exchange's symbol if it can be trusted as one: a non-empty printable string of at
-    most ``MAX_SYMBOL`` characters (no newline can forge a line, no megabyte fills a message)."""
-    if isinstance(value, str) and value and len(value) <= MAX_SYMBOL and value.isprintable():
-        return value
-    return None
-
-
 def _skip_warning(shape: str, r: Any, endpoint: str) -> RowWarning:
     symbol = readable_symbol(r.get("symbol") if isinstance(r, Mapping) else None)
-    field = _diagnose(shape, r)
+    field = diagnose(shape, r)
     text = f"{endpoint}: skipped the {symbol or '?'} row: {field} is missing or not valid"
     return RowWarning(text, ALL if symbol is None else bare_symbol(symbol))
 
