@@ -268,14 +268,14 @@ class Rig:
     """The production wiring (``wire``) against a FakeBitget and a Receiver, cycles driven by
     the test (no timing assumptions: a test runs cycles until a condition holds or a bound)."""
 
-    def __init__(self, tmp_path: Path, fx, rx, **rules) -> None:
+    def __init__(self, tmp_path: Path, fx, rx, url_query: dict | None = None, **rules) -> None:
         from riskwatch.config import load as config
         from riskwatch.service.wiring import wire
 
         self.fx, self.rx = fx, rx
         self.state_dir = tmp_path / "state"
         self.path = tmp_path / "rules.yaml"
-        url = rx.url_for(user="rw", password=CHANNEL_TOKEN)
+        url = rx.url_for(user="rw", password=CHANNEL_TOKEN, **(url_query or {}))
         self.path.write_text(rules_text(fx.url, str(self.state_dir), url, **rules))
         env = creds_env()
         self.cfg = config.load(str(self.path), environ=env)

@@ -58,7 +58,8 @@ SCRIPTS = {
 def test_alert_delivered_through_channel_faults(tmp_path, ledger, logtap, name) -> None:
     with FakeBitget() as fx, Receiver(max_hang=8.0) as rx:
         symbols = add_safe_positions(fx, 10)
-        rig = Rig(tmp_path, fx, rx)
+        # A hang is bounded by the send deadline (then the send is uncertain, retried once).
+        rig = Rig(tmp_path, fx, rx, url_query={"send_timeout": "2s"} if name == "hang" else None)
         try:
             rig.cycle()
             faults = SCRIPTS[name](rx)

@@ -88,6 +88,7 @@ def test_one_unreadable_row_holds_only_its_own_symbol_and_warns_once(tmp_path, l
             for s in symbols:
                 endanger(fx, s)
             assert rig.until(lambda: all(fired(rx.bodies(), s) for s in symbols), cycles=3)
+            first = list(rx.bodies())
             held, gone = symbols
             bad = row(held, holdSide="net")
             fx.inject("raw", path=POSITIONS, body=envelope([bad]))  # ``gone`` is closed
@@ -99,8 +100,10 @@ def test_one_unreadable_row_holds_only_its_own_symbol_and_warns_once(tmp_path, l
     assert held in keys, "the unreadable row's alert keeps its state"
     assert gone not in keys, "a position that closed resolves, whatever another row says"
     assert warned(logtap.text(), f"skipped the {held} row: holdSide") == 1
-    row_ = tally(ledger, "hostile", rx.bodies(), symbols, faults=3)
+    row_ = tally(ledger, "hostile", first, symbols, faults=3)
     assert row_.lost == 0 and row_.duplicated == 0
+    later = [ln for b in rx.bodies()[len(first) :] for ln in b.splitlines()]
+    assert not [ln for ln in later if ln.startswith("WARNING")], "nothing fires again"
 
 
 def test_a_retry_after_of_an_hour_never_delays_the_stale_alert(tmp_path, ledger, logtap) -> None:
