@@ -265,3 +265,19 @@ def test_readonly_needs_an_existing_file(tmp_path):
     with pytest.raises(StoreError, match="no such file"):
         Store.open(str(tmp_path / "state"), readonly=True)
     assert not (tmp_path / "state").exists()
+
+
+def test_a_corrupt_history_row_is_left_out_and_named(tmp_path):
+    d = tmp_path / "s"
+    Store.open(str(d)).close()
+    conn = sqlite3.connect(d / FILENAME)
+    conn.execute("INSERT INTO history (at, kind, text) VALUES (5, 'line', 'kept')")
+    conn.execute("INSERT INTO history (at, kind, text) VALUES ('yesterday', 'line', 'bad')")
+    conn.commit()
+    conn.close()
+    store = Store.open(str(d), quarantine=False)
+    assert [r.text for r in store.read_history(0)] == ["kept"]
+    assert [str(e) for e in store.corrupt] == [
+        f"{d / FILENAME}: corrupt row in history (at 'yesterday'): at is not a number"
+    ]
+    store.close()

@@ -88,7 +88,7 @@ def _kill(conn: Any) -> None:
 
 
 def _watched(base: type) -> type:
-    class Watched(base):  # type: ignore[misc, valid-type]
+    class Watched(base):
         def connect(self) -> None:
             super().connect()
             watch = getattr(_local, "watch", None)

@@ -34,6 +34,7 @@ from riskwatch.store.rows import (
     CorruptRow,
     OutboxItem,
     alert_row,
+    history_problem,
     outbox_row,
     state_from_json,
     state_to_json,
@@ -394,6 +395,19 @@ class Store:
         self._write("update outbox", lambda c: history.after(c, sql, (item_id,), outcome))
 
     def read_history(self, since: float) -> list[history.Record]:
-        """The history from ``since`` on, oldest first (``riskwatch history``)."""
+        """The history from ``since`` on, oldest first (``riskwatch history``); a row that is
+        not what riskwatch wrote is left out and named in ``corrupt``."""
         with self._errors("read history"), self._lock:
-            return history.select(self._conn, since)
+            rows = history.select(self._conn, since)
+        out = []
+        for rec in rows:
+            problem = history_problem(rec)
+            if problem is None:
+                out.append(rec)
+                continue
+            error = StoreError(
+                f"{self.path}: corrupt row in history (at {rec.at!r:.40}): {problem}"
+            )
+            if all(str(e) != str(error) for e in self.corrupt):
+                self.corrupt.append(error)
+        return out

@@ -155,7 +155,7 @@ def outbox_row(row: tuple[Any, ...]) -> OutboxItem:
         parsed = json.loads(keys) if isinstance(keys, str) else None
         if not isinstance(parsed, list):
             raise ValueError
-        key_tuples: tuple[AlertKey, ...] = tuple(tuple(k) for k in parsed)  # type: ignore[misc]
+        key_tuples: tuple[AlertKey, ...] = tuple(tuple(k) for k in parsed)
         if not all(all(isinstance(x, str) for x in k) for k in key_tuples):
             raise ValueError
     except (ValueError, TypeError, RecursionError):
@@ -176,3 +176,24 @@ def outbox_row(row: tuple[Any, ...]) -> OutboxItem:
         sends=sends,
         uncertain=unsure,
     )
+
+
+# --------------------------------------------------------------------------- history
+
+_HISTORY_TEXT = (
+    "kind", "text", "rule", "subject", "side", "product_type", "severity", "what", "channel",
+    "dest_key",
+)  # fmt: skip
+
+
+def history_problem(rec: Any) -> str | None:
+    """What is wrong with a history record read back (None: nothing)."""
+    if not _number(rec.at):
+        return "at is not a number"
+    if not all(isinstance(getattr(rec, n), str) for n in _HISTORY_TEXT):
+        return "a text column is not text"
+    if not (_number(rec.queued_at, optional=True) and _number(rec.seconds, optional=True)):
+        return "queued_at or seconds is not a number"
+    if rec.attempts is not None and not (isinstance(rec.attempts, int) and rec.attempts >= 0):
+        return "attempts is not a count"
+    return None
