@@ -143,11 +143,10 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """What one poll saw. Absence means "closed" only where the list was read whole (DESIGN
-    section 8, closed versus missing): ``fetched`` names the product types whose positions
-    were read without a row whose symbol could not be read, ``unreadable`` the (product type,
-    symbol) pairs of rows skipped as bad there (only those alerts keep their state),
-    ``accounts_fetched`` those whose accounts were read (``UNIFIED`` for a unified account)."""
+    """What one poll saw. Absence means "closed" only where ``core.lifecycle.lists`` says so:
+    ``fetched`` names the product types read without a row of unreadable symbol,
+    ``unreadable`` the (product type, symbol) of rows skipped as bad there, ``accounts_fetched``
+    those whose accounts were read (``UNIFIED`` for a unified account)."""
 
     taken_at: float
     positions: tuple[Position, ...] = ()
@@ -161,13 +160,6 @@ class Snapshot:
     # "switching"); polling goes on with the API that last worked. None: not in transition.
     account_transition: str | None = None
     exchange_time: float | None = None  # the positions replies' requestTime (oldest), seconds
-
-    def lists(self, product_type: str, symbol: str) -> bool:
-        """Whether absence of ``symbol`` from this snapshot means it is gone: its product type
-        was read whole and no row of that symbol was skipped as unreadable."""
-        return product_type in self.fetched and (
-            not self.unreadable or (product_type, symbol) not in self.unreadable
-        )
 
 
 # --------------------------------------------------------------------------- configuration

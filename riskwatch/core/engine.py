@@ -37,6 +37,7 @@ from riskwatch.core.compiled import (
 from riskwatch.core.lifecycle import (
     Fields,
     Lifecycle,
+    lists,
     orphan,
     resolve,
     step,
@@ -130,7 +131,7 @@ class _Items:
         snap = self.snapshot
         product_type = key[1]
         if self.is_position:
-            return snap.lists(product_type, key[2])
+            return lists(snap, product_type, key[2])
         if product_type == UNIFIED:  # gone once the account is classic again
             return snap.account_mode == "classic" and bool(snap.accounts_fetched)
         return product_type in snap.accounts_fetched

@@ -20,7 +20,7 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any, Literal
 
-from riskwatch.core.lifecycle import Lifecycle, orphan, resolve
+from riskwatch.core.lifecycle import Lifecycle, lists, orphan, resolve
 from riskwatch.model import (
     AlertKey,
     AlertState,
@@ -170,7 +170,7 @@ def detect(
         if current is not None and current >= size:
             continue
         if current is None:
-            if not snapshot.lists(p.product_type, p.symbol):
+            if not lists(snapshot, p.product_type, p.symbol):
                 continue  # not read whole: missing is not gone (DESIGN section 8)
             after = Decimal(0)
         else:
@@ -219,7 +219,7 @@ def carry(previous: Snapshot | None, snapshot: Snapshot) -> Snapshot:
     kept = tuple(
         p
         for p in previous.positions
-        if not snapshot.lists(p.product_type, p.symbol) and _SUBJECT(p) not in listed
+        if not lists(snapshot, p.product_type, p.symbol) and _SUBJECT(p) not in listed
     )
     if not kept:
         return snapshot

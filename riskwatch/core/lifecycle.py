@@ -25,6 +25,7 @@ from riskwatch.model import (
     Op,
     Rule,
     Severity,
+    Snapshot,
     Transition,
     TransitionKind,
     route,
@@ -317,3 +318,9 @@ def orphan(prev: AlertState, defaults: Defaults, name: str | None = None) -> Lif
         scope=prev.scope,
         channels=prev.channels or defaults.channels,
     )
+
+
+def lists(snapshot: Snapshot, product_type: str, symbol: str) -> bool:
+    """Whether absence of ``symbol`` from ``snapshot`` means it is gone (DESIGN 8, closed
+    versus missing): its product type was read whole and no row of it was skipped as bad."""
+    return product_type in snapshot.fetched and (product_type, symbol) not in snapshot.unreadable

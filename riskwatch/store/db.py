@@ -34,7 +34,7 @@ from riskwatch.store.rows import (
     CorruptRow,
     OutboxItem,
     alert_row,
-    history_problem,
+    checked_history,
     outbox_row,
     state_from_json,
     state_to_json,
@@ -42,7 +42,6 @@ from riskwatch.store.rows import (
 
 __all__ = ["FILENAME", "MIGRATIONS", "OutboxItem", "Store", "state_from_json", "state_to_json"]
 log = logging.getLogger("riskwatch.store")
-
 FILENAME = "state.sqlite"
 
 # Each entry moves the schema from version i to i+1; PRAGMA user_version records where a file
@@ -264,8 +263,7 @@ class Store:
         if all(str(e) != str(error) for e in self.corrupt):
             self.corrupt.append(error)
 
-    def quarantined(self) -> int:
-        """How many rows were set aside as corrupt (``status`` says so)."""
+    def quarantined(self) -> int:  # how many rows were set aside as corrupt (for ``status``)
         with self._errors("read quarantine"), self._lock:
             return quarantine.count(self._conn)
 
@@ -399,15 +397,4 @@ class Store:
         not what riskwatch wrote is left out and named in ``corrupt``."""
         with self._errors("read history"), self._lock:
             rows = history.select(self._conn, since)
-        out = []
-        for rec in rows:
-            problem = history_problem(rec)
-            if problem is None:
-                out.append(rec)
-                continue
-            error = StoreError(
-                f"{self.path}: corrupt row in history (at {rec.at!r:.40}): {problem}"
-            )
-            if all(str(e) != str(error) for e in self.corrupt):
-                self.corrupt.append(error)
-        return out
+        return checked_history(self.path, rows, self.corrupt)

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
+from riskwatch.errors import StoreError
 from riskwatch.model import AlertKey, AlertState, NotifyType
 
 
@@ -197,3 +198,17 @@ def history_problem(rec: Any) -> str | None:
     if rec.attempts is not None and not (isinstance(rec.attempts, int) and rec.attempts >= 0):
         return "attempts is not a count"
     return None
+
+
+def checked_history(path: str, records: list[Any], corrupt: list[StoreError]) -> list[Any]:
+    """``records`` without the corrupt ones, each named once in ``corrupt``."""
+    out = []
+    for rec in records:
+        problem = history_problem(rec)
+        if problem is None:
+            out.append(rec)
+            continue
+        error = StoreError(f"{path}: corrupt row in history (at {rec.at!r:.40}): {problem}")
+        if all(str(e) != str(error) for e in corrupt):
+            corrupt.append(error)
+    return out

@@ -22,7 +22,8 @@ from riskwatch.answers import Ack, Silence
 from riskwatch.answers import AnswerMemory as Memory
 from riskwatch.errors import StoreError
 from riskwatch.model import AlertKey, Transition
-from riskwatch.store.db import Store, _key_json, _plain, _unplain
+from riskwatch.store.db import Store, _key_json
+from riskwatch.store.rows import _plain, _unplain
 
 ID_BYTES = 4  # 8 hex digits: short enough to type, and checked for collisions
 KEEP_EXPIRED = 7 * 86400.0  # expired silences stay listed (--all) this long
