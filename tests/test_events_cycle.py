@@ -267,7 +267,7 @@ def test_a_liquidation_in_stages_is_told_when_the_reduction_was_still_unexplaine
     assert paths == ["/api/v2/mix/order/fills"]
     assert [line.split(":")[0] for line in lines] == [
         "LIQUIDATED BTCUSDT long",
-        "ENDED near-liquidation BTCUSDT long [was warning]",
+        "ENDED near-liquidation BTCUSDT long [was warning] (liquidated)",
     ], lines
     assert lines[0] == (  # both stages' fills: their volume-weighted price, their loss
         "LIQUIDATED BTCUSDT long: 0.5 closed at 90,010 (liq was 90,000), realized -4,495 USDT"
@@ -285,5 +285,5 @@ def test_fills_are_read_on_bitgets_clock_when_ours_is_off(run, skew):
     lines, _ = run.cycle()
     assert [line.split(":")[0] for line in lines] == [
         "LIQUIDATED BTCUSDT long",
-        "ENDED near-liquidation BTCUSDT long [was warning]",
+        "ENDED near-liquidation BTCUSDT long [was warning] (liquidated)",
     ], lines
