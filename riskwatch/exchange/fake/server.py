@@ -339,6 +339,9 @@ class FakeBitget(fake_fills.FillsMixin):
         if path == "/api/v2/mix/account/accounts":
             pt = params.get("productType", "").upper()
             return self._cached(("v2a", pt), lambda: account_rows(b, pt, v1=False))
+        if path == "/api/v2/spot/account/assets":  # the spot account (hints, DESIGN 11)
+            asked = params.get("coin", "").upper()
+            return self._cached(("spot", asked), lambda: spot_rows(b, asked))
         if path in ("/api/mix/v1/position/allPosition-v2", "/api/mix/v1/account/accounts"):
             v1_pt = V1_PRODUCT_TYPES.get(params.get("productType", "").lower())
             if v1_pt is None:
@@ -366,9 +369,6 @@ class FakeBitget(fake_fills.FillsMixin):
                 "symbolConfigList": [],
                 "coinConfigList": [],
             }
-        if path == "/api/v2/spot/account/assets":
-            coin = params.get("coin", "").upper()
-            return self._cached(("spot", coin), lambda: spot_rows(b, coin))
         return self._route_fills(path, params)
 
     def _cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Callable[[], Any]:
