@@ -197,3 +197,39 @@ def test_a_silence_added_while_firing_still_ends_with_one_line(rig):
     lines = rig.cycle(10)["phone"]
     assert len(lines) == 1 and "[silence ended, still firing]" in lines[0]
     assert rig.cycle(10) == {}
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"escalate": Escalate(after=86400, channels=("pager",))},
+        {"quiet": (QuietWindow(start=20 * 60, end=21 * 60),)},
+    ],
+    ids=["escalate", "quiet_hours"],
+)
+def test_a_silence_over_a_remembered_alert_still_ends_with_one_line(tmp_path, setting):
+    """With escalate or quiet hours configured every told alert is remembered; a silence added
+    over one that says nothing meanwhile must still end with its line."""
+    rig = Rig(str(tmp_path / "s"), config(str(tmp_path / "s"), **setting))
+    rig.exchange.gaps = {"BTCUSDT": 8.0}
+    assert rig.cycle()["phone"]
+    s = _silence(rig, 7200, symbol="BTCUSDT")
+    assert rig.cycle(60) == {}
+    stored.expire_silence(rig.store, s.id, rig.t + 1)
+    lines = rig.cycle(10)["phone"]
+    assert len(lines) == 1 and "[silence ended, still firing]" in lines[0]
+    assert rig.cycle(10) == {}
+    rig.close()
+
+
+def test_a_warning_whose_silence_ends_in_quiet_hours_waits_for_their_end(tmp_path):
+    quiet = (QuietWindow(start=8 * 60 + 30, end=9 * 60 + 30),)  # the rig starts at 08:00 UTC
+    rig = Rig(str(tmp_path / "s"), config(str(tmp_path / "s"), quiet=quiet))
+    _silence(rig, 2100, symbol="BTCUSDT")  # ends at 08:35
+    rig.exchange.gaps = {"BTCUSDT": 8.0}
+    assert rig.cycle() == {}
+    assert rig.cycle(1800) == {}  # 08:30: the repeat is silenced
+    assert rig.cycle(360) == {}  # 08:36: the silence ended inside quiet hours: held
+    lines = rig.cycle(3300)["phone"]  # 09:31
+    assert len(lines) == 1 and "[held during quiet hours, still firing]" in lines[0]
+    rig.close()

@@ -238,12 +238,22 @@ class _Run:
                 self.escalation(key, st)
 
     def unsilenced(self, key: AlertKey, m: Memory, st: AlertState) -> None:
-        """A silence ended (expired or expired early) over a firing alert: one line at once."""
-        if not m.silenced or self.silence(key) is not None:
+        """A silence ended (expired or expired early) over a firing alert: one line at once,
+        or, for a warning in quiet hours, at their end. A silence that covers an alert which
+        said nothing this cycle is noted here, so that its end is told too."""
+        if self.silence(key) is not None:
+            if not m.silenced:
+                self.remember(key, silenced=True)
+            return
+        if not m.silenced:
             return
         self.remember(key, silenced=False)
-        if key not in self.seen and not self.acked(key):
-            self.remind(st, SILENCE_ENDED, st.channels, restart=True)
+        if key in self.seen or self.acked(key):
+            return
+        if st.severity == "warning" and self.quiet(key[0]):
+            self.remember(key, held=True)  # told with the quiet hours' summary
+            return
+        self.remind(st, SILENCE_ENDED, st.channels, restart=True)
 
     def unheld(self, key: AlertKey, st: AlertState) -> None:
         m = self.mem[key]
