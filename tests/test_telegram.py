@@ -176,3 +176,27 @@ def test_a_reply_told_to_retry_after_is_sent_again_after_the_wait(rig, tg):
     assert tg.calls.count("sendMessage") == 2
     assert [s.text for s in tg.sent] == ["No active silences."]
     assert int(rig.store.get_meta(META_OFFSET) or 0) > 0
+
+
+def test_a_hostile_update_is_skipped_and_the_next_one_still_handled(rig, tg, caplog):
+    rig.exchange.gaps = {"BTCUSDT": 8.0}
+    rig.cycle()
+    _deliver(rig)
+    msg = tg.sent[0]
+    ack = msg.buttons()[0][0][1]
+    for i, markup in enumerate(({"inline_keyboard": 5}, {"inline_keyboard": [["x"], 5]})):
+        tg.inject({"callback_query": {"id": f"h{i}", "data": ack, "from": {"id": OWNER},
+                   "message": {"message_id": msg.message_id, "chat": {"id": OWNER},
+                               "reply_markup": markup}}})  # fmt: skip
+    tg.inject({"message": {"chat": {"id": OWNER}, "text": "/help", "date": []}})
+    boom = tg.inject({"message": {"chat": {"id": OWNER}, "text": "/status"}})
+    rig.bot.status = lambda: 1 / 0  # whatever an update breaks, the worker goes on
+    caplog.set_level(logging.WARNING, logger="riskwatch.telegram")
+    _poll(rig)
+    assert KEY in stored.acks(rig.store)
+    assert [a[0] for a in tg.answers] == ["h0", "h1"]
+    assert tg.sent[-1].text.startswith("riskwatch commands:")
+    assert int(rig.store.get_meta(META_OFFSET) or 0) == boom + 1  # not polled again
+    assert [r.getMessage() for r in caplog.records] == [
+        f"telegram: update {boom} skipped (ZeroDivisionError: division by zero)"
+    ]

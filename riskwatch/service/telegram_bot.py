@@ -100,6 +100,9 @@ class Bot:
             except StoreError as exc:
                 log.error("telegram: %s", exc)
                 self.stop.wait(5.0)
+            except Exception as exc:  # never the end of the worker: the buttons would go deaf
+                log.error("telegram: getUpdates failed (%s: %s); retrying", type(exc).__name__, exc)
+                self.stop.wait(5.0)
 
     def poll_once(self, timeout: int = POLL_TIMEOUT) -> int:
         """One getUpdates; handle each update, persisting the offset after each."""
@@ -113,6 +116,10 @@ class Bot:
                 self.handle(update)
             except DeliveryError as exc:  # a reply failed: the action itself is done
                 log.warning("telegram: reply not delivered: %s", exc)
+            except StoreError:
+                raise  # the worker waits and polls this update again
+            except Exception as exc:  # an update of a shape not foreseen: skipped, not fatal
+                log.warning("telegram: update %d skipped (%s: %s)", uid, type(exc).__name__, exc)
             self.store.set_meta(META_OFFSET, str(uid + 1))
         return len(updates)
 
@@ -281,11 +288,16 @@ def _exact(text: str) -> str:
 def _mark(markup: dict, sid: str, done: str) -> dict:
     """The keyboard with the row of alert ``sid`` replaced by one button saying who did what."""
     rows = []
-    for row in markup.get("inline_keyboard", []):
-        ours = any(str(b.get("callback_data", "")).endswith(f":{sid}") for b in row)
-        label = f"{row[0]['text'].removeprefix('Ack ')}: {done}" if ours else ""
-        rows.append([{"text": label[:64], "callback_data": f"n:{sid}"}] if ours else row)
-    return {"inline_keyboard": rows}
+    found = markup.get("inline_keyboard")
+    for row in found if isinstance(found, list) else []:
+        buttons = [b for b in row if isinstance(b, dict)] if isinstance(row, list) else []
+        ours = any(str(b.get("callback_data", "")).endswith(f":{sid}") for b in buttons)
+        if not ours:
+            rows.append(buttons)
+            continue
+        label = f"{str(buttons[0].get('text', '')).removeprefix('Ack ')}: {done}"
+        rows.append([{"text": label[:64], "callback_data": f"n:{sid}"}])
+    return {"inline_keyboard": [r for r in rows if r]}
 
 
 def _chat_of(msg: dict[str, Any]) -> str:
