@@ -9,8 +9,15 @@ from riskwatch.store.db import Store
 KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
 
 
-def test_add_list_expire_and_status(tmp_path, capsys):
+def _state(tmp_path) -> str:
+    """A state dir as a daemon leaves it."""
     sd = str(tmp_path / "state")
+    Store.open(sd).close()
+    return sd
+
+
+def test_add_list_expire_and_status(tmp_path, capsys):
+    sd = _state(tmp_path)
     assert main(["silence", "add", "--state-dir", sd, "--rule", "near-*", "--side", "long",
                  "--for", "2h", "--comment", "adding margin"]) == 0  # fmt: skip
     sid = capsys.readouterr().out.strip()
@@ -29,7 +36,7 @@ def test_add_list_expire_and_status(tmp_path, capsys):
 
 
 def test_mistakes_are_one_line_errors(tmp_path, capsys):
-    sd = str(tmp_path / "state")
+    sd = _state(tmp_path)
     assert main(["silence", "add", "--state-dir", sd, "--for", "2 hours"]) == 1
     assert capsys.readouterr().err.strip().startswith("silence add: --for: '2 hours' is not")
     assert main(["silence", "expire", "--state-dir", sd, "nope"]) == 1
@@ -62,3 +69,22 @@ def test_a_built_in_alert_is_acked_by_its_name_alone(tmp_path, capsys):
     store.close()
     assert main(["ack", "--state-dir", sd, "riskwatch-stale"]) == 0
     assert capsys.readouterr().out == "acked riskwatch-stale (critical)\n"
+
+
+def test_a_state_dir_no_daemon_keeps_is_refused_and_not_created(tmp_path, capsys):
+    sd = str(tmp_path / "typo")
+    for argv in (["silence", "add", "--for", "1h"], ["silence", "list"], ["ack", "x", "Y"]):
+        assert main([*argv, "--state-dir", sd]) == 1
+        err = capsys.readouterr().err
+        assert f"state dir {sd}: no riskwatch state here" in err and "Traceback" not in err
+    assert not (tmp_path / "typo").exists()
+
+
+def test_expire_needs_an_id(tmp_path, capsys):
+    sd = _state(tmp_path)
+    assert main(["silence", "add", "--state-dir", sd, "--for", "1h"]) == 0
+    capsys.readouterr()
+    assert main(["silence", "expire", "--state-dir", sd, " "]) == 1
+    assert "no active silence with id ' '" in capsys.readouterr().err
+    assert main(["silence", "list", "--state-dir", sd]) == 0
+    assert "Silences (1):" in capsys.readouterr().out

@@ -13,7 +13,6 @@ import sys
 import time
 from typing import TextIO
 
-from riskwatch.cli.status import _state_dir_of as state_dir_of
 from riskwatch.errors import ConfigError
 
 
@@ -32,14 +31,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, now: float | None = None) -> int:
-    from riskwatch.cli.silence import _user
+    from riskwatch.cli.silence import _user, open_state
     from riskwatch.core.silences import firing_matches
     from riskwatch.store import silences as stored
-    from riskwatch.store.db import Store
 
     now = time.time() if now is None else now
     out = out or sys.stdout
-    store = Store.open(args.state_dir or state_dir_of(args.config, sys.stderr))
+    store = open_state(args)
     try:
         found = firing_matches(store.load_state(), args.rule, args.symbol, args.side)
         if not found:

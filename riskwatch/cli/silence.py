@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from riskwatch import durations
 from riskwatch.cli.status import _state_dir_of as state_dir_of
 from riskwatch.cli.status import _when as when
 from riskwatch.cli.status import table
 from riskwatch.core.silences import Silence
-from riskwatch.errors import ConfigError
+from riskwatch.errors import ConfigError, StoreError
+
+if TYPE_CHECKING:
+    from riskwatch.store.db import Store
 
 SIDES = ("long", "short")
 
@@ -43,13 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, out: TextIO | None = None, now: float | None = None) -> int:
     from riskwatch.store import silences as stored
-    from riskwatch.store.db import Store
 
     now = time.time() if now is None else now
     out = out or sys.stdout
     if args.action == "add":
         silence = _new(args, now)  # before opening: a bad --for creates nothing
-    store = Store.open(args.state_dir or state_dir_of(args.config, sys.stderr))
+    store = open_state(args)
     try:
         if args.action == "add":
             s = stored.add_silence(store, silence)
@@ -63,6 +66,21 @@ def run(args: argparse.Namespace, out: TextIO | None = None, now: float | None =
     finally:
         store.close()
     return 0
+
+
+def open_state(args: argparse.Namespace) -> Store:
+    """The state dir a daemon keeps, for ``silence`` and ``ack``: an existing one only. A
+    mistyped ``--state-dir`` (or the wrong ``-c``) would otherwise create a new, empty state
+    that no daemon reads, and the trader would believe the alert silenced."""
+    from riskwatch.store.db import FILENAME, Store
+
+    state_dir = args.state_dir or state_dir_of(args.config, sys.stderr)
+    if not os.path.isfile(os.path.join(state_dir, FILENAME)):
+        raise StoreError(
+            f"state dir {state_dir}: no riskwatch state here (riskwatch run creates it);"
+            " check --state-dir or -c"
+        )
+    return Store.open(state_dir)
 
 
 def _new(args: argparse.Namespace, now: float) -> Silence:

@@ -72,7 +72,8 @@ def silences(store: Store, *, now: float | None = None) -> list[Silence]:
 def expire_silence(store: Store, prefix: str, now: float) -> Silence:
     """End the silence whose id is (or starts with) ``prefix`` now; ``StoreError`` when no
     active silence or more than one matches."""
-    found = [s for s in silences(store, now=now) if s.id.startswith(prefix.strip().lower())]
+    wanted = prefix.strip().lower()  # "" would be the beginning of every id
+    found = [s for s in silences(store, now=now) if wanted and s.id.startswith(wanted)]
     if len(found) != 1:
         what = "no active silence" if not found else f"{len(found)} active silences"
         raise StoreError(f"{what} with id {prefix!r} (see riskwatch silence list)")
