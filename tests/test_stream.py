@@ -218,6 +218,21 @@ def test_parse_drops_hostile_frames() -> None:
     assert wsproto.parse(bad) == []
 
 
+@pytest.mark.parametrize(
+    "row",
+    [
+        '{"instId":"A","markPrice":"1e1000000","ts":"1700000000000"}',  # overflows the metrics
+        '{"instId":"A","markPrice":"1e-1000000","ts":"1700000000000"}',
+        '{"instId":"A","markPrice":"100","ts":1e999}',  # inf: would win over every poll
+        '{"instId":"A","markPrice":"100","ts":"NaN"}',
+        '{"instId":"A","markPrice":"100","ts":' + "9" * 400 + "}",  # OverflowError in float()
+    ],
+)
+def test_parse_drops_absurd_marks_and_times(row: str) -> None:
+    frame = '{"arg":{"channel":"ticker","instType":"USDT-FUTURES"},"data":[' + row + "]}"
+    assert wsproto.parse(frame) == []
+
+
 def test_stream_down_past_stale_after_fires_a_warning() -> None:
     out: list = []
     nxt: dict = {}

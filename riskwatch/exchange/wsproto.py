@@ -21,12 +21,16 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 VERIFY_PATH = "/user/verify"
 HOSTS = {False: "wss://ws.bitget.com", True: "wss://wspap.bitget.com"}  # by demo
+# A mark's decimal exponent stays within this (1e-30 .. 1e30): a hostile "1e1000000" would
+# overflow Decimal's context in the metrics (decimal.Overflow, a crash of the evaluating loop).
+MAX_EXPONENT = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +131,10 @@ def _tick(pt: str, arg: dict[str, Any], row: object, envelope_ts: object) -> Tic
     try:
         mark = Decimal(str(row["markPrice"]))
         at = float(row.get("ts") or envelope_ts) / 1000.0  # type: ignore[arg-type]
-    except (KeyError, InvalidOperation, TypeError, ValueError):
+    except (KeyError, InvalidOperation, TypeError, ValueError, OverflowError):
         return None
-    if not symbol or not mark.is_finite() or mark <= 0 or at != at:
+    if not symbol or not mark.is_finite() or mark <= 0 or abs(mark.adjusted()) > MAX_EXPONENT:
+        return None
+    if not math.isfinite(at) or at <= 0:  # NaN, inf: a tick that would win over every poll
         return None
     return Tick(product_type=pt, symbol=str(symbol), mark=mark, at=at)
