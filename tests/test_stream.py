@@ -351,3 +351,30 @@ def test_debug_logs_never_carry_the_login_frame(venue) -> None:
     # websockets would show each frame's start (the key's first characters, the signature's
     # end) at debug level: the login frame must not appear in any form
     assert '"login"' not in text and "apiKey" not in text and CREDS.passphrase not in text
+
+
+class _HeldStream:
+    """A started stream as ``StreamFeed.observe`` sees it, without sockets."""
+
+    dialect = "v2"
+
+    def set_symbols(self, symbols: frozenset[tuple[str, str]]) -> None:
+        self.symbols = symbols
+
+
+def _feed_at(server_now: float):
+    from riskwatch.model import ExchangeSettings
+    from riskwatch.service.feed import StreamFeed
+
+    feed = StreamFeed(ExchangeSettings(), CREDS, server_time=lambda: server_now)
+    feed.stream = _HeldStream()  # type: ignore[assignment]
+    return feed
+
+
+def test_a_tick_from_the_future_does_not_outrank_later_ticks() -> None:
+    feed = _feed_at(1000.0)
+    key = ("USDT-FUTURES", "BTCUSDT")
+    feed.tick(wsproto.Tick(*key, Decimal(50), at=1e9))  # a bad ts, years ahead
+    assert feed.due(0.0) is None and feed.take_marks() == {}
+    feed.tick(wsproto.Tick(*key, Decimal(90), at=999.0))
+    assert feed.take_marks()[key] == Mark(Decimal(90), 999.0), "the real tick stands"

@@ -28,6 +28,9 @@ log = logging.getLogger("riskwatch.stream")
 
 MAX_EVALS = 10  # per second
 MIN_POLL_GAP = 1.0  # seconds between two polls asked for by private pushes
+# A tick stamped further ahead of Bitget's clock than this is dropped: one bad ``ts`` would
+# otherwise stand as the newest mark for ever, hiding every later tick and every poll.
+FUTURE_SLACK = 60.0
 
 
 class StreamFeed:
@@ -64,6 +67,8 @@ class StreamFeed:
     # ------------------------------------------------------------------ from the sockets
     def tick(self, tick: wsproto.Tick) -> None:
         key = (tick.product_type, tick.symbol)
+        if tick.at > self._server_time() + FUTURE_SLACK:
+            return  # from the future: it would outrank every later tick and poll
         with self._lock:
             old = self._marks.get(key)
             if old is not None and tick.at < old.at:
