@@ -378,3 +378,18 @@ def test_a_tick_from_the_future_does_not_outrank_later_ticks() -> None:
     assert feed.due(0.0) is None and feed.take_marks() == {}
     feed.tick(wsproto.Tick(*key, Decimal(90), at=999.0))
     assert feed.take_marks()[key] == Mark(Decimal(90), 999.0), "the real tick stands"
+
+
+def test_a_tick_back_at_the_price_before_a_poll_is_evaluated() -> None:
+    """Tick 95, poll (mark 100, newer), tick 95 again: the snapshot says 100, so it counts."""
+    feed = _feed_at(1000.0)
+    key = ("USDT-FUTURES", "BTCUSDT")
+    feed.tick(wsproto.Tick(*key, Decimal(95), at=990.0))
+    feed.take_marks()
+    p = Position("USDT-FUTURES", "BTCUSDT", "long", "USDT", Decimal(1), Decimal(100), None, None)
+    feed.observe(Snapshot(taken_at=995.0, positions=(p,), exchange_time=995.0))
+    feed.tick(wsproto.Tick(*key, Decimal(95), at=996.0))
+    assert feed.due(1e6) == "marks"
+    feed.take_marks()
+    feed.tick(wsproto.Tick(*key, Decimal(95), at=997.0))  # the same as just evaluated
+    assert feed.due(1e6) is None

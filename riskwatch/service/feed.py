@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 
 from riskwatch.core.marks import Mark, MarkKey
 from riskwatch.durations import to_text
@@ -55,6 +56,7 @@ class StreamFeed:
         self.wake = threading.Event()
         self._lock = threading.Lock()
         self._marks: dict[MarkKey, Mark] = {}
+        self._evaluated: dict[MarkKey, Decimal] = {}  # the prices the last evaluation saw
         self._dirty = False
         self._poll_wanted = False
         self._last_eval = float("-inf")
@@ -75,7 +77,7 @@ class StreamFeed:
                 return  # out of order: the newer mark stands
             self._marks[key] = Mark(tick.mark, tick.at)
             self.ticks += 1
-            if (old is not None and old.price == tick.mark) or self._dirty:
+            if self._evaluated.get(key) == tick.mark or self._dirty:
                 return  # nothing new, or the loop already naps until the evaluation is due
             self._dirty = True
         self.wake.set()
@@ -137,6 +139,7 @@ class StreamFeed:
             self._dirty = False
             self._last_eval = self._monotonic()
             self.evaluations += 1
+            self._evaluated = {k: m.price for k, m in self._marks.items()}
             return dict(self._marks)
 
     def observe(self, snapshot: Snapshot | None) -> None:
@@ -145,6 +148,7 @@ class StreamFeed:
         with self._lock:
             self._last_poll = self._monotonic()
             self._poll_wanted = False
+            self._evaluated.clear()  # the poll's marks replaced them: the next tick counts
         if snapshot is None:
             return
         held = frozenset((p.product_type, p.symbol) for p in snapshot.positions)
