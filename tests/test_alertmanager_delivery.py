@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from riskwatch.delivery.fake import Receiver
 from riskwatch.delivery.retry import Destination, RetryPolicy, deliver_pending
 from riskwatch.errors import ConfigError, DeliveryError
 from riskwatch.exchange.fake.server import FakeBitget
+from riskwatch.model import Transition
 from riskwatch.render import alertmanager as am
 from riskwatch.service.wiring import wire
 from riskwatch.store.db import Store
@@ -81,6 +83,28 @@ def test_the_sender_posts_api_v2_alerts_and_reports_failures():
             sender.send(msg.title, msg.body)
         with pytest.raises(DeliveryError, match="unreadable queued post"):
             sender.send("t", "not json")
+
+
+def test_a_superseded_post_still_delivers_its_event():
+    """A post that fell behind a newer one (it kept failing while the newer got through) must
+    not re-fire its stale alerts, but its liquidation is told in no other post."""
+    key = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
+    liq = ("event:liquidated", "USDT-FUTURES", "BTCUSDT", "long")
+    firing = am.Entry(key, am.labels_for(key, "warning", "position"), "W", "", 800, None, 800)
+    t = Transition(liq, "event", "critical", None, "liquidated", "", None, None, None, 850.0, ())
+    event = am.event(t, "LIQUIDATED", 900.0, resend=60)
+    stale = am.message([replace(firing, ends_at=1140.0), event], 900.0)
+    with Receiver() as rx:
+        sender = AlertmanagerSender(rx.http_url, timeout=2, clock=lambda: 1000.0)
+        newer = am.probe_alert(950.0, 60.0, "h")
+        sender.send(newer.title, newer.body)
+        sender.send(stale.title, stale.body)
+        assert len(rx.received) == 2, "the event of the superseded post was dropped"
+        (alert,) = rx.received[1].data
+        assert alert["labels"]["alertname"] == "liquidated" and "once" not in alert
+        only_firing = am.message([replace(firing, ends_at=1140.0)], 900.0)
+        sender.send(only_firing.title, only_firing.body)
+        assert len(rx.received) == 2, "a stale firing set is never posted"
 
 
 def test_a_password_in_the_url_is_never_shown():

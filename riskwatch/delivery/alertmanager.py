@@ -70,19 +70,22 @@ class AlertmanagerSender:
         return True
 
     def send(self, title: str, body: str, notify_type: str = "info") -> None:
-        """Post one queued document. One older than a post already accepted is superseded
-        (it is skipped and counts as delivered): the outbox lets a post that keeps failing
-        fall behind newer ones, and its stale firing set must not undo a newer resolve.
+        """Post one queued document. One older than a post already accepted is superseded:
+        the outbox lets a post that keeps failing fall behind newer ones, and its stale firing
+        set must not undo a newer resolve, so only its events (a liquidation, told in no
+        other post) are sent, and a post without any counts as delivered.
         ``notify_type`` is for chat services: Alertmanager routes by the ``severity`` label."""
+        with self._lock:
+            stale = self._newest
         try:
             queued = am.queued_at(body)
-            alerts = am.api_alerts(body, self._clock())
-        except (ValueError, KeyError, TypeError) as exc:
+            alerts = am.api_alerts(body, self._clock(), once_only=queued < stale)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DeliveryError(f"{self._shown}: unreadable queued post ({exc})") from exc
         import requests
 
         with self._lock:
-            if queued < self._newest:
+            if queued < self._newest and not alerts:
                 log.info("%s: skipped a post queued before one already accepted", self._shown)
                 return
             if self._session is None:

@@ -246,6 +246,7 @@ def message(posted: Sequence[Entry], now: float) -> Message:
                 "annotations": {"summary": e.summary, "value": e.value},
                 "startsAt": e.starts_at,
                 "endsAt": e.ends_at,
+                "once": e.key[0].startswith(EVENT_PREFIX),  # told in this post alone
             }
             for e in posted
         ],
@@ -272,14 +273,18 @@ def queued_at(body: str) -> float:
     return float(json.loads(body)["queued_at"])
 
 
-def api_alerts(body: str, now: float) -> list[dict[str, object]]:
+def api_alerts(body: str, now: float, *, once_only: bool = False) -> list[dict[str, object]]:
     """The queued document as the JSON body of ``POST /api/v2/alerts`` (postableAlerts),
-    sent at ``now``. ``ValueError`` when the document is not one ``message`` wrote."""
+    sent at ``now``. ``ValueError`` when the document is not one ``message`` wrote.
+    ``once_only``: just the alerts no later post repeats (events), for a post superseded by a
+    newer one: its firing set and resolves are stale, but a liquidation is told nowhere else."""
     doc = json.loads(body)
     queued = float(doc["queued_at"])
     waited = max(0.0, now - queued)
     out: list[dict[str, object]] = []
     for a in doc["alerts"]:
+        if once_only and a.get("once") is not True:
+            continue
         starts, ends = float(a["startsAt"]), float(a["endsAt"])
         if not (math.isfinite(starts) and math.isfinite(ends)):
             raise ValueError("a time is not finite")
