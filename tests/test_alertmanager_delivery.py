@@ -286,3 +286,23 @@ def test_a_liquidation_posts_the_event_firing_and_the_positions_alert_resolved(t
     ended = alerts["near-liquidation"]
     assert ended["endsAt"] == am.rfc3339(msg.created_at), "the position's alert ends with it"
     assert "(liquidated)" in ended["annotations"]["summary"]
+
+
+def test_a_superseded_post_stays_superseded_after_a_restart(store):
+    """Accepted: a newer post. Still queued: an older one (it kept failing). After a restart
+    the older one's firing set must not re-fire what the newer post resolved."""
+    from riskwatch.delivery.alertmanager import Accepted
+
+    key = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
+    labels = am.labels_for(key, "warning", "position")
+    stale = am.message([am.Entry(key, labels, "W", "", 800, 1140.0, 800)], 900.0)
+    with Receiver() as rx:
+        before = AlertmanagerSender(rx.http_url, timeout=2, accepted=Accepted(store), key="k")
+        newer = am.probe_alert(950.0, 60.0, "h")
+        before.send(newer.title, newer.body)
+        after = AlertmanagerSender(rx.http_url, timeout=2, accepted=Accepted(store), key="k")
+        after.send(stale.title, stale.body)
+        assert len(rx.received) == 1, "the stale firing set was posted after the restart"
+        other = AlertmanagerSender(rx.http_url, timeout=2, accepted=Accepted(store), key="j")
+        other.send(stale.title, stale.body)
+        assert len(rx.received) == 2, "each Alertmanager has its own memory"

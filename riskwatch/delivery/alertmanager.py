@@ -22,13 +22,36 @@ from urllib.parse import urlsplit, urlunsplit
 
 from riskwatch import logs
 from riskwatch.delivery.apprise_sender import UNLIMITED
-from riskwatch.errors import DeliveryError
+from riskwatch.errors import DeliveryError, StoreError
 from riskwatch.render import alertmanager as am
+from riskwatch.store.db import Store
 
 log = logging.getLogger("riskwatch.notify")
 
 ENDPOINT = "/api/v2/alerts"
 _EXCERPT = 160
+META_ACCEPTED = "alertmanager.accepted."  # + destination key: the newest post it accepted
+
+
+class Accepted:
+    """When the newest post each Alertmanager accepted was queued, kept in the store: a post
+    superseded before a restart (or a reload that rebuilt its sender) stays superseded, so its
+    stale firing set never re-fires an alert resolved since."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get(self, key: str) -> float:
+        try:
+            return float(self._store.get_meta(META_ACCEPTED + key) or 0.0)
+        except (StoreError, ValueError):
+            return 0.0
+
+    def set(self, key: str, queued: float) -> None:
+        try:
+            self._store.set_meta(META_ACCEPTED + key, repr(queued))
+        except StoreError as exc:  # the post was accepted; only the memory of it is shorter
+            log.warning("could not record an accepted Alertmanager post: %s", exc)
 
 
 def masked(url: str) -> str:
@@ -50,7 +73,13 @@ class AlertmanagerSender:
     marks_late = False
 
     def __init__(
-        self, base_url: str, *, timeout: float, clock: Callable[[], float] = time.time
+        self,
+        base_url: str,
+        *,
+        timeout: float,
+        clock: Callable[[], float] = time.time,
+        accepted: Accepted | None = None,
+        key: str = "",
     ) -> None:
         self._url = base_url.rstrip("/") + ENDPOINT
         self._shown = masked(base_url.rstrip("/"))
@@ -58,7 +87,9 @@ class AlertmanagerSender:
         self._clock = clock
         self._lock = threading.Lock()
         self._session: Any = None
-        self._newest = 0.0  # queued_at of the newest post accepted (this process)
+        self._accepted, self._key = accepted, key
+        # queued_at of the newest post accepted (remembered across restarts with ``accepted``)
+        self._newest = accepted.get(key) if accepted is not None else 0.0
 
     def display(self) -> str:
         return self._shown
@@ -102,7 +133,9 @@ class AlertmanagerSender:
         with resp:
             if 200 <= resp.status_code < 300:
                 with self._lock:
-                    self._newest = max(self._newest, queued)
+                    newer, self._newest = queued > self._newest, max(self._newest, queued)
+                if newer and self._accepted is not None:
+                    self._accepted.set(self._key, queued)
                 return
             excerpt = " ".join(resp.text[:_EXCERPT].split())
             retry_after = _retry_after(resp.headers.get("Retry-After"))

@@ -22,7 +22,7 @@ from typing import TextIO
 
 from riskwatch import durations
 from riskwatch.delivery import telegram
-from riskwatch.delivery.alertmanager import AlertmanagerSender
+from riskwatch.delivery.alertmanager import Accepted, AlertmanagerSender
 from riskwatch.delivery.apprise_sender import Sender, build_sender
 from riskwatch.delivery.deadline import SEND_TIMEOUT
 from riskwatch.delivery.retry import (
@@ -84,9 +84,11 @@ def destinations(
     reuse: dict[str, Destination] | None = None,
     ids: telegram.Keyboard | None = None,
     send_timeout: float = SEND_TIMEOUT,
+    accepted: Accepted | None = None,
 ) -> dict[str, Destination]:
     """Destination key -> Destination (URL, the channels listing it, its cached sender, its
-    send deadline: the URL's own ``send_timeout=`` option, else ``send_timeout``)."""
+    send deadline: the URL's own ``send_timeout=`` option, else ``send_timeout``);
+    ``accepted`` remembers what each Alertmanager accepted (the daemon's store)."""
     found: dict[str, Destination] = {}
     for ch in cfg.channels:
         for url in ch.urls:
@@ -106,7 +108,11 @@ def destinations(
             key = alertmanager_key(url)
             old = (reuse or {}).get(key)
             keep = old is not None and getattr(old.sender, "timeout", None) == timeout
-            sender = old.sender if old and keep else AlertmanagerSender(url, timeout=timeout)
+            sender = (
+                old.sender
+                if old and keep
+                else AlertmanagerSender(url, timeout=timeout, accepted=accepted, key=key)
+            )
             limit = max(send_timeout, timeout + 5)  # its own timeout governs, the deadline bounds
             found[key] = Destination(key, url, (am.CHANNEL,), sender, send_timeout=limit)
     return found
@@ -211,7 +217,10 @@ class Deliverer:
         self.ttl = cfg.send_ttl
         self.late_after = cfg.late_after
         self.ids = telegram.store_ids(store, clock)
-        self.dests = destinations(cfg, out, ids=self.ids, send_timeout=self.policy.send_timeout)
+        self.accepted = Accepted(store)
+        self.dests = destinations(
+            cfg, out, ids=self.ids, send_timeout=self.policy.send_timeout, accepted=self.accepted
+        )
         drop_orphans(store, set(self.dests), "is no longer in the config", clock())
 
     # ------------------------------------------------------------------ the daemon's calls
@@ -237,6 +246,7 @@ class Deliverer:
                 reuse=self.dests,
                 ids=self.ids,
                 send_timeout=self.policy.send_timeout,
+                accepted=self.accepted,
             )
             for key in [k for k in self._workers if k not in self.dests]:
                 worker = self._workers.pop(key)
