@@ -393,3 +393,32 @@ def test_a_tick_back_at_the_price_before_a_poll_is_evaluated() -> None:
     feed.take_marks()
     feed.tick(wsproto.Tick(*key, Decimal(95), at=997.0))  # the same as just evaluated
     assert feed.due(1e6) is None
+
+
+def test_an_unexpected_error_while_connecting_is_said_and_retried(monkeypatch) -> None:
+    """websockets raises more than OSError and InvalidHandshake while connecting (a proxy
+    from the environment: InvalidProxy, or ImportError for SOCKS without python-socks)."""
+    import websockets.sync.client
+
+    tries: list[str] = []
+
+    def refuse(url: str, **kw: object) -> None:
+        tries.append(url)
+        raise ImportError("python-socks is required to use a SOCKS proxy")
+
+    monkeypatch.setattr(websockets.sync.client, "connect", refuse)
+    rec = Recorder()
+    s = Stream(
+        rec,
+        dialect="v2",
+        public_url="ws://127.0.0.1:9/public",
+        private_url="ws://127.0.0.1:9/private",
+        creds=CREDS,
+        product_types=("USDT-FUTURES",),
+        timing=FAST,
+    ).start()
+    try:
+        rec.until(lambda: any("SOCKS" in why for name, up, why in rec.states if not up))
+        wait(lambda: tries.count("ws://127.0.0.1:9/private") >= 2)  # the thread lives on
+    finally:
+        s.close()

@@ -156,6 +156,9 @@ class Socket:
             )
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             return f"cannot connect to {self.url}: {_why(exc)}"
+        except Exception as exc:  # e.g. a proxy from the environment it cannot use: the
+            # thread must go on retrying and say "down", never die and leave a silent "up"
+            return f"cannot connect to {self.url}: {type(exc).__name__}: {_why(exc)}"
         try:
             with conn:
                 self._session(conn)
