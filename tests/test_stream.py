@@ -422,3 +422,39 @@ def test_an_unexpected_error_while_connecting_is_said_and_retried(monkeypatch) -
         wait(lambda: tries.count("ws://127.0.0.1:9/private") >= 2)  # the thread lives on
     finally:
         s.close()
+
+
+def test_pushes_ask_for_no_early_poll_while_bitget_says_wait(tmp_path: Path) -> None:
+    """A private push asks for a poll at once; not while the last poll got a Retry-After (or
+    a refused key): a busy account's pushes would poll once a second through the backoff."""
+    from types import SimpleNamespace
+
+    from riskwatch.errors import RateLimited
+    from riskwatch.service.cycle import Outcome
+    from riskwatch.service.daemon import Daemon, Hooks
+
+    class Watcher:
+        cfg = SimpleNamespace(exchange=SimpleNamespace(poll_interval=10.0, stale_after=120.0))
+        polls = 0
+        error: RateLimited | None = RateLimited("HTTP 429", retry_after=30.0)
+
+        def cycle(self) -> Outcome:
+            self.polls += 1
+            return Outcome(0.0, 0.0, None, self.error, (), (), 0)
+
+    now = [100.0]
+    feed = _feed_at(1000.0)
+    feed._monotonic = lambda: now[0]
+    watcher = Watcher()
+    d = Daemon(str(tmp_path / "r.yaml"), watcher, Hooks(), feed=feed)  # type: ignore[arg-type]
+    feed.private(wsproto.Private("positions"))
+    assert d._between_polls(now[0]) and watcher.polls == 1  # answered 429, Retry-After 30
+    now[0] += 5
+    feed.private(wsproto.Private("account"))
+    assert d._between_polls(now[0]) and watcher.polls == 1, "polled through the Retry-After"
+    assert feed.next_due(now[0]) is None  # declined, not left pending (no busy loop)
+    watcher.error = None
+    d._interval(d.one_cycle())  # the scheduled poll, answered: pushes may poll again
+    now[0] += 5
+    feed.private(wsproto.Private("account"))
+    assert d._between_polls(now[0]) and watcher.polls == 3

@@ -173,7 +173,9 @@ class Daemon:
         due = self.feed.due(now)
         try:
             if due == "poll":
-                self.one_cycle()
+                outcome = self.one_cycle()
+                told = outcome.error is not None and outcome.error.retry_after is not None
+                self.feed.hold_polls(outcome.refused or told)
             elif due == "marks":
                 outcome = self.watcher.reevaluate(self.feed.take_marks())
                 self.hooks.delivered(outcome)
@@ -252,6 +254,8 @@ class Daemon:
         cap = min(MAX_BACKOFF, self.watcher.cfg.exchange.stale_after / 2)
         self._refusals = self._refusals + 1 if outcome is not None and outcome.refused else 0
         hint = outcome.error.retry_after if outcome is not None and outcome.error else None
+        if self.feed is not None:  # pushes must not poll through the backoff
+            self.feed.hold_polls(self._refusals > 0 or hint is not None)
         wait = base
         if self._refusals:
             wait = base * 2 ** min(self._refusals - 1, 10)

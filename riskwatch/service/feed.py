@@ -59,6 +59,7 @@ class StreamFeed:
         self._evaluated: dict[MarkKey, Decimal] = {}  # the prices the last evaluation saw
         self._dirty = False
         self._poll_wanted = False
+        self._held = False  # hold_polls
         self._last_eval = float("-inf")
         self._last_poll = float("-inf")
         self._down: dict[str, tuple[float, str]] = {}  # socket -> (since, reason)
@@ -114,11 +115,19 @@ class StreamFeed:
 
     def due(self, now: float) -> str | None:
         with self._lock:
+            self._poll_wanted = self._poll_wanted and not self._held  # declined, not pending
             if self._poll_wanted and now - self._last_poll >= MIN_POLL_GAP:
                 return "poll"
             if self._dirty and now - self._last_eval >= 1.0 / MAX_EVALS:
                 return "marks"
         return None
+
+    def hold_polls(self, held: bool) -> None:
+        """While ``held`` (the last poll was refused or told to wait: Retry-After), pushes ask
+        for no poll: the loop's backoff schedules them, and a busy account's pushes must not
+        poll through it once a second."""
+        with self._lock:
+            self._held = held
 
     def next_due(self, now: float) -> float | None:
         """Seconds until something already pending may run; None when nothing is pending."""
