@@ -353,48 +353,6 @@ def test_debug_logs_never_carry_the_login_frame(venue) -> None:
     assert '"login"' not in text and "apiKey" not in text and CREDS.passphrase not in text
 
 
-class _HeldStream:
-    """A started stream as ``StreamFeed.observe`` sees it, without sockets."""
-
-    dialect = "v2"
-
-    def set_symbols(self, symbols: frozenset[tuple[str, str]]) -> None:
-        self.symbols = symbols
-
-
-def _feed_at(server_now: float):
-    from riskwatch.model import ExchangeSettings
-    from riskwatch.service.feed import StreamFeed
-
-    feed = StreamFeed(ExchangeSettings(), CREDS, server_time=lambda: server_now)
-    feed.stream = _HeldStream()  # type: ignore[assignment]
-    return feed
-
-
-def test_a_tick_from_the_future_does_not_outrank_later_ticks() -> None:
-    feed = _feed_at(1000.0)
-    key = ("USDT-FUTURES", "BTCUSDT")
-    feed.tick(wsproto.Tick(*key, Decimal(50), at=1e9))  # a bad ts, years ahead
-    assert feed.due(0.0) is None and feed.take_marks() == {}
-    feed.tick(wsproto.Tick(*key, Decimal(90), at=999.0))
-    assert feed.take_marks()[key] == Mark(Decimal(90), 999.0), "the real tick stands"
-
-
-def test_a_tick_back_at_the_price_before_a_poll_is_evaluated() -> None:
-    """Tick 95, poll (mark 100, newer), tick 95 again: the snapshot says 100, so it counts."""
-    feed = _feed_at(1000.0)
-    key = ("USDT-FUTURES", "BTCUSDT")
-    feed.tick(wsproto.Tick(*key, Decimal(95), at=990.0))
-    feed.take_marks()
-    p = Position("USDT-FUTURES", "BTCUSDT", "long", "USDT", Decimal(1), Decimal(100), None, None)
-    feed.observe(Snapshot(taken_at=995.0, positions=(p,), exchange_time=995.0))
-    feed.tick(wsproto.Tick(*key, Decimal(95), at=996.0))
-    assert feed.due(1e6) == "marks"
-    feed.take_marks()
-    feed.tick(wsproto.Tick(*key, Decimal(95), at=997.0))  # the same as just evaluated
-    assert feed.due(1e6) is None
-
-
 def test_an_unexpected_error_while_connecting_is_said_and_retried(monkeypatch) -> None:
     """websockets raises more than OSError and InvalidHandshake while connecting (a proxy
     from the environment: InvalidProxy, or ImportError for SOCKS without python-socks)."""
@@ -422,39 +380,3 @@ def test_an_unexpected_error_while_connecting_is_said_and_retried(monkeypatch) -
         wait(lambda: tries.count("ws://127.0.0.1:9/private") >= 2)  # the thread lives on
     finally:
         s.close()
-
-
-def test_pushes_ask_for_no_early_poll_while_bitget_says_wait(tmp_path: Path) -> None:
-    """A private push asks for a poll at once; not while the last poll got a Retry-After (or
-    a refused key): a busy account's pushes would poll once a second through the backoff."""
-    from types import SimpleNamespace
-
-    from riskwatch.errors import RateLimited
-    from riskwatch.service.cycle import Outcome
-    from riskwatch.service.daemon import Daemon, Hooks
-
-    class Watcher:
-        cfg = SimpleNamespace(exchange=SimpleNamespace(poll_interval=10.0, stale_after=120.0))
-        polls = 0
-        error: RateLimited | None = RateLimited("HTTP 429", retry_after=30.0)
-
-        def cycle(self) -> Outcome:
-            self.polls += 1
-            return Outcome(0.0, 0.0, None, self.error, (), (), 0)
-
-    now = [100.0]
-    feed = _feed_at(1000.0)
-    feed._monotonic = lambda: now[0]
-    watcher = Watcher()
-    d = Daemon(str(tmp_path / "r.yaml"), watcher, Hooks(), feed=feed)  # type: ignore[arg-type]
-    feed.private(wsproto.Private("positions"))
-    assert d._between_polls(now[0]) and watcher.polls == 1  # answered 429, Retry-After 30
-    now[0] += 5
-    feed.private(wsproto.Private("account"))
-    assert d._between_polls(now[0]) and watcher.polls == 1, "polled through the Retry-After"
-    assert feed.next_due(now[0]) is None  # declined, not left pending (no busy loop)
-    watcher.error = None
-    d._interval(d.one_cycle())  # the scheduled poll, answered: pushes may poll again
-    now[0] += 5
-    feed.private(wsproto.Private("account"))
-    assert d._between_polls(now[0]) and watcher.polls == 3
