@@ -391,3 +391,13 @@ def test_lint_empty_defaults_channels(tmp_path: Path) -> None:
 def test_unquoted_op_gets_a_quoting_hint(tmp_path: Path) -> None:
     probs = problems(tmp_path, HEAD + "rules:\n  - name: a\n    metric: total\n    op: >=\n")
     assert len(probs) == 1 and ":6:" in probs[0] and 'quote it, e.g. op: ">="' in probs[0]
+
+
+def test_a_channel_url_may_carry_its_own_send_timeout(tmp_path: Path) -> None:
+    rule = "rules: [{name: r, metric: liq_gap_pct, op: '<', warning: 5}]\n"
+    ok = "channels: {c: ['json://127.0.0.1:9/?send_timeout=45s']}\ndefaults: {channels: [c]}\n"
+    cfg = config.load(write(tmp_path, ok + rule), environ={})
+    assert durations.split_send_timeout(cfg.channels[0].urls[0]) == ("json://127.0.0.1:9/", 45.0)
+    bad = ok.replace("45s", "soon")
+    (problem,) = problems(tmp_path, bad + rule)
+    assert ":1:16: channels.c[0]: this URL has a bad send_timeout option: 'soon'" in problem
