@@ -56,6 +56,11 @@ def test_a_rule_without_channels_inherits_the_defaults_mapping(tmp_path) -> None
     )
     assert (b.channels, b.critical_channels) == (("pager",), None)
     assert c.channels_for("critical") == ("phone",)  # criticals never go nowhere
+    from riskwatch.cli.check import summary
+
+    said = [line for line in summary(cfg) if line.startswith("rule ")]
+    assert said[0].endswith("-> warning: phone; critical: phone, pager")
+    assert said[1].endswith("-> pager") and said[2].endswith("-> phone")
 
 
 @pytest.mark.parametrize(
