@@ -287,3 +287,18 @@ def test_fills_are_read_on_bitgets_clock_when_ours_is_off(run, skew):
         "LIQUIDATED BTCUSDT long",
         "ENDED near-liquidation BTCUSDT long [was warning] (liquidated)",
     ], lines
+
+
+def test_a_reduction_already_told_does_not_make_the_traders_close_a_liquidation(run):
+    """The reduction's fill lies within seconds of the sighting that told it: the trader's close
+    of the rest, moments later, is a close, not a second (false) liquidation."""
+    run.cycle()
+    run.fake.force_reduce("BTCUSDT", "long", "0.2", price="90100")
+    lines, _ = run.cycle()
+    assert [line.split(":")[0] for line in lines] == ["PARTIALLY LIQUIDATED BTCUSDT long"]
+    run.fake.close_position("BTCUSDT", "long", price="95000")
+    lines, paths = run.cycle()
+    assert paths == ["/api/v2/mix/order/fills"]
+    assert [line.split(":")[0] for line in lines] == [
+        "RESOLVED near-liquidation BTCUSDT long [was warning]"
+    ], lines

@@ -269,7 +269,8 @@ class Event:
         return SEVERITY.get(self.kind)
 
 
-def _relevant(change: Change, fills: Iterable[Fill]) -> list[tuple[Category, Fill]]:
+def relevant(change: Change, fills: Iterable[Fill]) -> list[tuple[Category, Fill]]:
+    """The fills that may say why ``change`` happened, each with what it says."""
     out = []
     for f in fills:
         if f.symbol.upper() != change.symbol.upper() or f.at < change.since - SLACK:
@@ -302,7 +303,7 @@ def decide(change: Change, fills: Sequence[Fill] | None, now: float) -> Event | 
         if change.attempts + 1 >= MAX_ATTEMPTS:
             return Event("unknown", change, now, went, why=FILLS_UNAVAILABLE)
         return None
-    found = _relevant(change, fills)
+    found = relevant(change, fills)
     if not found:
         if change.attempts + 1 >= MAX_ATTEMPTS:
             return Event("unknown", change, now, went, why=NO_FILL)

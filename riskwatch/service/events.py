@@ -33,6 +33,7 @@ log = logging.getLogger("riskwatch.events")
 META_PENDING = "pending_events"
 META_SEEN = "positions_seen"
 SEEN_REFRESH = 600.0
+MAX_TOLD = 10_000  # positions whose last told fill is remembered (in memory)
 
 
 class EventTracker:
@@ -40,6 +41,7 @@ class EventTracker:
 
     def __init__(self, store: Any = None) -> None:
         self.pending: list[core.Change] = []
+        self._told: dict[core.Subject, float] = {}  # the last fill each position's event used
         self.seen: Snapshot | None = None
         self._pending_written = ""
         self._seen_written: tuple[Any, float] = (None, 0.0)  # (what, when)
@@ -82,13 +84,31 @@ class EventTracker:
         decided: list[core.Event] = []
         waiting: list[core.Change] = []
         for c in self.pending:
-            event = core.decide(c, fills[(c.product_type, c.symbol)], now)
+            read = self._untold(c, fills[(c.product_type, c.symbol)])
+            event = core.decide(c, read, now)
             if event is None:
                 waiting.append(core.retry(c))
             else:
                 decided.append(event)
+                self._remember(c, read or ())
         self.pending = waiting
         return decided
+
+    def _untold(self, c: core.Change, fills: Sequence[Fill] | None) -> Sequence[Fill] | None:
+        """The fills that explained none of this position's events yet: a reduction told a
+        moment ago lies within the slack before the sighting that told it, and must not make
+        the trader's close of the rest, the next cycle, a second liquidation."""
+        until = self._told.get(c.subject)
+        if fills is None or until is None:
+            return fills
+        return [f for f in fills if f.at > until]
+
+    def _remember(self, c: core.Change, fills: Sequence[Fill]) -> None:
+        used = [f.at for _, f in core.relevant(c, fills)]
+        if used:
+            self._told[c.subject] = max(used)
+            while len(self._told) > MAX_TOLD:  # the oldest first (dicts keep insertion order)
+                del self._told[next(iter(self._told))]
 
     def conclude(
         self,
