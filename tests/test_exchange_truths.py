@@ -163,6 +163,17 @@ def test_v3_risk_rate_is_mmr_over_eff_equity_and_coin_m_is_usd_sized(fx) -> None
     assert row["symbol"] == "BTCUSD_CM" and row["total"] == "1000"
 
 
+def test_v3_risk_rate_past_liquidation_stays_defined_so_a_firing_alert_does_not_resolve(fx):
+    fx.set_account_mode("unified")
+    c = client(fx, api="v3")
+    fx.set_unified(mmr="1900", effEquity="-50")  # equity gone under the maintenance margin
+    (acc,) = c.fetch_snapshot().accounts
+    assert acc.crossed_risk_rate == Decimal(1), "past liquidation, never 'not reported'"
+    fx.set_unified(mmr="0", effEquity="0")  # nothing held, nothing to keep: undefined
+    (acc,) = c.fetch_snapshot().accounts
+    assert acc.crossed_risk_rate is None
+
+
 # --------------------------------------------------------------------------- union mode
 
 

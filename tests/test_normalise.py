@@ -194,8 +194,8 @@ def test_v3_risk_rate_is_mmr_over_eff_equity_and_mgn_ratio_its_own() -> None:
     a, _ = normalise_accounts.account_v3(data, "USDT", "/e")
     assert a.crossed_risk_rate == Decimal("0.005")  # 1283.9169514 / 256783.39028097
     assert a.mgn_ratio == Decimal("0.7")
-    broke, _ = normalise_accounts.account_v3(dict(data, effEquity="0"), "USDT", "/e")
-    assert broke.crossed_risk_rate is None and broke.mmr == Decimal("1283.91695140")
+    broke, _ = normalise_accounts.account_v3(dict(data, effEquity="0"), "USDT", "/e")  # past liq
+    assert broke.crossed_risk_rate == Decimal(1) and broke.mmr == Decimal("1283.91695140")
 
 
 def test_v2_union_mode_rows_carry_the_account_figures(caplog) -> None:

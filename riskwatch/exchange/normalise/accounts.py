@@ -146,10 +146,15 @@ def account_v3(data: Any, margin_coin: str, endpoint: str) -> tuple[Account, lis
 
 def risk_ratio(mmr: Decimal | None, eff_equity: Decimal | None) -> Decimal | None:
     """A unified account's risk ratio, ``mmr / effEquity`` (both USD amounts, documented on
-    ``/api/v3/account/assets``): 1.0 is liquidation. None without positive effective equity."""
-    if mmr is None or eff_equity is None or eff_equity <= 0:
+    ``/api/v3/account/assets``): 1.0 is liquidation. Effective equity gone to zero or below
+    under a maintenance margin is past liquidation: 1 at least, never "undefined" (which
+    would resolve a firing risk alert at the worst moment). None without a margin to keep."""
+    if mmr is None or eff_equity is None or (eff_equity <= 0 and mmr <= 0):
         return None
+    if eff_equity <= 0:
+        return _PAST_LIQUIDATION
     return (mmr / eff_equity).quantize(_RATIO_PLACES).normalize()
 
 
 _RATIO_PLACES = Decimal("1e-10")  # a ratio shown to 10 places, not Decimal's 28 digits
+_PAST_LIQUIDATION = Decimal(1)
