@@ -8,6 +8,7 @@ import pytest
 
 from riskwatch import durations
 from riskwatch.config import load as config
+from riskwatch.config.lint import lint
 from riskwatch.errors import ConfigError
 from riskwatch.logs import redact
 from riskwatch.model import Match
@@ -360,7 +361,7 @@ def _lint(tmp_path: Path, api: str, metric: str, scope: str = "position") -> lis
         + HEAD
         + f"rules:\n  - {{name: a, scope: {scope}, metric: {metric}, op: '>', warning: 1}}\n"
     )
-    return config.lint(config.load(write(tmp_path, body), environ={}))
+    return lint(config.load(write(tmp_path, body), environ={}))
 
 
 def test_lint_metric_unavailable_in_api(tmp_path: Path) -> None:
@@ -384,7 +385,7 @@ def test_lint_empty_defaults_channels(tmp_path: Path) -> None:
     )
     assert any(
         "defaults.channels is empty" in w
-        for w in config.lint(config.load(write(tmp_path, body), environ={}))
+        for w in lint(config.load(write(tmp_path, body), environ={}))
     )
 
 

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from riskwatch.config import load as config
+from riskwatch.config.lint import lint
 from riskwatch.errors import ConfigError
 
 EXAMPLE = (Path(__file__).parent.parent / "rules.example.yaml").read_text().splitlines()
@@ -79,4 +80,4 @@ def test_mutations_raise_only_config_error(text: str) -> None:
                 assert "\n" not in p
                 assert not any(v in p for v in ENV.values())
         else:
-            config.lint(cfg)
+            lint(cfg)

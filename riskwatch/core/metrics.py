@@ -31,6 +31,14 @@ class Metric:
     phrase: str = ""
     unit: str = "amount"
 
+    # Which way is danger ("low": smaller is worse, "high": larger is worse), and the value the
+    # metric approaches as risk vanishes (None: unbounded); ``ratio``: a fraction where 1.0
+    # means liquidation, thresholds in 0..1. ``check``'s lint reads them to find rules that can
+    # never fire, fire while safe, or never clear.
+    danger: str | None = None
+    safe_end: float | None = None
+    ratio: bool = False
+
     def say(self) -> str:
         """The phrase, or ``name {v}`` for a metric that has none of its own."""
         return self.phrase or f"{self.name} {{v}}"
@@ -89,6 +97,7 @@ def _account(name: str, doc: str, getter: Callable[[Account], Value], **kw: Any)
     return Metric(name, "account", getter, doc, **kw)
 
 
+_RATIO: dict[str, Any] = {"danger": "high", "safe_end": 0.0, "ratio": True}
 _V3_ONLY = ("v1", "v2")
 _UNION_ONLY = ("v1", "v3")  # v2 account rows in multi-asset (union) mode
 
@@ -99,6 +108,8 @@ CATALOGUE: tuple[Metric, ...] = (
         liq_gap_pct,
         phrase="{v} from liquidation",
         unit="pct",
+        danger="low",
+        safe_end=100.0,
     ),
     _position(
         "unrealizedPLR",
@@ -106,6 +117,7 @@ CATALOGUE: tuple[Metric, ...] = (
         unrealized_plr,
         phrase="PnL {v} of margin",
         unit="fraction",
+        danger="low",
     ),
     _position(
         "keepMarginRate",
@@ -113,6 +125,7 @@ CATALOGUE: tuple[Metric, ...] = (
         _attr("keep_margin_rate"),
         phrase="maintenance margin rate {v}",
         unit="fraction",
+        **_RATIO,
     ),
     _position(
         "marginRatio",
@@ -121,8 +134,17 @@ CATALOGUE: tuple[Metric, ...] = (
         unavailable_in=("v1", "v3"),
         phrase="margin ratio {v}",
         unit="ratio",
+        **_RATIO,
     ),
-    _position("leverage", "leverage", _attr("leverage"), phrase="leverage {v}", unit="times"),
+    _position(
+        "leverage",
+        "leverage",
+        _attr("leverage"),
+        phrase="leverage {v}",
+        unit="times",
+        danger="high",
+        safe_end=1.0,
+    ),
     _position(
         "unrealizedPL",
         "unrealized PnL in the margin coin",
@@ -174,6 +196,7 @@ CATALOGUE: tuple[Metric, ...] = (
         _attr("crossed_risk_rate"),
         phrase="account risk {v}",
         unit="ratio",
+        **_RATIO,
     ),
     _account("accountEquity", "account equity", _attr("account_equity"), phrase="equity {v}"),
     _account("available", "available balance", _attr("available"), phrase="available {v}"),
@@ -218,6 +241,7 @@ CATALOGUE: tuple[Metric, ...] = (
         unavailable_in=_V3_ONLY,
         phrase="margin ratio {v}",
         unit="ratio",
+        **_RATIO,
     ),
     _account(
         "imr",
