@@ -1,35 +1,80 @@
 """``riskwatch check``: validate the rules file and summarise it, without contacting anything.
 
 Channel URLs are validated by apprise (an unknown scheme is an error) but never printed: they
-hold tokens. Exit 0 valid, 1 invalid (``cli.report`` prints each problem on its own line).
+hold tokens. ``check`` refuses what ``run`` would refuse (the same URL check, the optional
+packages the configured features need) and warns of rules that cannot do what was meant
+(``config.lint``). Exit 0 valid, 1 invalid (``cli.report`` prints each problem on its own
+line), 1 with ``--strict`` when there is any lint warning.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+from collections.abc import Callable, Mapping
 
 from riskwatch import durations
 from riskwatch.config import load as config
+from riskwatch.config.lint import lint
+from riskwatch.errors import ConfigError, CredentialsError
 from riskwatch.model import Config, Rule
 from riskwatch.render.words import plural
 
-
-def apprise_url_check(url: str) -> str | None:
-    """None when apprise can build a notifier for ``url``; builds it, sends nothing."""
-    from riskwatch.delivery.apprise_sender import instantiate
-
-    if instantiate(url) is None:
-        return "is not usable by apprise (unknown scheme or malformed)"
-    return None
+# Optional packages a configured feature needs: (what, is it configured, module, pip extra).
+FEATURES: tuple[tuple[str, Callable[[Config], object], str, str], ...] = (
+    ("metrics.listen", lambda cfg: cfg.metrics_listen, "prometheus_client", "riskwatch[metrics]"),
+)
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = config.load(args.config, url_check=apprise_url_check)
+    """Exit 0 valid (warnings printed), 1 invalid, or 1 with ``--strict`` and any lint warning."""
+    cfg = load_checked(args.config)
     for line in summary(cfg):
         print(line)
-    for warning in config.lint(cfg):
+    warnings = lint(cfg)
+    for warning in warnings:
         print(f"warning: {warning}")
+    for warning in credential_warnings():
+        print(f"warning: {warning}")
+    if warnings and getattr(args, "strict", False):
+        n = len(warnings)
+        print(f"{cfg.path}: {n} lint warning{'s' if n > 1 else ''}: --strict makes them errors")
+        return 1
     return 0
+
+
+def load_checked(
+    path: str, environ: Mapping[str, str] | None = None, *, text: str | None = None
+) -> Config:
+    """The config as ``run`` will use it: channel URLs validated by apprise, and every
+    optional package a configured feature needs importable (else ``ConfigError``)."""
+    from riskwatch.delivery.apprise_sender import unusable_reason
+
+    cfg = config.load(path, environ=environ, url_check=unusable_reason, text=text)
+    missing = missing_packages(cfg)
+    if missing:
+        raise ConfigError(missing)
+    return cfg
+
+
+def missing_packages(cfg: Config) -> list[str]:
+    return [
+        f"{cfg.path}: {key} is set but {module} is not installed: pip install '{extra}'"
+        for key, configured, module, extra in FEATURES
+        if configured(cfg) and importlib.util.find_spec(module) is None
+    ]
+
+
+def credential_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Missing Bitget credentials: a warning here (the file may be checked on another
+    machine), an error in ``run`` and ``positions``."""
+    from riskwatch.exchange import credentials
+
+    try:
+        credentials.load(environ)
+    except CredentialsError as exc:
+        return [f"{exc}; run and positions will refuse to start without them"]
+    return []
 
 
 def summary(cfg: Config) -> list[str]:

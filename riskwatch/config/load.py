@@ -9,6 +9,7 @@ dataclasses: raw dicts never leave this module. It never touches the network; ``
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -22,7 +23,6 @@ from riskwatch.config import keys as K
 from riskwatch.config.reader import Reader, describe, join
 from riskwatch.config.rules import read_inherited, read_rule
 from riskwatch.config.source import Problems, Src, parse, read_text
-from riskwatch.core import metrics
 from riskwatch.errors import ConfigError
 from riskwatch.model import (
     CONSOLE_URLS,
@@ -46,26 +46,61 @@ def load(
     environ: Mapping[str, str] | None = None,
     strict_env: bool = True,
     url_check: UrlCheck | None = None,
+    text: str | None = None,
+    channel_env: bool = True,
 ) -> Config:
     """The validated configuration in ``path``; ``ConfigError`` lists every problem.
 
-    ``strict_env=False`` leaves unset ``${VARS}`` empty (for ``status``); ``url_check`` returns
-    a reason for a channel URL it rejects (``check`` uses apprise; None skips the check)."""
+    ``strict_env=False`` leaves unset ``${VARS}`` empty (for ``status``); ``channel_env=False``
+    does so only in channel URLs and ``heartbeat_url`` (``positions`` sends nothing);
+    ``url_check`` returns a reason for a channel URL it rejects (apprise in ``check``, ``run``
+    and reloads; None skips the check). ``text`` is the file's content when the caller has
+    read it already (the daemon keeps exactly what loaded as its last good copy)."""
+    cfg, problems = _load(path, environ, strict_env, url_check, text, channel_env)
+    if problems or cfg is None:
+        raise ConfigError(problems.messages() or [f"{path}: invalid rules file"])
+    return cfg
+
+
+def salvage(
+    path: str, *, environ: Mapping[str, str] | None = None, url_check: UrlCheck | None = None
+) -> Config | None:
+    """What could be read of an invalid file (its channels above all), or None when it does
+    not even parse: a daemon with no good rules tells these channels why it is not watching."""
+    try:
+        cfg, _ = _load(path, environ, True, url_check, None, True)
+    except ConfigError:
+        return None
+    return cfg
+
+
+def _load(
+    path: str,
+    environ: Mapping[str, str] | None,
+    strict_env: bool,
+    url_check: UrlCheck | None,
+    text: str | None,
+    channel_env: bool,
+) -> tuple[Config | None, Problems]:
     env = os.environ if environ is None else environ
     problems = Problems(path)
     try:
-        root = parse(read_text(path), path, problems)
+        root = parse(read_text(path) if text is None else text, path, problems)
         reader = Reader(problems, env, strict_env)
-        cfg = _Loader(reader, path, env, url_check).config(root)
+        cfg = _Loader(reader, path, env, url_check, channel_env).config(root)
     except ConfigError:
         raise
     except (RecursionError, MemoryError) as exc:
         raise ConfigError(f"{path}: too complex to be a rules file") from exc
     except Exception as exc:  # never a traceback for any input; tests assert this stays unused
         raise ConfigError(f"{path}: internal error reading the rules file ({exc!r:.80})") from exc
-    if problems or cfg is None:
-        raise ConfigError(problems.messages() or [f"{path}: invalid rules file"])
-    return cfg
+    return cfg, problems
+
+
+def resolve_state_dir(path: str, written: str) -> str:
+    """``state_dir`` as written in the file at ``path``: relative to the file, ``~`` expanded."""
+    base = os.path.dirname(os.path.abspath(path))
+    return os.path.join(base, os.path.expanduser(written))
 
 
 def default_state_dir(environ: Mapping[str, str]) -> str:
@@ -76,31 +111,6 @@ def default_state_dir(environ: Mapping[str, str]) -> str:
         return os.path.join(environ["XDG_STATE_HOME"], "riskwatch")
     home = environ.get("HOME") or os.path.expanduser("~")
     return os.path.join(home, ".local", "state", "riskwatch")
-
-
-def lint(cfg: Config) -> list[str]:
-    """Warnings that leave the file valid but probably not what was meant."""
-    out: list[str] = []
-    api = cfg.exchange.api
-    for i, rule in enumerate(cfg.rules):
-        metric = metrics.lookup(rule.scope, rule.metric)
-        missing = set(metric.unavailable_in) if metric else set()
-        blind = {"v2", "v3"} <= missing if api == "auto" else api in missing
-        if blind:
-            which = "neither v2 nor v3" if api == "auto" else f"exchange.api {api}"
-            out.append(
-                f"rules[{i}] ({rule.name}): metric {rule.metric} is not reported by {which}; "
-                "this rule will never fire"
-            )
-    ex = cfg.exchange
-    if ex.stale_after <= ex.poll_interval:
-        out.append("exchange.stale_after is not longer than poll_interval: expect stale alerts")
-    if not cfg.rules:
-        out.append("no rules: only the built-in alerts (stale, auth, config) will be sent")
-    no_channels = not cfg.defaults.channels and not cfg.defaults.critical_channels
-    if no_channels and cfg.alertmanager is None:
-        out.append("defaults.channels is empty: built-in alerts (riskwatch-stale, ...) go nowhere")
-    return out + answering.lint(cfg)
 
 
 def _http_url(value: str) -> str | None:
@@ -128,24 +138,52 @@ def _ws_url(value: str) -> str | None:
     return None
 
 
-def _host_port(value: object) -> str | None:
+def listen_address(value: object) -> tuple[str, int]:
+    """``metrics.listen`` as ``run`` binds it: (host, port); ``ValueError`` says what to write.
+
+    IPv6 addresses go in brackets (``[::1]:9464``), as in a URL; ``check`` and the exporter
+    both call this, so a value ``check`` accepts is one ``run`` can bind."""
     if not isinstance(value, str):
-        return "expected host:port"
+        raise ValueError("expected host:port, e.g. 127.0.0.1:9464")
     host, sep, port = value.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        return "expected host:port, e.g. 127.0.0.1:9464"
+        raise ValueError("expected host:port, e.g. 127.0.0.1:9464 or [::1]:9464")
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise ValueError(f"{host} is not an IPv6 address") from None
+        return host[1:-1], int(port)
+    if ":" in host:
+        raise ValueError(f"put an IPv6 address in brackets: [{host}]:{port}")
+    if not re.fullmatch(r"[A-Za-z0-9.-]+", host):
+        raise ValueError(f"{host!r} is not a host name or address")
+    return host, int(port)
+
+
+def _host_port(value: object) -> str | None:
+    try:
+        listen_address(value)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
 class _Loader:
     def __init__(
-        self, r: Reader, path: str, environ: Mapping[str, str], url_check: UrlCheck | None
+        self,
+        r: Reader,
+        path: str,
+        environ: Mapping[str, str],
+        url_check: UrlCheck | None,
+        channel_env: bool = True,
     ) -> None:
         self.r = r
         self.path = path
         self.environ = environ
         self.url_check = url_check
         self.alertmanager = False  # with alertmanager: a rule may have no channel
+        self.channel_env = channel_env
 
     def config(self, root: Src | None) -> Config | None:
         if root is None:
@@ -160,8 +198,7 @@ class _Loader:
         if "state_dir" in top:
             sd = self.r.checked(top["state_dir"], "state_dir", lambda _: None)
             if sd:
-                base = os.path.dirname(os.path.abspath(self.path))
-                cfg = replace(cfg, state_dir=os.path.join(base, os.path.expanduser(sd)))
+                cfg = replace(cfg, state_dir=resolve_state_dir(self.path, sd))
         cfg = replace(cfg, **self.top_scalars(top))
         if (src := top.get("alertmanager")) is not None and src.value is not None:
             from riskwatch.config.alertmanager import read_alertmanager
@@ -195,7 +232,7 @@ class _Loader:
         if (src := top.get("heartbeat")) is not None and src.value is not None:
             out["heartbeat"] = r.duration(src, "heartbeat", minimum=60)
         if (src := top.get("heartbeat_url")) is not None and src.value is not None:
-            out["heartbeat_url"] = r.checked(src, "heartbeat_url", _http_url, secret=True)
+            out["heartbeat_url"] = self._secret_url(src, "heartbeat_url", _http_url)
         out = {k: v for k, v in out.items() if v is not None}
         if (src := top.get("metrics")) is not None and src.value is not None:
             m = r.mapping(src, "metrics", K.METRICS_SECTION)
@@ -347,7 +384,16 @@ class _Loader:
                 return f"has a bad send_timeout option: {exc}"
             return self.url_check(url) if self.url_check else None
 
-        return self.r.checked(src, path, check, secret=True)
+        return self._secret_url(src, path, check)
+
+    def _secret_url(self, src: Src, path: str, check: Callable[[str], str | None]) -> str | None:
+        """A URL holding a token; with ``channel_env=False`` its unset ${VARS} are left empty."""
+        strict = self.r.strict_env
+        self.r.strict_env = strict and self.channel_env
+        try:
+            return self.r.checked(src, path, check, secret=True)
+        finally:
+            self.r.strict_env = strict
 
     # ---------------------------------------------------------------- defaults and rules
 

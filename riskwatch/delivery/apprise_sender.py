@@ -189,6 +189,16 @@ def instantiate(url: str) -> Any:
         return None
 
 
+def unusable_reason(url: str) -> str | None:
+    """None when apprise can build a notifier for ``url``, else why not. Sends nothing.
+
+    ``check``, ``run`` and every reload pass this to the config loader, so a URL that would
+    never get its alert is a config error everywhere, not only in ``check``."""
+    if instantiate(url) is None:
+        return "is not usable by apprise (unknown scheme or malformed)"
+    return None
+
+
 class _QuietWhileBuilding(logging.Filter):
     """Drops apprise's records from a thread that is building a plugin, and only those.
 

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 
+from riskwatch.config.load import listen_address
 from riskwatch.core.metrics import BY_SCOPE
 from riskwatch.errors import ConfigError
 from riskwatch.model import AlertKey, AlertState, Snapshot
@@ -98,7 +99,10 @@ class Exporter:
                 "metrics.listen is set but prometheus_client is not installed: "
                 "pip install 'riskwatch[metrics]'"
             ) from exc
-        host, _, port = listen.rpartition(":")
+        try:
+            host, port = listen_address(listen)
+        except ValueError as exc:
+            raise ConfigError(f"metrics.listen {listen}: {exc}") from exc
         self.registry = r = CollectorRegistry()
         self.published = _Published()
         r.register(self.published)  # type: ignore[arg-type]
@@ -129,9 +133,7 @@ class Exporter:
             registry=r,
         )
         try:
-            self._server, self._thread = start_http_server(
-                int(port), addr=host or "127.0.0.1", registry=r
-            )
+            self._server, self._thread = start_http_server(port, addr=host, registry=r)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"metrics.listen {listen}: cannot listen: {exc}") from exc
         # socketserver prints a traceback for a request that failed (a scraper that hung up):
