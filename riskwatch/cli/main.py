@@ -10,8 +10,10 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from riskwatch import __version__, logs
 from riskwatch.errors import (
@@ -23,7 +25,23 @@ from riskwatch.errors import (
     StoreError,
 )
 
-EXIT_OK, EXIT_INVALID, EXIT_REFUSED, EXIT_UNREACHABLE = 0, 1, 3, 4
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_REFUSED, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+EXIT_NOT_DELIVERED, EXIT_SIGINT, EXIT_SIGTERM = 5, 130, 143
+# The one exit-code table: README.md's copy is compared with it by a test, and --help shows it.
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "ok (the daemon also exits 0 on SIGTERM / SIGINT)"),
+    (
+        EXIT_INVALID,
+        "invalid rules file or input, missing credentials, state dir unusable, "
+        "another daemon holds the state dir, or check --strict found lint warnings",
+    ),
+    (EXIT_USAGE, "usage error (unknown option, bad argument)"),
+    (EXIT_REFUSED, "the exchange refused the credentials (positions, run --once)"),
+    (EXIT_UNREACHABLE, "the exchange stayed unreachable (positions, run --once)"),
+    (EXIT_NOT_DELIVERED, "test-notify: a URL did not accept the test message"),
+    (EXIT_SIGINT, "interrupted by Ctrl-C (SIGINT) before it finished"),
+    (EXIT_SIGTERM, "interrupted by SIGTERM before it finished"),
+)
 log = logging.getLogger("riskwatch")
 
 COMMANDS: dict[str, str] = {
@@ -53,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="riskwatch",
         description="Watches a Bitget futures account and warns before liquidation.",
         parents=[common],
+        epilog="exit codes:\n" + "\n".join(f"  {code:<4} {text}" for code, text in EXIT_CODES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"riskwatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -68,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmds["run"].add_argument(
         "--dry-run", action="store_true", help="print messages instead of sending; write no state"
     )
+    cmds["check"].add_argument(
+        "--strict", action="store_true", help="exit 1 when there is any lint warning"
+    )
     cmds["test-notify"].add_argument("--channel", help="only this channel")
     cmds["status"].add_argument("--state-dir", help="read this state dir instead of the config's")
     h = cmds["history"]
@@ -79,7 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("silence", "ack"):  # their arguments live with them
         importlib.import_module(f"riskwatch.cli.{name}").add_arguments(cmds[name])
     cmds["demo"].add_argument(
-        "--duration", type=float, default=None, help="stop after SECONDS (default: until Ctrl-C)"
+        "--duration",
+        type=positive_seconds,
+        default=None,
+        help="stop after SECONDS, more than 0 (default: until Ctrl-C)",
     )
     cmds["demo"].add_argument(
         "--feed",
@@ -88,6 +114,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="poll: REST every 1s; stream: WebSocket marks with a 10s poll (riskwatch[stream])",
     )
     return parser
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a finite number of seconds above 0 (0 would mean "forever" to a timer)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0")
+    return value
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt, so that ``finally``
+    blocks close what the command opened before it exits 143."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,13 +146,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "config", "absent") is None:
         args.config = default_config_path()
     logs.configure(getattr(args, "log_level", "info"))
-    module = importlib.import_module(f"riskwatch.cli.{args.command.replace('-', '')}")
+    previous = signal.signal(signal.SIGTERM, _terminate)  # the daemon installs its own
     try:
+        module = importlib.import_module(f"riskwatch.cli.{args.command.replace('-', '')}")
         return int(module.run(args))
-    except KeyboardInterrupt:
-        return EXIT_OK
+    except KeyboardInterrupt as exc:  # a cron job must not read an interrupted run as success
+        print("interrupted", file=sys.stderr, flush=True)
+        return EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT
     except RiskwatchError as exc:
         return report(exc)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def report(exc: RiskwatchError) -> int:
