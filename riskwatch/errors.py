@@ -14,10 +14,11 @@ library's own exceptions. The tree::
     │   │   └── RateLimited        HTTP 429 or a rate-limit code: retry after ``retry_after``
     │   └── Unreachable            retries are exhausted and no host answered: try next cycle
     ├── DeliveryError              a notification was not accepted: keep it queued, retry later
-    └── StoreError                 the state dir cannot be read or written: fix the disk/perms
+    ├── StoreError                 the state dir cannot be read or written: fix the disk/perms
+    └── AlreadyRunning             another daemon holds the state dir: stop it or use another
 
-Exit codes by error (DESIGN section 6): ConfigError/CredentialsError 1, AuthError 3,
-Unreachable/TransientError 4.
+Exit codes by error (the table is ``cli.main.EXIT_CODES``): ConfigError, CredentialsError,
+StoreError, AlreadyRunning 1; AuthError 3; Unreachable/TransientError 4.
 """
 
 from __future__ import annotations
@@ -104,3 +105,7 @@ class DeliveryError(RiskwatchError):
 
 class StoreError(RiskwatchError):
     """The state dir or its database cannot be used."""
+
+
+class AlreadyRunning(RiskwatchError):
+    """Another riskwatch daemon holds the state dir: two would send every alert twice."""

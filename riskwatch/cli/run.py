@@ -1,4 +1,11 @@
-"""``riskwatch run [-c FILE] [--once] [--dry-run]``: the daemon, or one cycle of it."""
+"""``riskwatch run [-c FILE] [--once] [--dry-run]``: the daemon, or one cycle of it.
+
+The daemon never leaves the account unwatched for a config error (DESIGN section 16): an
+invalid file at start runs on the last good copy kept in the state dir (and raises
+``riskwatch-config``), or, with no copy, holds (``service.holding``) until the file loads.
+One daemon per state dir (``service.statelock``). ``--once`` and ``--dry-run`` are one-shot
+trials: an invalid file exits 1, they take no lock and keep no copy.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,21 @@ import contextlib
 import logging
 import os
 import sys
+import threading
+from collections.abc import Mapping
 
 from riskwatch.cli import main as cli
+from riskwatch.cli.check import load_checked
+from riskwatch.config import lastgood
 from riskwatch.config import load as config
 from riskwatch.render.words import plural
+from riskwatch.config.lint import lint
+from riskwatch.config.source import read_text
+from riskwatch.errors import ConfigError
+from riskwatch.model import Config
 from riskwatch.service.daemon import Daemon
+from riskwatch.service.holding import Holding, first_problem
+from riskwatch.service.statelock import StateLock
 from riskwatch.service.wiring import wire
 
 log = logging.getLogger("riskwatch")
@@ -19,12 +36,124 @@ EXIT_OK = 0
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = config.load(args.config)
-    for warning in config.lint(cfg):
+    if args.once or args.dry_run:
+        cfg = config.load(args.config) if args.dry_run else load_checked(args.config)
+        _warn(cfg)
+        wired = wire(cfg, dry_run=args.dry_run, out=sys.stdout)
+        return once(wired) if args.once else _daemon(args.config, cfg, wired, None)
+    try:
+        return serve(args.config, os.environ)
+    except cli.Terminated:  # SIGTERM while starting: a stop, not a failure
+        return EXIT_OK
+
+
+def serve(path: str, environ: Mapping[str, str]) -> int:
+    """The daemon: start on the file, else on its last good copy, else hold until it loads."""
+    keeper = Keeper(path, environ)
+    problem: str | None = None
+    try:
+        cfg = keeper.load(path)
+    except ConfigError as exc:
+        for line in exc.problems:
+            log.error("invalid rules file: %s", line)
+        problem = first_problem(exc)
+        cfg = keeper.fallback()
+    state_dir = cfg.state_dir if cfg else lastgood.locate_state_dir(path, environ)
+    lock = StateLock.acquire(state_dir)
+    try:
+        if cfg is None:
+            cfg = _hold(path, problem or "", keeper)
+            if cfg is None:
+                return EXIT_OK
+            problem = None
+        _warn(cfg)
+        wired = wire(cfg, out=sys.stdout)
+        if problem is not None:
+            log.warning("running on the last good copy %s", lastgood.path_in(cfg.state_dir))
+            wired.watcher.set_config_error(problem)  # raises riskwatch-config with FILE:LINE
+        return _daemon(path, cfg, wired, keeper)
+    finally:
+        lock.release()
+
+
+class Keeper:
+    """Loads the rules as ``run`` must (apprise checks the URLs, optional packages present)
+    and keeps each file that loads as the last good copy in the state dir."""
+
+    def __init__(self, path: str, environ: Mapping[str, str]) -> None:
+        self.path = path
+        self.environ = environ
+        self._said: str | None = None
+
+    def load(self, path: str) -> Config:
+        text = read_text(path)
+        cfg = load_checked(path, self.environ, text=text)
+        why = lastgood.save(cfg.state_dir, text, path)
+        if why and why != self._said:
+            log.warning("%s", why)
+        self._said = why
+        return cfg
+
+    def fallback(self) -> Config | None:
+        """The last good copy as a config for ``path`` (its relative paths resolve as the
+        file's would), or None when there is none or it no longer loads."""
+        state_dir = lastgood.locate_state_dir(self.path, self.environ)
+        text = lastgood.read(state_dir)
+        if text is None:
+            log.error("no last good copy in %s: not watching until the file loads", state_dir)
+            return None
+        try:
+            return load_checked(self.path, self.environ, text=text)
+        except ConfigError as exc:
+            log.error("the last good copy does not load either: %s", first_problem(exc))
+            return None
+
+
+def _hold(path: str, problem: str, keeper: Keeper) -> Config | None:
+    stop = threading.Event()
+    salvaged = config.salvage(path, environ=keeper.environ)
+    urls = [u for ch in salvaged.channels for u in ch.urls] if salvaged else []
+    announce = _announcer(urls, stop) if urls else None
+    holding = Holding(path, problem, load=keeper.load, announce=announce, stop=stop)
+    try:
+        return holding.run()
+    finally:
+        stop.set()
+
+
+def _announcer(urls: list[str], stop: threading.Event):
+    """Send (title, body) to each URL with the daemon's retry policy; failures are logged."""
+    from riskwatch.delivery.apprise_sender import build_sender
+    from riskwatch.delivery.retry import RetryPolicy, send_with_retries
+    from riskwatch.errors import RiskwatchError
+
+    def announce(title: str, body: str) -> None:
+        import time
+
+        for url in urls:
+            sender = build_sender(url, sys.stdout)
+            try:
+                send_with_retries(
+                    sender,
+                    title,
+                    body,
+                    policy=RetryPolicy(),
+                    clock=time.monotonic,
+                    sleep=stop.wait,
+                    stop=stop,
+                )
+            except RiskwatchError as exc:
+                log.warning("could not send riskwatch-config to %s: %s", sender.display(), exc)
+
+    return announce
+
+
+def _warn(cfg: Config) -> None:
+    for warning in lint(cfg):
         log.warning("%s", warning)
-    wired = wire(cfg, dry_run=args.dry_run, out=sys.stdout)
-    if args.once:
-        return once(wired)
+
+
+def _daemon(path: str, cfg: Config, wired, keeper: Keeper | None) -> int:
     log.info(
         "watching %s every %gs with %s",
         ", ".join(cfg.exchange.product_types),
@@ -35,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
         log.info("feed: stream: WebSocket marks between polls, REST stays the source of truth")
     if wired.bot is not None:
         wired.bot.start()  # the Telegram buttons and commands (DESIGN 12)
-    daemon = Daemon(args.config, wired.watcher, wired.hooks, stop=wired.stop, feed=wired.feed)
+    load = keeper.load if keeper else None
+    daemon = Daemon(path, wired.watcher, wired.hooks, stop=wired.stop, feed=wired.feed, load=load)
     code = daemon.run()
     exit_now(code)
     return code  # not reached

@@ -32,6 +32,7 @@ RELOAD_AGREE = 1.0  # a changed rules file is read twice this far apart; the rea
 RELOAD_DOUBT = 5.0  # ...and stand this long before an error or an alert-ending result counts
 SHUTDOWN_GRACE = 4.5  # SIGTERM to exit, at most (systemd's default stop timeout is 90 s)
 LOOP_GRACE = 3.0  # of which the loop may take this long to finish a cycle
+STATUS_ERROR = 240  # how much of a config error STATUS= shows (systemctl status cuts lines)
 
 
 @dataclass
@@ -65,8 +66,11 @@ class Daemon:
         monotonic: Callable[[], float] = time.monotonic,
         wait: Callable[[float], bool] | None = None,
         feed: StreamFeed | None = None,
+        load: Callable[[str], Config] | None = None,
     ) -> None:
         self.path = config_path
+        # ``run`` passes its own loader: apprise checks the URLs and the good file is kept.
+        self.load = load or (lambda path: config_mod.load(path, environ=self.environ))
         self.watcher = watcher
         self.hooks = hooks
         self.environ = environ
@@ -307,7 +311,7 @@ class Daemon:
 
     def _load(self) -> Config | ConfigError:
         try:
-            return config_mod.load(self.path, environ=self.environ)
+            return self.load(self.path)
         except ConfigError as exc:
             return exc
 
@@ -358,7 +362,7 @@ class Daemon:
         if transition:
             text += f"; account {transition} between classic and unified mode at Bitget"
         if w.health.config_error:
-            text += "; rules file invalid (running on the last good rules)"
+            text += f"; running on the last good rules: {w.health.config_error}"[:STATUS_ERROR]
         if self.feed is not None:
             down = self.feed.down()
             if down is None:
