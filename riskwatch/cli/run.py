@@ -60,6 +60,7 @@ def serve(path: str, environ: Mapping[str, str]) -> int:
         cfg = keeper.fallback()
     state_dir = cfg.state_dir if cfg else lastgood.locate_state_dir(path, environ)
     lock = StateLock.acquire(state_dir)
+    keeper.locked()  # only the daemon that holds the state dir writes its copy
     try:
         if cfg is None:
             cfg = _hold(path, problem or "", keeper)
@@ -84,15 +85,30 @@ class Keeper:
         self.path = path
         self.environ = environ
         self._said: str | None = None
+        self._held = False
+        self._unsaved: tuple[str, str] | None = None  # (state dir, text) until the lock is held
 
     def load(self, path: str) -> Config:
         text = read_text(path)
         cfg = load_checked(path, self.environ, text=text)
-        why = lastgood.save(cfg.state_dir, text, path)
+        self._unsaved = (cfg.state_dir, text)
+        if self._held:
+            self._keep()
+        return cfg
+
+    def locked(self) -> None:
+        self._held = True
+        if self._unsaved is not None:
+            self._keep()
+
+    def _keep(self) -> None:
+        assert self._unsaved is not None
+        state_dir, text = self._unsaved
+        self._unsaved = None
+        why = lastgood.save(state_dir, text, self.path)
         if why and why != self._said:
             log.warning("%s", why)
         self._said = why
-        return cfg
 
     def fallback(self) -> Config | None:
         """The last good copy as a config for ``path`` (its relative paths resolve as the
