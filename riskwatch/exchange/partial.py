@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from riskwatch.errors import AuthError, ExchangeError
+from riskwatch.errors import AuthError, ExchangeError, Unreachable
 from riskwatch.exchange.normalise.rowcheck import ALL
 from riskwatch.model import Account, Position
 
@@ -36,8 +36,8 @@ class Partial:
             what()
         except AuthError:
             raise
-        except ExchangeError as exc:
-            log.warning("%s", exc)
+        except ExchangeError as exc:  # an outage was logged by the transport, once
+            log.log(logging.DEBUG if isinstance(exc, Unreachable) else logging.WARNING, "%s", exc)
             self.errors.append(exc)
 
 

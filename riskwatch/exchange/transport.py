@@ -36,8 +36,9 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from riskwatch.errors import ExchangeError, RiskwatchError, TransientError, Unreachable
-from riskwatch.exchange import bounded, codes, replies, signing
+from riskwatch.exchange import bounded, codes, neterrors, replies, signing
 from riskwatch.exchange.credentials import Credentials
+from riskwatch.exchange.outage import Outage
 from riskwatch.exchange.ratelimit import RateLimiter
 from riskwatch.model import ExchangeSettings
 
@@ -102,6 +103,7 @@ class Transport:
         self._active = 0
         self._switched_at = 0.0
         self._outage = False  # the switch to the fallback was logged; the return is not yet
+        self.outage = Outage(clock)
         self.offset_ms: float = 0.0
         self.request_time: float | None = None  # the last envelope's requestTime, seconds
         self._synced = False
@@ -150,16 +152,22 @@ class Transport:
             reraise=True,
             before_sleep=self._log_retry,
         )
+        request = (path, tuple(sorted((params or {}).items())))
         try:
             data = retrying(self._attempt, path, params, bucket, signed, end, parse)
         except TransientError as exc:
-            why = "stopping" if self._stop.is_set() else "giving up after retries"
-            raise Unreachable(
-                f"{path}: {why}: {exc}",
+            tries = retrying.statistics.get("attempt_number", 1)
+            why = "stopping" if self._stop.is_set() else f"{tries} attempt{'s' * (tries > 1)}"
+            error = Unreachable(
+                f"{exc} ({why})",
                 code=exc.code,
                 endpoint=path,
                 retry_after=exc.retry_after,  # a 429's hint, for the caller
-            ) from exc
+            )
+            if not self._stop.is_set():
+                self.outage.failed(request, str(error))
+            raise error from exc
+        self.outage.answered(request)
         return data
 
     def sync_time(self, deadline: float | None = None) -> None:
@@ -196,7 +204,7 @@ class Transport:
     @staticmethod
     def _log_retry(rs: RetryCallState) -> None:
         exc = rs.outcome.exception() if rs.outcome else None
-        log.info("retrying in %.1fs: %s", rs.upcoming_sleep, exc)
+        log.debug("retrying in %.1fs: %s", rs.upcoming_sleep, exc)
 
     # ------------------------------------------------------------------ one attempt
 
@@ -256,15 +264,16 @@ class Transport:
             )
         except bounded.DeadlinePassed as exc:
             self._switch_host(host)
-            raise HostDown(f"{path}: {exc} ({host})", endpoint=path) from exc
+            raise HostDown(f"{path}: {neterrors.deadline(total, host)}", endpoint=path) from exc
         except (bounded.TooLarge, bounded.BadEncoding) as exc:
             raise TransientError(f"{path}: {exc}", endpoint=path) from exc
         except (requests.ConnectionError, requests.Timeout) as exc:
             self._switch_host(host)
-            kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-            raise HostDown(f"{path}: {kind} ({host})", endpoint=path) from exc
+            why = neterrors.cause(exc, host, min(5.0, total), total)
+            raise HostDown(f"{path}: {why}", endpoint=path) from exc
         except requests.RequestException as exc:
-            raise TransientError(f"{path}: {type(exc).__name__}", endpoint=path) from exc
+            why = neterrors.cause(exc, host, min(5.0, total), total)
+            raise TransientError(f"{path}: {why}", endpoint=path) from exc
         body = reply.body
         log.debug("GET %s -> HTTP %s (%d bytes)", path, reply.status, len(body))
         self._answered(host)
@@ -326,6 +335,7 @@ class Transport:
                     return
                 self._outage = False
             log.info("the primary host %s answers again; back from the fallback", host)
+            log.debug("%s is unreachable; switching to %s", failed, self._hosts[self._active])
 
     def _interpret(self, path: str, status: int, headers: Mapping[str, str], body: bytes) -> Any:
         retry_after = parse_retry_after(headers.get("Retry-After"), self._wall())
@@ -339,7 +349,7 @@ class Transport:
                 demo=self.settings.demo,
             )
         if not body.strip():
-            raise TransientError(f"{path}: empty response body, HTTP {status}", endpoint=path)
+            raise TransientError(f"{path}: HTTP {status} with an empty body", endpoint=path)
         if replies.too_deep(body):
             raise TransientError(
                 f"{path}: JSON nested deeper than {replies.MAX_JSON_DEPTH} levels, HTTP {status}",
@@ -348,10 +358,15 @@ class Transport:
         try:
             envelope = json.loads(body)
         except (ValueError, RecursionError):
-            what = "server error" if status >= 500 else "malformed JSON"
-            raise TransientError(f"{path}: {what}, HTTP {status}", endpoint=path) from None
+            what = "not JSON" if status < 400 else "not Bitget's JSON"
+            raise TransientError(
+                f"{path}: HTTP {status}, {what}: {neterrors.excerpt(body)}", endpoint=path
+            ) from None
         if not isinstance(envelope, dict) or "code" not in envelope:
-            raise TransientError(f"{path}: not a Bitget envelope, HTTP {status}", endpoint=path)
+            raise TransientError(
+                f"{path}: HTTP {status}, not a Bitget envelope: {neterrors.excerpt(body)}",
+                endpoint=path,
+            )
         code = envelope.get("code")
         self.request_time = _seconds(envelope.get("requestTime"))
         if codes.is_success(code) and status < 400:

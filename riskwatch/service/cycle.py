@@ -18,7 +18,7 @@ from riskwatch.core import engine, hints
 from riskwatch.core.events import Event
 from riskwatch.core.marks import Mark, MarkKey
 from riskwatch.core.marks import apply as apply_marks
-from riskwatch.errors import AuthError, ExchangeError
+from riskwatch.errors import AuthError, ExchangeError, Unreachable
 from riskwatch.exchange.base import ExchangeClient
 from riskwatch.model import AlertKey, AlertState, Config, Health, Message, Snapshot, Transition
 from riskwatch.render import alertmanager as am
@@ -250,8 +250,9 @@ class Watcher:
                 log.error("exchange refused the credentials: %s", exc.explanation)
             self.health = replace(self.health, auth_error=exc.explanation)
             return None, exc
-        except ExchangeError as exc:
-            log.warning("poll failed: %s", exc)
+        except ExchangeError as exc:  # an outage is logged once by the exchange edge
+            level = logging.DEBUG if isinstance(exc, Unreachable) else logging.WARNING
+            log.log(level, "poll failed: %s", exc)
             return None, exc
         self.health = replace(self.health, last_success=now, auth_error=None)
         return snapshot, None

@@ -1,0 +1,43 @@
+"""An outage is said twice: one WARNING when the exchange stops answering (with the cause)
+and one INFO when it answers again (``recovered after 3m``); the retries in between are DEBUG.
+
+Tracked per request (path and query), so one product type that keeps failing while the others
+answer is one outage, not a WARNING/INFO pair every cycle; it ends when every request that
+failed has answered again. The host a request went to does not matter: switching to a
+fallback host is a retry like any other.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Hashable
+
+from riskwatch import durations
+
+log = logging.getLogger("riskwatch.exchange")
+
+
+class Outage:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._since: float | None = None
+        self._failing: set[Hashable] = set()
+
+    @property
+    def ongoing(self) -> bool:
+        return self._since is not None
+
+    def failed(self, request: Hashable, cause: str) -> None:
+        self._failing.add(request)
+        if self._since is None:
+            self._since = self._clock()
+            log.warning("exchange unreachable: %s", cause)
+        else:
+            log.debug("still unreachable: %s", cause)
+
+    def answered(self, request: Hashable) -> None:
+        self._failing.discard(request)
+        if self._since is not None and not self._failing:
+            lasted = max(0.0, self._clock() - self._since)
+            self._since = None
+            log.info("exchange answers again: recovered after %s", durations.to_text(round(lasted)))
