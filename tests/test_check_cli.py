@@ -79,13 +79,14 @@ def test_example_passes_check_and_hides_urls(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for k, v in EXAMPLE_ENV.items():
-        monkeypatch.setenv(k, v)
-    assert main(["check", "-c", str(EXAMPLE)]) == 0
+        monkeypatch.setenv(k, v) if k.startswith("TELEGRAM") else monkeypatch.delenv(k, False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    assert main(["check", "--strict", "-c", str(EXAMPLE)]) == 0  # and no lint warning
     out, err = capsys.readouterr()
-    assert "valid: 5 rules, 2 channels" in out
+    assert "valid: 5 rules, 1 channels" in out  # a Telegram-only user: two variables
     assert "rule near-liquidation: position liq_gap_pct < warning 15, critical 5" in out
     assert "rule account-risk: account crossedRiskRate >= warning 0.5, critical 0.8" in out
-    assert "channel phone: 1 URL" in out and "channel team: 1 URL" in out
+    assert "channel phone: 1 URL" in out and "team" not in out
     for secret in EXAMPLE_ENV.values():
         assert secret not in out + err
     assert "tgram://" not in out and "slack://" not in out
@@ -159,3 +160,67 @@ def test_schema_prints_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert "liq_gap_pct" in rule["else"]["properties"]["metric"]["enum"]
     assert "crossedRiskRate" in rule["then"]["properties"]["metric"]["enum"]
     assert rule["properties"]["op"]["enum"] == ["<", "<=", ">", ">="]
+
+
+def _file(tmp_path: Path, text: str) -> str:
+    f = tmp_path / "r.yaml"
+    f.write_text("channels: {c: ['console://']}\ndefaults: {channels: [c]}\n" + text)
+    return str(f)
+
+
+LINTED = "rules:\n  - {name: a, metric: liq_gap_pct, op: '>', warning: 5}\n"
+
+
+def test_lint_warnings_exit_0_and_strict_makes_them_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _file(tmp_path, LINTED)
+    assert main(["check", "-c", path]) == 0
+    assert "fires while the value is large" in capsys.readouterr().out
+    assert main(["check", "--strict", "-c", path]) == 1
+    assert "1 lint warning: --strict makes them errors" in capsys.readouterr().out
+
+
+def test_missing_credentials_are_a_warning_in_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("BITGET_API_KEY", "BITGET_API_SECRET", "BITGET_API_PASSPHRASE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    path = _file(tmp_path, "rules:\n  - {name: a, metric: liq_gap_pct, op: '<', warning: 5}\n")
+    assert main(["check", "--strict", "-c", path]) == 0  # a warning, not a lint error
+    out = capsys.readouterr().out
+    assert "warning: missing Bitget credentials: set BITGET_API_KEY" in out
+    assert "run and positions will refuse to start without them" in out
+
+
+def test_a_configured_feature_without_its_package_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "prometheus_client" else real(n)
+    )
+    assert main(["check", "-c", _file(tmp_path, "metrics: {listen: '127.0.0.1:9464'}\n")]) == 1
+    err = capsys.readouterr().err
+    assert "metrics.listen is set but prometheus_client is not installed" in err
+    assert "pip install 'riskwatch[metrics]'" in err
+
+
+@pytest.mark.parametrize(
+    ("listen", "rc", "fragment"),
+    [
+        ("[::1]:9464", 0, ""),
+        ("127.0.0.1:9464", 0, ""),
+        ("::1:9464", 1, "put an IPv6 address in brackets: [::1]:9464"),
+        ("[nope]:9464", 1, "[nope] is not an IPv6 address"),
+        ("127.0.0.1:99999", 1, "expected host:port"),
+    ],
+)
+def test_metrics_listen_is_checked_as_run_binds_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], listen: str, rc: int, fragment: str
+) -> None:
+    assert main(["check", "-c", _file(tmp_path, f"metrics: {{listen: '{listen}'}}\n")]) == rc
+    assert fragment in capsys.readouterr().err

@@ -168,3 +168,12 @@ def test_missing_credentials_exit_1(tmp_path, fx, capsys, monkeypatch) -> None:
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     rc = cli.main(["positions", "-c", _config(tmp_path, fx)])
     assert rc == 1 and "BITGET_API_SECRET" in capsys.readouterr().err
+
+
+def test_needs_only_the_exchange_credentials_not_the_channel_variables(tmp_path, fx) -> None:
+    path = tmp_path / "rules.yaml"
+    text = RULES.format(api="v2", url=fx.url, state=tmp_path / "state")
+    path.write_text(text.replace('"console://"', '"tgram://${UNSET_BOT_TOKEN}/${UNSET_CHAT}"'))
+    rc, out = _run(str(path))
+    assert rc == 0
+    _assert_table(out)

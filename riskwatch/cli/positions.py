@@ -1,10 +1,15 @@
 """``riskwatch positions``: fetch once and show what riskwatch sees, the way a trader reads it.
 
 One table of positions (size, leverage, mark, liquidation price, ``liq_gap_pct`` with two
-decimals, the other risk metrics, and which rules match at which severity), then the accounts.
-A refusal exits 3 with the sentence that says what to change, an exchange that stays
-unreachable exits 4 (both via ``cli.report``); no traceback either way. With ``api: auto`` the
-account mode found is remembered in the state dir, as the daemon does.
+decimals, the other risk metrics, and which rules match at which severity), riskiest first
+(smallest liquidation gap; positions without a liquidation price last), then the accounts.
+
+It sends nothing, so it needs only the exchange credentials: channel URLs may name variables
+that are not set here. Exit codes: 0 shown; 1 invalid rules file or missing Bitget
+credentials; 3 the exchange refused the credentials (with the sentence that says what to
+change); 4 the exchange stayed unreachable (one line naming the cause); 130/143 interrupted.
+No traceback either way. With ``api: auto`` the account mode found is remembered in the
+state dir, as the daemon does.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ def run(
     from riskwatch.config import load as config
     from riskwatch.exchange import credentials
 
-    cfg = config.load(args.config)
+    cfg = config.load(args.config, channel_env=False)  # sends nothing: channel vars may be unset
     creds = credentials.load()
     state_dir = cfg.state_dir
     remembered = _meta(state_dir, None) if cfg.exchange.api == "auto" else None
