@@ -402,3 +402,39 @@ def test_a_channel_url_may_carry_its_own_send_timeout(tmp_path: Path) -> None:
     bad = ok.replace("45s", "soon")
     (problem,) = problems(tmp_path, bad + rule)
     assert ":1:16: channels.c[0]: this URL has a bad send_timeout option: 'soon'" in problem
+
+
+# ---------------------------------------------------------------- single, friendly errors
+
+
+def test_a_bare_greater_than_op_is_one_error_saying_quote_it(tmp_path: Path) -> None:
+    probs = problems(
+        tmp_path, HEAD + "rules:\n  - name: a\n    metric: total\n    op: >\n    warning: 5\n"
+    )
+    assert len(probs) == 1 and ":6:9: rules[0].op: is empty: a bare >" in probs[0]
+    assert 'quote the op: op: ">"' in probs[0]
+
+
+def test_a_merge_key_is_one_error_with_what_to_write_instead(tmp_path: Path) -> None:
+    body = "rules:\n  - &r {name: a, metric: total, op: '<', warning: 5}\n  - <<: *r\n    name: b\n"
+    probs = problems(tmp_path, HEAD + body)
+    assert len(probs) == 1, probs
+    assert ":5:5: merge keys (<<) are not supported" in probs[0] and "defaults:" in probs[0]
+    assert "constructor" not in probs[0]
+
+
+def test_a_typo_in_defaults_channels_does_not_cascade(tmp_path: Path) -> None:
+    body = "channels: {c: ['console://']}\ndefaults: {chanels: [c]}\nrules:\n" + "".join(
+        f"  - {{name: r{i}, metric: total, op: '<', warning: 5}}\n" for i in range(3)
+    )
+    probs = problems(tmp_path, body)
+    assert len(probs) == 1 and "did you mean 'channels'?" in probs[0], probs
+
+
+def test_a_typo_in_the_channels_section_does_not_cascade(tmp_path: Path) -> None:
+    body = (
+        "chanels: {c: ['console://']}\ndefaults: {channels: [c]}\nrules:\n"
+        "  - {name: a, metric: total, op: '<', warning: 5, channels: [c]}\n"
+    )
+    probs = problems(tmp_path, body)
+    assert len(probs) == 1 and "did you mean 'channels'?" in probs[0], probs

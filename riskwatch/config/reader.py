@@ -59,6 +59,9 @@ class Reader:
         self.environ = environ
         self.strict_env = strict_env
         self.unset: set[str] = set()  # variables left empty (strict_env=False)
+        # Paths of mappings with an unknown key (a typo such as defaults.chanels, "" for the
+        # top): errors that would only follow from the typo are not repeated for every rule.
+        self.unsure: set[str] = set()
 
     def error(self, where: Src | tuple[int, int], path: str, message: str) -> None:
         if isinstance(where, Src) and isinstance(where.value, UNREADABLE):
@@ -71,14 +74,16 @@ class Reader:
         """The mapping's entries, after reporting unknown and missing keys."""
         if not src.is_map:
             self.error(src, path, f"expected a mapping (key: value), got {describe(src.value)}")
+            self.unsure.add(path)
             return None
         entries: dict[str, Src] = src.value  # type: ignore[assignment]
         allowed = [k.name for k in table]
         for key in entries:
             if key not in allowed:
                 self.error(src.keys[key], join(path, key), unknown_key(key, allowed))
+                self.unsure.add(path)
         for k in table:
-            if k.required and k.name not in entries:
+            if k.required and k.name not in entries and not src.merged:
                 self.error(src, path, f"missing required key '{k.name}'")
         return {k: v for k, v in entries.items() if k in allowed}
 

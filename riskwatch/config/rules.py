@@ -39,17 +39,21 @@ def read_rule(
     name = _name(r, m, path, seen)
     scope = r.enum(m["scope"], join(path, "scope"), K.SCOPES) if "scope" in m else "position"
     metric = _metric(r, m, path, scope)
-    op = r.enum(m["op"], join(path, "op"), OPS) if "op" in m else None
+    op = _op(r, m["op"], join(path, "op")) if "op" in m else None
     warning = r.number(m["warning"], join(path, "warning")) if "warning" in m else None
     critical = r.number(m["critical"], join(path, "critical")) if "critical" in m else None
     _thresholds(r, src, m, path, op, warning, critical)
     inherited = {k.attr: getattr(defaults, k.attr) for k in K.INHERITED}
     inherited["critical_channels"] = defaults.critical_channels  # channels' other half
     inherited.update(read_inherited(r, m, path, channel_names))
+    unsure = src.merged or "defaults" in r.unsure  # a typo there: said once, not per rule
     if not inherited["channels"] and not inherited["critical_channels"] and channels_required:
-        r.error(
-            src, path, "no channel: set channels here or in defaults.channels (or alertmanager)"
-        )
+        if not unsure:
+            r.error(
+                src,
+                path,
+                "no channel: set channels here or in defaults.channels (or alertmanager)",
+            )
     match = _match(r, m["match"], join(path, "match"), scope) if "match" in m else Match()
     message = None
     if "message" in m and (message := r.string(m["message"], join(path, "message"))):
@@ -77,6 +81,19 @@ def read_rule(
         **extras,  # type: ignore[arg-type]
         **inherited,
     )
+
+
+def _op(r: Reader, src: Src, path: str) -> str | None:
+    """The op; an unquoted ``>`` or ``|`` starts a YAML block and leaves it empty: say so."""
+    v = src.value
+    if isinstance(v, str) and (not v.strip() or "\n" in v):
+        r.error(
+            src,
+            path,
+            'is empty: a bare > (or |) starts a YAML block; quote the op: op: ">" or op: ">="',
+        )
+        return None
+    return r.enum(src, path, OPS)
 
 
 def _name(r: Reader, m: dict[str, Src], path: str, seen: dict[str, int]) -> str | None:
@@ -133,7 +150,8 @@ def _thresholds(
     critical: float | None,
 ) -> None:
     if "warning" not in m and "critical" not in m:
-        r.error(src, path, "set at least one of warning and critical")
+        if not src.merged:  # the merge key's error says it already
+            r.error(src, path, "set at least one of warning and critical")
         return
     if op is None or warning is None or critical is None:
         return
@@ -228,7 +246,7 @@ def channel_refs(r: Reader, src: Src, path: str, defined: set[str]) -> tuple[str
         name = r.string(item, ipath)
         if name is None:
             continue
-        if name not in defined:
+        if name not in defined and not (not defined and "" in r.unsure):  # channels: typo
             known = ", ".join(sorted(defined)) or "none defined"
             r.error(item, ipath, f"channel '{name}' is not defined in channels ({known})")
         out.append(name)

@@ -73,6 +73,7 @@ class Src:
     line: int
     col: int
     keys: dict[str, tuple[int, int]] = field(default_factory=dict)
+    merged: bool = False  # a merge key (<<) was refused here: its keys are missing, say so once
 
     @property
     def is_map(self) -> bool:
@@ -188,10 +189,16 @@ class _Builder:
         values: dict[str, Src] = out.value  # type: ignore[assignment]
         for knode, vnode in node.value:
             kl, kc = knode.start_mark.line + 1, knode.start_mark.column + 1
-            key = self._scalar(knode, kl, kc) if isinstance(knode, yaml.ScalarNode) else None
             if knode.tag == "tag:yaml.org,2002:merge":
-                self.problems.add((kl, kc), "", "merge keys (<<) are not supported")
+                self.problems.add(
+                    (kl, kc),
+                    "",
+                    "merge keys (<<) are not supported: write the keys out in each rule, or "
+                    "put what rules share in defaults:",
+                )
+                out.merged = True
                 continue
+            key = self._scalar(knode, kl, kc) if isinstance(knode, yaml.ScalarNode) else None
             if not isinstance(key, str):
                 self.problems.add((kl, kc), "", "keys must be plain names")
                 continue
