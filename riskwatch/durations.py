@@ -16,6 +16,24 @@ _UNITS = (86400.0, 3600.0, 60.0, 1.0)
 MAX_SECONDS = 366 * 86400.0  # a year: anything longer is a typo
 
 
+_ZERO_UNITS = r"(?:0+d)?(?:0+h)?(?:0+m)?"
+# Seconds parts shorter than each minimum a key has (keys.Key.minimum).
+_SECONDS_BELOW = {
+    0.1: r"0+(?:\.0\d*)?s",
+    1.0: r"0+(?:\.\d+)?s",
+    60.0: r"0*[1-5]?\d(?:\.\d+)?s",
+}
+
+
+def pattern_at_least(minimum: float) -> str:
+    """``PATTERN`` refusing durations shorter than ``minimum`` seconds, for the JSON Schema
+    (a regular expression cannot compare numbers, so each minimum has its own)."""
+    if minimum <= 0:
+        return PATTERN
+    below = _SECONDS_BELOW[minimum]
+    return rf"^(?!(?:0|{_ZERO_UNITS}(?:{below})?)$)" + PATTERN[1:]
+
+
 def parse(value: object) -> float:
     """Seconds in ``value``; raise ``ValueError`` with a reason a person can act on."""
     if isinstance(value, bool):

@@ -28,7 +28,7 @@ class Key:
     required: bool = False
     nullable: bool = False  # null is accepted and means "off"
     field: str = ""  # the model attribute it fills, when not ``name`` (``for`` -> ``for_``)
-    minimum: float | None = None  # the smallest value accepted
+    minimum: float | None = None  # the smallest value accepted (seconds for a duration)
     above: float | None = None  # values must be greater than this
 
     @property
@@ -66,9 +66,21 @@ EXCHANGE: tuple[Key, ...] = (
     ),
     Key("margin_coin", "string", "only watch this margin coin", None, nullable=True),
     Key("demo", "bool", "demo-trading key (sends the paptrading header)", False),
-    Key("poll_interval", "duration", "time between polls (at least 1s)", "10s"),
-    Key("stale_after", "duration", "no successful poll for this long fires riskwatch-stale", "2m"),
-    Key("timeout", "duration", "total time of one HTTP request, connect to last byte", "10s"),
+    Key("poll_interval", "duration", "time between polls (at least 1s)", "10s", minimum=1.0),
+    Key(
+        "stale_after",
+        "duration",
+        "no successful poll for this long fires riskwatch-stale",
+        "2m",
+        minimum=1.0,
+    ),
+    Key(
+        "timeout",
+        "duration",
+        "total time of one HTTP request, connect to last byte",
+        "10s",
+        minimum=0.1,
+    ),
     Key(
         "feed",
         "enum",
@@ -191,7 +203,7 @@ RULE: tuple[Key, ...] = (
 TOP: tuple[Key, ...] = (
     Key("exchange", "section", "where and how to poll Bitget"),
     Key("state_dir", "path", "alert state and outbox ($STATE_DIRECTORY, else XDG state dir)"),
-    Key("send_ttl", "duration", "drop undelivered messages older than this", "6h"),
+    Key("send_ttl", "duration", "drop undelivered messages older than this", "6h", minimum=1.0),
     Key("timezone", "timezone", "IANA zone of the time on each line, e.g. Europe/Berlin", "UTC"),
     Key(
         "late_after",
@@ -201,7 +213,11 @@ TOP: tuple[Key, ...] = (
     ),
     Key("history_keep", "duration", "how long `riskwatch history` remembers", "30d"),
     Key(
-        "heartbeat", "duration", "periodic 'still watching' message; off unless set", nullable=True
+        "heartbeat",
+        "duration",
+        "periodic 'still watching' message (at least 1m); off unless set",
+        nullable=True,
+        minimum=60.0,
     ),
     Key(
         "heartbeat_url",
@@ -238,6 +254,11 @@ RESERVED_LABELS = (
     "margin_coin",
     "source",
 )
+
+
+def minimum(keys: tuple[Key, ...], name: str) -> float:
+    """The key's ``minimum`` (0 when it has none): the one value check and schema share."""
+    return next((k.minimum or 0.0 for k in keys if k.name == name), 0.0)
 
 
 def names(keys: tuple[Key, ...]) -> tuple[str, ...]:

@@ -217,7 +217,8 @@ class _Loader:
     def top_scalars(self, top: dict[str, Src]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         r = self.r
-        if "send_ttl" in top and (v := r.duration(top["send_ttl"], "send_ttl", minimum=1)):
+        ttl_min = K.minimum(K.TOP, "send_ttl")
+        if "send_ttl" in top and (v := r.duration(top["send_ttl"], "send_ttl", minimum=ttl_min)):
             out["send_ttl"] = v
         if "late_after" in top:
             out["late_after"] = r.duration(top["late_after"], "late_after")
@@ -230,7 +231,7 @@ class _Loader:
             elif zone is not None:
                 out["timezone"] = zone
         if (src := top.get("heartbeat")) is not None and src.value is not None:
-            out["heartbeat"] = r.duration(src, "heartbeat", minimum=60)
+            out["heartbeat"] = r.duration(src, "heartbeat", minimum=K.minimum(K.TOP, "heartbeat"))
         if (src := top.get("heartbeat_url")) is not None and src.value is not None:
             out["heartbeat_url"] = self._secret_url(src, "heartbeat_url", _http_url)
         out = {k: v for k, v in out.items() if v is not None}
@@ -277,8 +278,9 @@ class _Loader:
                 kw["margin_coin"] = coin.upper()
         if "demo" in m and (demo := r.boolean(m["demo"], join(p, "demo"))) is not None:
             kw["demo"] = demo
-        for key, minimum in (("poll_interval", 1.0), ("stale_after", 1.0), ("timeout", 0.1)):
-            if key in m and (d := r.duration(m[key], join(p, key), minimum=minimum)) is not None:
+        for key in ("poll_interval", "stale_after", "timeout"):
+            least = K.minimum(K.EXCHANGE, key)
+            if key in m and (d := r.duration(m[key], join(p, key), minimum=least)) is not None:
                 kw[key] = d
         self.v3_categories(m, kw)
         kw.update(self.feed(m, p, kw.get("api", "auto")))

@@ -1,13 +1,16 @@
 """The JSON Schema (draft 2020-12) of the rules file, for editors (``riskwatch schema``).
 
-Built from the same tables the validator reads (``config.keys``, the metric catalogue, the ops,
-the duration pattern), so completion in an editor offers exactly what ``check`` accepts. The
-schema cannot express everything ``check`` does (defined channels, unique names, critical
-beyond warning, template fields): ``check`` remains the authority.
+Built from the same tables the validator reads (``keys`` with its minimums, the metric
+catalogue, the ops, the duration pattern), so completion in an editor offers exactly what
+``check`` accepts: the same minimums, enums and patterns (tests/test_schema.py compares the
+two on generated files). The schema cannot express everything ``check`` does (defined
+channels, unique names, critical beyond warning, template fields, what apprise accepts):
+``check`` remains the authority.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from riskwatch import durations
@@ -17,25 +20,56 @@ from riskwatch.core import metrics
 SCHEMA_ID = "urn:riskwatch:rules-file"  # no public address exists for it
 
 
+NOT_BLANK = "\\S"  # check refuses empty and whitespace-only strings
+PORT = "([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+HOSTPORT = f"^(\\[[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\\]|[A-Za-z0-9.-]+):{PORT}$"
+
+
+def _ci(word: str) -> str:
+    """A case-insensitive regex for ``word`` (JSON Schema patterns have no flags)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+def _duration(key: K.Key) -> dict[str, Any]:
+    least = key.minimum or 0.0
+    if not least:
+        return {"$ref": "#/$defs/duration"}
+    return {
+        "type": "string",
+        "pattern": durations.pattern_at_least(least),
+        "description": f"a duration of at least {durations.to_text(least)}",
+    }
+
+
+def _number(key: K.Key) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "number"}
+    if key.minimum is not None:
+        out["minimum"] = key.minimum
+    if key.above is not None:
+        out["exclusiveMinimum"] = key.above
+    return out
+
+
 def _kind(key: K.Key) -> dict[str, Any]:
     kinds: dict[str, dict[str, Any]] = {
-        "duration": {"$ref": "#/$defs/duration"},
+        "duration": _duration(key),
         "bool": {"type": "boolean"},
-        "number": {"type": "number"},
-        "string": {"type": "string", "minLength": 1},
-        "url": {"type": "string", "pattern": "^(https?://|.*\\$\\{)"},
-        "wsurl": {"type": "string", "pattern": "^(wss?://|.*\\$\\{)"},
-        "path": {"type": "string", "minLength": 1},
-        "timezone": {"type": "string", "minLength": 1, "examples": ["UTC", "Europe/Berlin"]},
-        "hostport": {"type": "string", "pattern": "^.+:[0-9]{1,5}$"},
+        "number": _number(key),
+        "string": {"type": "string", "pattern": NOT_BLANK},
+        "url": {"type": "string", "pattern": "^(https?://[^/]|.*\\$\\{)"},
+        "wsurl": {"type": "string", "pattern": "^(wss?://[^/]|.*\\$\\{)"},
+        "path": {"type": "string", "pattern": NOT_BLANK},
+        "timezone": {"type": "string", "pattern": NOT_BLANK, "examples": ["UTC", "Europe/Berlin"]},
+        "hostport": {"type": "string", "pattern": HOSTPORT},
         "template": {"type": "string"},
         "names": {"type": "array", "items": {"type": "string"}},
         "routing": {"$ref": "#/$defs/routing"},
         "globs": {"$ref": "#/$defs/globs"},
         "product_types": {
-            "type": "array",
-            "items": {"enum": list(K.PRODUCT_TYPE_NAMES)},
-            "minItems": 1,
+            "anyOf": [
+                {"$ref": "#/$defs/product_type"},
+                {"type": "array", "items": {"$ref": "#/$defs/product_type"}, "minItems": 1},
+            ]
         },
         "metric": {"type": "string"},
         "am_urls": {
@@ -105,6 +139,7 @@ _ESCALATE = {"anyOf": [{"$ref": "#/$defs/escalate"}, {"type": "null"}]}
 def _rule() -> dict[str, Any]:
     rule = _object(K.RULE, match={"$ref": "#/$defs/match"}, escalate=_ESCALATE)
     rule["properties"]["name"]["pattern"] = K.NAME_PATTERN
+    rule["properties"]["name"]["not"] = {"pattern": f"^{K.RESERVED_PREFIX}"}
     rule["anyOf"] = [{"required": ["warning"]}, {"required": ["critical"]}]
     account = {"properties": {"scope": {"const": "account"}}, "required": ["scope"]}
     rule["if"] = account
@@ -116,6 +151,17 @@ def _rule() -> dict[str, Any]:
     }
     rule["else"] = {"properties": {"metric": {"enum": list(metrics.POSITION_METRICS)}}}
     return rule
+
+
+# A side is long or short (any case, spaces around ignored), or a glob.
+SIDE = "^\\s*(" + "|".join(_ci(s) for s in K.SIDES) + ")\\s*$|[*?\\[]"
+
+
+def _globs(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "description": "a glob or a list of globs, case-insensitive (* ? [...])",
+        "anyOf": [item, {"type": "array", "items": item}],
+    }
 
 
 def json_schema() -> dict[str, Any]:
@@ -131,8 +177,8 @@ def json_schema() -> dict[str, Any]:
             "propertyNames": {"pattern": K.CHANNEL_PATTERN},
             "additionalProperties": {
                 "anyOf": [
-                    {"type": "string"},
-                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    {"$ref": "#/$defs/channel_url"},
+                    {"type": "array", "items": {"$ref": "#/$defs/channel_url"}, "minItems": 1},
                 ]
             },
         },
@@ -153,12 +199,18 @@ def json_schema() -> dict[str, Any]:
                     {"const": 0},
                 ],
             },
-            "globs": {
-                "description": "a glob or a list of globs, case-insensitive (* ? [...])",
-                "anyOf": [
-                    {"type": "string"},
-                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                ],
+            "globs": _globs({"type": "string", "pattern": NOT_BLANK}),
+            "sides": _globs({"type": "string", "pattern": SIDE}),
+            "product_type": {
+                "description": "a v2 product type, or a v1 name (mapped)",
+                "type": "string",
+                "pattern": "^(" + "|".join(_ci(n) for n in K.PRODUCT_TYPE_NAMES) + ")$",
+            },
+            "channel_url": {
+                "description": "an apprise URL (scheme://...), console:// or console://stderr",
+                "type": "string",
+                "pattern": "://|\\$\\{",
+                "not": {"pattern": "^console:(?!//(stderr)?$)"},
             },
             "routing": {
                 "description": "a list (every severity) or {warning: [...], critical: [...]}",
@@ -168,7 +220,7 @@ def json_schema() -> dict[str, Any]:
                 ],
             },
             "exchange": _object(K.EXCHANGE),
-            "match": _object(K.MATCH),
+            "match": _object(K.MATCH, side={"$ref": "#/$defs/sides"}),
             "escalate": _object(K.ESCALATE),
             "quiet_window": _object(K.QUIET_WINDOW),
             "rule": _rule(),
