@@ -141,3 +141,25 @@ def test_holding_says_why_everywhere_and_returns_once_the_file_loads(
     assert sent[-1][1].startswith("resolved: riskwatch-config")
     logged = [r for r in caplog.records if r.getMessage().startswith("not watching:")]
     assert len(logged) == 3  # at 0 s, 60 s and 120 s: once a minute
+
+
+def test_a_metrics_port_that_is_taken_is_a_config_alert_not_an_exit(tmp_path: Path) -> None:
+    import socket
+
+    from riskwatch.config import load as config
+    from riskwatch.exchange.fake.server import FakeBitget
+    from riskwatch.service.wiring import wire
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        path = write(tmp_path, GOOD + f"metrics: {{listen: '127.0.0.1:{port}'}}\n")
+        env = {**ENV, **FakeBitget.credentials_env()}
+        wired = wire(config.load(path, environ=env), environ=env)
+        try:
+            problem = wired.watcher.health.config_error
+            assert problem and f"metrics.listen 127.0.0.1:{port}: cannot listen" in problem
+        finally:
+            for close in wired.hooks.closers:
+                close()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from riskwatch import exchange
 from riskwatch.delivery.console import ConsoleWriter
+from riskwatch.errors import ConfigError
 from riskwatch.exchange import credentials
 from riskwatch.exchange.credentials import Credentials
 from riskwatch.exchange.stream import Timing
@@ -122,9 +123,14 @@ def wire(
     if cfg.metrics_listen:
         from riskwatch.service.prometheus import Exporter
 
-        exporter = Exporter(cfg.metrics_listen)
-        hooks.exported = exporter.update
-        hooks.closers.append(exporter.close)
+        try:
+            exporter = Exporter(cfg.metrics_listen)
+        except ConfigError as exc:  # e.g. the port is taken: watch anyway, and say so
+            log.error("no Prometheus metrics: %s", exc)
+            watcher.set_config_error(f"{cfg.path}: {exc}")
+        else:
+            hooks.exported = exporter.update
+            hooks.closers.append(exporter.close)
     feed = _feed(cfg, creds, client, watcher, hooks, clock, stream_timing)
     return Wired(
         watcher=watcher,
