@@ -51,6 +51,7 @@ def serve(path: str, environ: Mapping[str, str]) -> int:
     """The daemon: start on the file, else on its last good copy, else hold until it loads."""
     keeper = Keeper(path, environ)
     problem: str | None = None
+    cfg: Config | None
     try:
         cfg = keeper.load(path)
     except ConfigError as exc:

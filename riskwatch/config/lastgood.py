@@ -75,8 +75,8 @@ def literal_urls(text: str, source: str) -> list[str]:
     if hb is not None and isinstance(hb.value, str) and "${" not in hb.value:
         out.append("heartbeat_url")
     channels = top.get("channels")
-    if channels is not None and channels.is_map:
-        for name, src in channels.value.items():  # type: ignore[union-attr]
+    if channels is not None and isinstance(channels.value, dict):
+        for name, src in channels.value.items():
             items = src.value if src.is_list else [src]
             for i, item in enumerate(items):  # type: ignore[arg-type]
                 url = item.value if isinstance(item, Src) else None
@@ -92,7 +92,7 @@ def locate_state_dir(path: str, environ: Mapping[str, str]) -> str:
         root = _root(read_text(path), path)
     except ConfigError:
         root = None
-    src = root.value.get("state_dir") if root is not None else None  # type: ignore[union-attr]
+    src = root.value.get("state_dir") if root is not None and isinstance(root.value, dict) else None
     if isinstance(src, Src) and isinstance(src.value, str) and src.value.strip():
         value = Reader(Problems(path), environ).interpolate(src.value, src, "state_dir")
         if value:
