@@ -152,3 +152,15 @@ def test_an_interrupted_command_says_so_and_exits_130_or_143(
             proc.send_signal(sig)
             assert proc.wait(timeout=10) == code
     assert world.log.read_text().strip().splitlines()[-1] == "interrupted"
+
+
+def test_an_unreachable_exchange_is_one_line_naming_the_cause(world: World) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    world.rules.write_text(
+        world.rules.read_text().replace(world.fake.url, f"http://127.0.0.1:{port}")
+    )
+    assert world.start("positions").wait(timeout=30) == 4
+    lines = world.log.read_text().strip().splitlines()
+    assert len(lines) == 1 and f"connection refused by 127.0.0.1:{port}" in lines[0], lines

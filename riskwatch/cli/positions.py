@@ -66,6 +66,7 @@ def run(
         account_mode=remembered,
         clock=clock,
         sleep=sleep,
+        one_shot=True,  # the exit line names the cause: no WARNING before it
     )
     try:
         snap = client.fetch_snapshot()

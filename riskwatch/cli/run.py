@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.once or args.dry_run:
         cfg = config.load(args.config) if args.dry_run else load_checked(args.config)
         _warn(cfg)
-        wired = wire(cfg, dry_run=args.dry_run, out=sys.stdout)
+        wired = wire(cfg, dry_run=args.dry_run, out=sys.stdout, one_shot=args.once)
         return once(wired) if args.once else _daemon(args.config, cfg, wired, None)
     try:
         return serve(args.config, os.environ)

@@ -27,12 +27,14 @@ def build_client(
     stop: threading.Event | None = None,
     wall: Callable[[], float] | None = None,
     rate_limit: bool = True,
+    one_shot: bool = False,
 ) -> ExchangeClient:
     """A Bitget client for ``settings.api``. ``clock`` times retry budgets and rate limits
     (monotonic by default); ``wall`` stamps snapshots and signs requests (``time.time``);
     ``sleep`` defaults to ``stop.wait`` so a stop request ends any backoff at once.
     ``account_mode`` is what the state dir remembers, as stored: with ``api: auto``,
-    "unified" starts on v3 and anything else (None, a stale value) on v2."""
+    "unified" starts on v3 and anything else (None, a stale value) on v2. ``one_shot``: the
+    caller reports a failure itself in its exit line, so an outage is not also a WARNING."""
     from riskwatch.exchange.ratelimit import RateLimiter
     from riskwatch.exchange.spot import SpotAwareClient
     from riskwatch.exchange.transport import Transport
@@ -43,7 +45,14 @@ def build_client(
     wall = wall or time.time
     limiter = RateLimiter(clock=clock, sleep=sleep, enabled=rate_limit)
     transport = Transport(
-        settings, creds, clock=clock, wall=wall, sleep=sleep, stop=stop, limiter=limiter
+        settings,
+        creds,
+        clock=clock,
+        wall=wall,
+        sleep=sleep,
+        stop=stop,
+        limiter=limiter,
+        announce_outages=not one_shot,
     )
     return SpotAwareClient(  # a BitgetClient that can also read the spot account, for hints
         settings,

@@ -4,7 +4,8 @@ and one INFO when it answers again (``recovered after 3m``); the retries in betw
 Tracked per request (path and query), so one product type that keeps failing while the others
 answer is one outage, not a WARNING/INFO pair every cycle; it ends when every request that
 failed has answered again. The host a request went to does not matter: switching to a
-fallback host is a retry like any other.
+fallback host is a retry like any other. A one-shot command (``positions``, ``run --once``)
+passes ``announce=False``: its exit line already names the cause, so the start is DEBUG there.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ log = logging.getLogger("riskwatch.exchange")
 
 
 class Outage:
-    def __init__(self, clock: Callable[[], float]) -> None:
+    def __init__(self, clock: Callable[[], float], *, announce: bool = True) -> None:
         self._clock = clock
+        self._level = logging.WARNING if announce else logging.DEBUG
         self._since: float | None = None
         self._failing: set[Hashable] = set()
 
@@ -31,7 +33,7 @@ class Outage:
         self._failing.add(request)
         if self._since is None:
             self._since = self._clock()
-            log.warning("exchange unreachable: %s", cause)
+            log.log(self._level, "exchange unreachable: %s", cause)
         else:
             log.debug("still unreachable: %s", cause)
 

@@ -87,6 +87,7 @@ class Transport:
         limiter: RateLimiter | None = None,
         rng: random.Random | None = None,
         max_bytes: int = bounded.MAX_BYTES,
+        announce_outages: bool = True,
     ) -> None:
         self.settings = settings
         self._creds = creds
@@ -103,7 +104,7 @@ class Transport:
         self._active = 0
         self._switched_at = 0.0
         self._outage = False  # the switch to the fallback was logged; the return is not yet
-        self.outage = Outage(clock)
+        self.outage = Outage(clock, announce=announce_outages)
         self.offset_ms: float = 0.0
         self.request_time: float | None = None  # the last envelope's requestTime, seconds
         self._synced = False

@@ -62,6 +62,7 @@ def wire(
     clock: Callable[[], float] | None = None,
     rate_limit: bool = True,
     stream_timing: Timing | None = None,
+    one_shot: bool = False,
 ) -> Wired:
     """Open the state dir, build the exchange client and the delivery for ``cfg``. ``clock``
     (default a ``SteadyClock``) times every duration: for, repeat, backoff, stale, send_ttl.
@@ -86,6 +87,7 @@ def wire(
         on_account_mode=remember,
         stop=stop,
         rate_limit=rate_limit,
+        one_shot=one_shot,
     )
     hooks = Hooks()
     hooks.closers.append(client.close)
