@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from riskwatch.cli.run import Keeper
+from riskwatch.cli import run
 from riskwatch.config import lastgood
 from riskwatch.errors import AlreadyRunning, ConfigError
 from riskwatch.service.holding import Holding
+from riskwatch.service.keeper import Keeper as _Keeper
 from riskwatch.service.statelock import StateLock
 
 GOOD = """\
@@ -23,6 +24,11 @@ rules:
   - {name: a, metric: liq_gap_pct, op: "<", warning: 5}
 """
 ENV = {"RX_URL": "json://127.0.0.1:9/"}
+
+
+def Keeper(path: str, environ: dict[str, str]) -> _Keeper:
+    """The keeper exactly as ``riskwatch run`` builds it."""
+    return _Keeper(path, environ, checked=run._checked, quick=run._quick)
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -45,8 +51,26 @@ def test_the_copy_is_kept_as_written_only_once_the_lock_is_held(tmp_path: Path) 
 def test_run_and_reload_refuse_a_url_apprise_cannot_use(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD)
     with pytest.raises(ConfigError) as info:
-        Keeper(path, {"RX_URL": "bogus://nothing/here"}).load(path)
+        Keeper(path, {"RX_URL": "bogus://nothing/here"}).load(path)  # a reload
     assert "channels.rx[0]: this URL is not usable by apprise" in info.value.problems[0]
+
+
+def test_at_start_the_url_check_follows_the_first_poll_and_decides_the_copy(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, GOOD)
+    bad = Keeper(path, {"RX_URL": "bogus://nothing/here"})
+    bad.locked()
+    cfg = bad.load(path, quick=True)  # no apprise on the way to the first poll
+    assert lastgood.read(cfg.state_dir) is None
+    problem = bad.verify()
+    assert problem and "this URL is not usable by apprise" in problem
+    assert lastgood.read(cfg.state_dir) is None  # never kept as good
+    good = Keeper(path, ENV)
+    good.locked()
+    good.load(path, quick=True)
+    assert lastgood.read(cfg.state_dir) is None and good.verify() is None
+    assert lastgood.read(cfg.state_dir) == GOOD
 
 
 def test_a_literal_url_keeps_no_copy_and_says_why(tmp_path: Path, caplog) -> None:

@@ -164,3 +164,20 @@ def test_an_unreachable_exchange_is_one_line_naming_the_cause(world: World) -> N
     assert world.start("positions").wait(timeout=30) == 4
     lines = world.log.read_text().strip().splitlines()
     assert len(lines) == 1 and f"connection refused by 127.0.0.1:{port}" in lines[0], lines
+
+
+def test_a_url_apprise_cannot_use_at_start_raises_the_config_alert(world: World) -> None:
+    proc = world.start()
+    wait_polls(world.fake, 1)
+    assert world.stop(proc) == 0  # a good copy is kept
+    text = world.rules.read_text().replace(
+        '  rx: ["${RX_URL}"]', '  rx: ["${RX_URL}"]\n  bad: ["${BAD_URL}"]'
+    )
+    world.rules.write_text(text)
+    world.env["BAD_URL"] = "bogus://nowhere/at/all"
+    proc = world.start()
+    body = arrived(world.rx, "riskwatch-config")
+    assert "channels.bad[0]: this URL is not usable by apprise" in body
+    assert "bogus://" not in body
+    assert "running on the last good copy" in world.log.read_text()
+    assert world.stop(proc) == 0

@@ -23,11 +23,11 @@ from riskwatch.config import lastgood
 from riskwatch.config import load as config
 from riskwatch.render.words import plural
 from riskwatch.config.lint import lint
-from riskwatch.config.source import read_text
 from riskwatch.errors import ConfigError
 from riskwatch.model import Config
 from riskwatch.service.daemon import Daemon
 from riskwatch.service.holding import Holding, first_problem
+from riskwatch.service.keeper import Keeper
 from riskwatch.service.statelock import StateLock
 from riskwatch.service.wiring import wire
 
@@ -49,11 +49,11 @@ def run(args: argparse.Namespace) -> int:
 
 def serve(path: str, environ: Mapping[str, str]) -> int:
     """The daemon: start on the file, else on its last good copy, else hold until it loads."""
-    keeper = Keeper(path, environ)
+    keeper = Keeper(path, environ, checked=_checked, quick=_quick)
     problem: str | None = None
     cfg: Config | None
     try:
-        cfg = keeper.load(path)
+        cfg = keeper.load(path, quick=True)  # apprise is checked after the first poll
     except ConfigError as exc:
         for line in exc.problems:
             log.error("invalid rules file: %s", line)
@@ -64,6 +64,7 @@ def serve(path: str, environ: Mapping[str, str]) -> int:
     keeper.locked()  # only the daemon that holds the state dir writes its copy
     try:
         if cfg is None:
+            log.error("not watching until %s loads", path)
             cfg = _hold(path, problem or "", keeper)
             if cfg is None:
                 return EXIT_OK
@@ -71,59 +72,51 @@ def serve(path: str, environ: Mapping[str, str]) -> int:
         _warn(cfg)
         wired = wire(cfg, out=sys.stdout)
         if problem is not None:
-            log.warning("running on the last good copy %s", lastgood.path_in(cfg.state_dir))
-            wired.watcher.set_config_error(problem)  # raises riskwatch-config with FILE:LINE
+            _on_copy(wired, problem)
+        else:
+            wired.hooks.delivered = _then_verify(wired, keeper)
         return _daemon(path, cfg, wired, keeper)
     finally:
         lock.release()
 
 
-class Keeper:
-    """Loads the rules as ``run`` must (apprise checks the URLs, optional packages present)
-    and keeps each file that loads as the last good copy in the state dir."""
+def _checked(path: str, environ: Mapping[str, str], text: str) -> Config:
+    return load_checked(path, environ, text=text)
 
-    def __init__(self, path: str, environ: Mapping[str, str]) -> None:
-        self.path = path
-        self.environ = environ
-        self._said: str | None = None
-        self._held = False
-        self._unsaved: tuple[str, str] | None = None  # (state dir, text) until the lock is held
 
-    def load(self, path: str) -> Config:
-        text = read_text(path)
-        cfg = load_checked(path, self.environ, text=text)
-        self._unsaved = (cfg.state_dir, text)
-        if self._held:
-            self._keep()
-        return cfg
+def _quick(path: str, environ: Mapping[str, str], text: str) -> Config:
+    return config.load(path, environ=environ, text=text)
 
-    def locked(self) -> None:
-        self._held = True
-        if self._unsaved is not None:
-            self._keep()
 
-    def _keep(self) -> None:
-        assert self._unsaved is not None
-        state_dir, text = self._unsaved
-        self._unsaved = None
-        why = lastgood.save(state_dir, text, self.path)
-        if why and why != self._said:
-            log.warning("%s", why)
-        self._said = why
+def _on_copy(wired, problem: str) -> None:
+    log.warning("running on the last good copy %s", lastgood.path_in(wired.watcher.cfg.state_dir))
+    wired.watcher.set_config_error(problem)  # raises riskwatch-config with FILE:LINE
 
-    def fallback(self) -> Config | None:
-        """The last good copy as a config for ``path`` (its relative paths resolve as the
-        file's would), or None when there is none or it no longer loads."""
-        state_dir = lastgood.locate_state_dir(self.path, self.environ)
-        text = lastgood.read(state_dir)
-        if text is None:
-            log.error("no last good copy in %s: not watching until the file loads", state_dir)
-            return None
-        try:
-            return load_checked(self.path, self.environ, text=text)
-        except ConfigError as exc:
-            log.error("the last good copy does not load either: %s", first_problem(exc))
-            return None
+
+def _then_verify(wired, keeper: Keeper):
+    """The delivery hook, plus once after the first cycle's delivery: the apprise check of
+    the file loaded quick. A URL apprise cannot use makes the file invalid: switch to the
+    last good copy when there is one, and raise riskwatch-config either way."""
+    inner = wired.hooks.delivered
+    pending = [True]
+
+    def delivered(outcome) -> None:
+        inner(outcome)
+        if not pending:
+            return
+        pending.clear()
+        problem = keeper.verify()
+        if problem is None:
+            return
+        copy = keeper.fallback()
+        if copy is not None:
+            wired.watcher.apply_config(copy)
+            wired.hooks.reconfigure(copy)
+            _on_copy(wired, problem)
+        else:
+            wired.watcher.set_config_error(problem)
+
+    return delivered
 
 
 def _hold(path: str, problem: str, keeper: Keeper) -> Config | None:
