@@ -83,7 +83,7 @@ def test_example_passes_check_and_hides_urls(
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     assert main(["check", "--strict", "-c", str(EXAMPLE)]) == 0  # and no lint warning
     out, err = capsys.readouterr()
-    assert "valid: 5 rules, 1 channels" in out  # a Telegram-only user: two variables
+    assert "valid: 5 rules, 1 channel\n" in out  # a Telegram-only user: two variables
     assert "rule near-liquidation: position liq_gap_pct < warning 15, critical 5" in out
     assert "rule account-risk: account crossedRiskRate >= warning 0.5, critical 0.8" in out
     assert "channel phone: 1 URL" in out and "team" not in out

@@ -153,3 +153,20 @@ def test_one_product_type_failing_is_one_outage_not_a_flap(caplog) -> None:
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "accounts" in warnings[0].getMessage()
     assert not any("recovered" in r.getMessage() for r in caplog.records)
+
+
+def test_a_request_not_made_again_does_not_hold_an_outage_open(caplog) -> None:
+    from riskwatch.exchange.outage import Outage
+
+    caplog.set_level(logging.INFO, logger="riskwatch")
+    clock = FakeClock()
+    outage = Outage(clock, window=30)
+    outage.failed("probe", "probe: refused")  # made once, at start, never again
+    outage.failed("positions", "positions: refused")
+    clock.t += 10
+    outage.answered("positions")
+    assert outage.ongoing  # the probe failed only 10 s ago
+    clock.t += 25
+    outage.answered("positions")
+    assert not outage.ongoing
+    assert [r.getMessage() for r in caplog.records][-1].endswith("recovered after 35s")

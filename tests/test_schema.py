@@ -124,7 +124,7 @@ def mutated(changes: list[tuple[tuple[Any, ...], Any]]) -> dict[str, Any]:
         for key in where[:-1]:
             parent = parent[key]
         if value is DELETE:
-            del parent[where[-1]]
+            parent.pop(where[-1], None)
         else:
             parent[where[-1]] = value
     return doc

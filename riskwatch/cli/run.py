@@ -21,10 +21,10 @@ from riskwatch.cli import main as cli
 from riskwatch.cli.check import load_checked
 from riskwatch.config import lastgood
 from riskwatch.config import load as config
-from riskwatch.render.words import plural
 from riskwatch.config.lint import lint
 from riskwatch.errors import ConfigError
 from riskwatch.model import Config
+from riskwatch.render.words import plural
 from riskwatch.service.daemon import Daemon
 from riskwatch.service.holding import Holding, first_problem
 from riskwatch.service.keeper import Keeper

@@ -33,7 +33,8 @@ def lint(cfg: Config) -> list[str]:
         )
     if not cfg.rules:
         out.append("no rules: only the built-in alerts (stale, auth, config) will be sent")
-    if not cfg.defaults.channels:
+    no_channels = not cfg.defaults.channels and not cfg.defaults.critical_channels
+    if no_channels and cfg.alertmanager is None:
         out.append("defaults.channels is empty: built-in alerts (riskwatch-stale, ...) go nowhere")
     return out
 

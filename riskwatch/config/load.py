@@ -9,13 +9,11 @@ dataclasses: raw dicts never leave this module. It never touches the network; ``
 from __future__ import annotations
 
 import importlib.util
-import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
 
 from riskwatch import durations
 from riskwatch.config import answering
@@ -23,6 +21,7 @@ from riskwatch.config import keys as K
 from riskwatch.config.reader import Reader, describe, join
 from riskwatch.config.rules import read_inherited, read_rule
 from riskwatch.config.source import Problems, Src, parse, read_text
+from riskwatch.config.values import bad_host_port, bad_http_url, bad_ws_url, bad_zone
 from riskwatch.errors import ConfigError
 from riskwatch.model import (
     CONSOLE_URLS,
@@ -113,62 +112,6 @@ def default_state_dir(environ: Mapping[str, str]) -> str:
     return os.path.join(home, ".local", "state", "riskwatch")
 
 
-def _http_url(value: str) -> str | None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return "is not an http(s) URL"
-    return None
-
-
-def _zone(name: str) -> str | None:
-    """None when ``name`` is an IANA zone this machine knows (zoneinfo), else the reason."""
-    import zoneinfo
-
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return "is not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)"
-    return None
-
-
-def _ws_url(value: str) -> str | None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("ws", "wss") or not parts.netloc:
-        return "is not a ws:// or wss:// URL"
-    return None
-
-
-def listen_address(value: object) -> tuple[str, int]:
-    """``metrics.listen`` as ``run`` binds it: (host, port); ``ValueError`` says what to write.
-
-    IPv6 addresses go in brackets (``[::1]:9464``), as in a URL; ``check`` and the exporter
-    both call this, so a value ``check`` accepts is one ``run`` can bind."""
-    if not isinstance(value, str):
-        raise ValueError("expected host:port, e.g. 127.0.0.1:9464")
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("expected host:port, e.g. 127.0.0.1:9464 or [::1]:9464")
-    if host.startswith("[") and host.endswith("]"):
-        try:
-            ipaddress.IPv6Address(host[1:-1])
-        except ValueError:
-            raise ValueError(f"{host} is not an IPv6 address") from None
-        return host[1:-1], int(port)
-    if ":" in host:
-        raise ValueError(f"put an IPv6 address in brackets: [{host}]:{port}")
-    if not re.fullmatch(r"[A-Za-z0-9.-]+", host):
-        raise ValueError(f"{host!r} is not a host name or address")
-    return host, int(port)
-
-
-def _host_port(value: object) -> str | None:
-    try:
-        listen_address(value)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
 class _Loader:
     def __init__(
         self,
@@ -226,19 +169,19 @@ class _Loader:
             out["history_keep"] = r.duration(top["history_keep"], "history_keep", minimum=3600)
         if "timezone" in top:
             zone = r.string(top["timezone"], "timezone")
-            if zone is not None and (reason := _zone(zone)):
+            if zone is not None and (reason := bad_zone(zone)):
                 r.error(top["timezone"], "timezone", f"{describe(zone)} {reason}")
             elif zone is not None:
                 out["timezone"] = zone
         if (src := top.get("heartbeat")) is not None and src.value is not None:
             out["heartbeat"] = r.duration(src, "heartbeat", minimum=K.minimum(K.TOP, "heartbeat"))
         if (src := top.get("heartbeat_url")) is not None and src.value is not None:
-            out["heartbeat_url"] = self._secret_url(src, "heartbeat_url", _http_url)
+            out["heartbeat_url"] = self._secret_url(src, "heartbeat_url", bad_http_url)
         out = {k: v for k, v in out.items() if v is not None}
         if (src := top.get("metrics")) is not None and src.value is not None:
             m = r.mapping(src, "metrics", K.METRICS_SECTION)
             if m and "listen" in m:
-                reason = _host_port(m["listen"].value)
+                reason = bad_host_port(m["listen"].value)
                 if reason:
                     r.error(
                         m["listen"], "metrics.listen", f"{describe(m['listen'].value)}: {reason}"
@@ -263,7 +206,7 @@ class _Loader:
             if (
                 key in m
                 and m[key].value is not None
-                and (u := r.checked(m[key], join(p, key), _http_url))
+                and (u := r.checked(m[key], join(p, key), bad_http_url))
             ):
                 kw[key] = u
             elif key == "base_url" and key in m:
@@ -307,7 +250,7 @@ class _Loader:
         r, kw = self.r, dict[str, object]()
         for key in ("ws_public_url", "ws_private_url"):
             if key in m and m[key].value is not None:
-                kw[key] = r.checked(m[key], join(p, key), _ws_url)
+                kw[key] = r.checked(m[key], join(p, key), bad_ws_url)
         if "feed" not in m or not (feed := self.interp_enum(m["feed"], join(p, "feed"), K.FEEDS)):
             return {k: v for k, v in kw.items() if v is not None}
         kw["feed"] = feed

@@ -47,13 +47,11 @@ def read_rule(
     inherited["critical_channels"] = defaults.critical_channels  # channels' other half
     inherited.update(read_inherited(r, m, path, channel_names))
     unsure = src.merged or "defaults" in r.unsure  # a typo there: said once, not per rule
-    if not inherited["channels"] and not inherited["critical_channels"] and channels_required:
-        if not unsure:
-            r.error(
-                src,
-                path,
-                "no channel: set channels here or in defaults.channels (or alertmanager)",
-            )
+    no_channel = not inherited["channels"] and not inherited["critical_channels"]
+    if no_channel and channels_required and not unsure:
+        r.error(
+            src, path, "no channel: set channels here or in defaults.channels (or alertmanager)"
+        )
     match = _match(r, m["match"], join(path, "match"), scope) if "match" in m else Match()
     message = None
     if "message" in m and (message := r.string(m["message"], join(path, "message"))):

@@ -358,9 +358,8 @@ class BitgetClient:
         if not part.read:
             first = part.errors[0] if part.errors else None
             if isinstance(first, Unreachable) or first is None:
-                more = f" (and {len(part.errors) - 1} more)" if len(part.errors) > 1 else ""
                 raise Unreachable(
-                    f"no product type could be read: {first or 'no answer'}{more}",
+                    f"no product type could be read: {first or 'no answer'}",
                     endpoint=self._adapter.positions_path,
                     retry_after=first.retry_after if first is not None else None,
                 ) from first

@@ -104,7 +104,7 @@ class Transport:
         self._active = 0
         self._switched_at = 0.0
         self._outage = False  # the switch to the fallback was logged; the return is not yet
-        self.outage = Outage(clock, announce=announce_outages)
+        self.outage = Outage(clock, window=3 * self.budget(), announce=announce_outages)
         self.offset_ms: float = 0.0
         self.request_time: float | None = None  # the last envelope's requestTime, seconds
         self._synced = False
@@ -336,7 +336,6 @@ class Transport:
                     return
                 self._outage = False
             log.info("the primary host %s answers again; back from the fallback", host)
-            log.debug("%s is unreachable; switching to %s", failed, self._hosts[self._active])
 
     def _interpret(self, path: str, status: int, headers: Mapping[str, str], body: bytes) -> Any:
         retry_after = parse_retry_after(headers.get("Retry-After"), self._wall())

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 
-from riskwatch.config.load import listen_address
+from riskwatch.config.values import listen_address
 from riskwatch.core.metrics import BY_SCOPE
 from riskwatch.errors import ConfigError
 from riskwatch.model import AlertKey, AlertState, Snapshot
