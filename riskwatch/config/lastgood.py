@@ -78,7 +78,7 @@ def literal_urls(text: str, source: str) -> list[str]:
     if channels is not None and isinstance(channels.value, dict):
         for name, src in channels.value.items():
             items = src.value if src.is_list else [src]
-            for i, item in enumerate(items):  # type: ignore[arg-type]
+            for i, item in enumerate(items):
                 url = item.value if isinstance(item, Src) else None
                 if isinstance(url, str) and "${" not in url and not url.startswith("console:"):
                     out.append(f"channels.{name}[{i}]")
