@@ -37,8 +37,7 @@ def run(args: argparse.Namespace) -> int:
     for warning in credential_warnings():
         print(f"warning: {warning}")
     if warnings and getattr(args, "strict", False):
-        n = len(warnings)
-        print(f"{cfg.path}: {n} lint warning{'s' if n > 1 else ''}: --strict makes them errors")
+        print(f"{cfg.path}: {plural(len(warnings), 'lint warning')}: --strict makes them errors")
         return 1
     return 0
 
