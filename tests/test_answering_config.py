@@ -9,6 +9,7 @@ import pytest
 
 from riskwatch.cli.check import summary
 from riskwatch.config import load as config
+from riskwatch.config.lint import lint
 from riskwatch.config.schema import json_schema
 from riskwatch.errors import ConfigError
 from riskwatch.model import Escalate, QuietWindow
@@ -59,7 +60,7 @@ def test_all_the_keys_load_and_check_summarises_them(tmp_path):
     assert "quiet hours (Europe/Berlin): 23:00-07:00 every day" in lines
     assert "rule near: quiet hours 00:00-24:00 sat,sun, escalate after 10m -> pager" in lines
     assert "telegram bot: obeys 1 chat" in lines
-    assert any("no channel has a tgram:// URL" in w for w in config.lint(cfg))
+    assert any("no channel has a tgram:// URL" in w for w in lint(cfg))
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from riskwatch import durations
+from riskwatch.config import answering
 from riskwatch.core import metrics
 from riskwatch.model import Config, Rule
 
@@ -36,7 +37,7 @@ def lint(cfg: Config) -> list[str]:
     no_channels = not cfg.defaults.channels and not cfg.defaults.critical_channels
     if no_channels and cfg.alertmanager is None:
         out.append("defaults.channels is empty: built-in alerts (riskwatch-stale, ...) go nowhere")
-    return out
+    return out + answering.lint(cfg)
 
 
 def rule_warnings(rule: Rule, cfg: Config) -> list[str]:
