@@ -44,6 +44,8 @@ def test_the_copy_is_kept_as_written_only_once_the_lock_is_held(tmp_path: Path) 
     assert cfg.state_dir == str(tmp_path / "state")
     assert lastgood.read(cfg.state_dir) is None  # not before the lock
     keeper.locked()
+    assert lastgood.read(cfg.state_dir) is None  # not before the daemon adopted it
+    keeper.adopted()
     copy = lastgood.read(cfg.state_dir)
     assert copy == GOOD and "json://" not in copy
 
@@ -78,6 +80,7 @@ def test_a_literal_url_keeps_no_copy_and_says_why(tmp_path: Path, caplog) -> Non
     keeper = Keeper(path, {})
     keeper.locked()
     cfg = keeper.load(path)
+    keeper.adopted()
     assert lastgood.read(cfg.state_dir) is None
     assert "channels.rx[0] is written literally and may hold a token" in caplog.text
 
@@ -87,6 +90,7 @@ def test_a_broken_file_falls_back_to_the_copy_and_finds_its_state_dir(tmp_path: 
     keeper = Keeper(path, ENV)
     keeper.locked()
     keeper.load(path)
+    keeper.adopted()
     write(tmp_path, GOOD.replace('op: "<"', 'op: "=<"'))
     with pytest.raises(ConfigError):
         keeper.load(path)

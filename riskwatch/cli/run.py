@@ -74,7 +74,15 @@ def serve(path: str, environ: Mapping[str, str]) -> int:
         if problem is not None:
             _on_copy(wired, problem)
         else:
+            keeper.adopted()  # a file the holding loop loaded (a quick load waits for verify)
             wired.hooks.delivered = _then_verify(wired, keeper)
+        inner = wired.hooks.reconfigure
+
+        def reconfigure(new: Config) -> None:  # a reload applied: keep it as the copy
+            inner(new)
+            keeper.adopted()
+
+        wired.hooks.reconfigure = reconfigure
         return _daemon(path, cfg, wired, keeper)
     finally:
         lock.release()

@@ -8,7 +8,8 @@ does; ``quick`` skips the apprise check. At start the daemon loads ``quick``, so
 ``verify`` right after it: a URL apprise cannot use then makes the file invalid after all
 (the caller falls back to the last good copy and raises ``riskwatch-config``). Reloads and the
 fallback are checked in full. A file is kept as the last good copy only once it passed the
-full check and the daemon holds the state dir's lock.
+full check, the daemon holds the state dir's lock, and the daemon adopted it (a reload may
+hold a valid result back while the file settles: ``adopted`` is called when it is applied).
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ class Keeper:
         else:
             self._unverified = None
             self._good = (cfg.state_dir, text)
-            self._keep()
         return cfg
+
+    def adopted(self) -> None:
+        """The daemon applied the last file loaded in full: keep it as the last good copy."""
+        self._keep()
 
     def verify(self) -> str | None:
         """Check the quick-loaded file in full: None when good (and now kept), else its
