@@ -56,7 +56,7 @@ def test_a_silent_host_times_out_after_the_timeout() -> None:
         s.bind(("127.0.0.1", 0))
         s.listen(4)  # accepts in the kernel, never answers
         url = f"http://127.0.0.1:{s.getsockname()[1]}"
-        assert "timed out after 1 s waiting for 127.0.0.1:" in one_attempt(url)
+        assert "timed out after 1 s: no complete answer from 127.0.0.1:" in one_attempt(url)
 
 
 def test_tls_to_a_plain_http_server_is_a_tls_protocol_error() -> None:

@@ -74,7 +74,6 @@ class Keeper:
     def locked(self) -> None:
         """The daemon holds the state dir now: it alone writes the copy."""
         self._held = True
-        self._keep()
 
     def fallback(self) -> Config | None:
         """The last good copy as a config for ``path`` (its relative paths resolve as the
