@@ -69,8 +69,7 @@ class Daemon:
         load: Callable[[str], Config] | None = None,
     ) -> None:
         self.path = config_path
-        # ``run`` passes its own loader: apprise checks the URLs and the good file is kept.
-        self.load = load or (lambda path: config_mod.load(path, environ=self.environ))
+        self.load = load or (lambda path: config_mod.load(path, environ=self.environ))  # run's
         self.watcher = watcher
         self.hooks = hooks
         self.environ = environ
