@@ -4,6 +4,7 @@ messages with buttons, presses from the owner and from strangers, replays, comma
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import replace
 
 import pytest
@@ -201,3 +202,27 @@ def test_a_hostile_update_is_skipped_and_the_next_one_still_handled(rig, tg, cap
     assert [r.getMessage() for r in warned] == [
         f"telegram: update {boom} skipped (ZeroDivisionError: division by zero)"
     ]
+
+
+class _Waits(threading.Event):
+    """A stop event whose waits are recorded and return at once (never set)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(float(timeout or 0))
+        return False
+
+
+def test_a_reply_told_to_wait_too_long_is_dropped_not_sent_early(rig, tg, caplog):
+    stop = _Waits()
+    rig.bot.stop = stop
+    tg.fail("sendMessage", 429, retry_after=600, times=3)
+    tg.command(OWNER, "/silences")
+    caplog.set_level(logging.WARNING, logger="riskwatch.telegram")
+    _poll(rig)
+    assert tg.calls.count("sendMessage") == 1 and stop.waits == []  # never before 600 s
+    assert "reply not delivered: telegram sendMessage: 429" in caplog.text
+    assert int(rig.store.get_meta(META_OFFSET) or 0) > 0

@@ -125,15 +125,19 @@ class Bot:
 
     def _reply(self, method: Callable[..., Any], *args: Any) -> None:
         """One Bot API call of a reply, honouring Telegram's 429 ``retry_after`` (up to
-        ``REPLY_ATTEMPTS`` tries, each wait cut short by shutdown)."""
+        ``REPLY_ATTEMPTS`` tries, each wait cut short by shutdown). Told to wait longer than
+        ``MAX_REPLY_WAIT``, the reply is dropped: asking again sooner would only prolong the
+        flood wait, and the action itself is done."""
         for attempt in range(1, REPLY_ATTEMPTS + 1):
             try:
                 method(*args)
                 return
             except DeliveryError as exc:
-                if exc.retry_after is None or attempt == REPLY_ATTEMPTS or self.stop.is_set():
+                wait = exc.retry_after
+                if wait is None or wait > MAX_REPLY_WAIT or attempt == REPLY_ATTEMPTS:
                     raise
-                self.stop.wait(min(exc.retry_after, MAX_REPLY_WAIT))
+                if self.stop.wait(wait):
+                    raise
 
     # ------------------------------------------------------------------ updates
     def handle(self, update: dict[str, Any]) -> None:
