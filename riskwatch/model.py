@@ -316,6 +316,7 @@ class Config:
 # symbol for position rules and the margin coin for account rules (side ""), and built-in
 # alerts use (name, "", "", ""). A plain tuple: hashed millions of times per second.
 AlertKey = tuple[str, str, str, str]
+BUILTIN_SCOPE = "builtin"  # AlertState.scope of self-alerts (riskwatch-stale, -auth, ...)
 
 Status = Literal["pending", "firing"]
 # "event": something happened to a position (liquidated, force-netted...: core.events), not an

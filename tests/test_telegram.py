@@ -13,7 +13,7 @@ from riskwatch.delivery import workers
 from riskwatch.delivery.fake_telegram import FakeTelegram
 from riskwatch.delivery.retry import RetryPolicy, send_with_retries
 from riskwatch.delivery.telegram import BotApi, TelegramSender
-from riskwatch.model import Channel, TelegramSettings
+from riskwatch.model import BUILTIN_SCOPE, AlertState, Channel, TelegramSettings
 from riskwatch.service.telegram_bot import META_OFFSET, Bot
 from riskwatch.store import silences as stored
 from tests.answering_support import Rig, config
@@ -226,3 +226,19 @@ def test_a_reply_told_to_wait_too_long_is_dropped_not_sent_early(rig, tg, caplog
     assert tg.calls.count("sendMessage") == 1 and stop.waits == []  # never before 600 s
     assert "reply not delivered: telegram sendMessage: 429" in caplog.text
     assert int(rig.store.get_meta(META_OFFSET) or 0) > 0
+
+
+def test_a_built_in_alert_offers_ack_only_and_a_silence_press_says_why(rig, tg):
+    stale = ("riskwatch-stale", "", "", "")
+    alert = AlertState(key=stale, status="firing", severity="critical", since=1.0, value=None,
+                       scope=BUILTIN_SCOPE)  # fmt: skip
+    rig.store.commit_cycle({stale: alert})
+    tg.command(OWNER, "/status")
+    _poll(rig)
+    (row,) = tg.sent[-1].buttons()
+    assert [text for text, _ in row] == ["Ack riskwatch-stale"]  # no silence covers it
+    sid = row[0][1].partition(":")[2]
+    qid = tg.press(tg.sent[-1], f"s1:{sid}")  # a hand-made press all the same
+    _poll(rig)
+    assert (qid, "riskwatch's own alerts are never silenced: ack it instead.") in tg.answers
+    assert stored.silences(rig.store) == []

@@ -19,6 +19,7 @@ from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from riskwatch.model import (
+    BUILTIN_SCOPE,
     AlertKey,
     AlertState,
     Defaults,
@@ -40,7 +41,6 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-BUILTIN_SCOPE = "builtin"  # the scope of self-alerts' lifecycles
 _EPSILON = 1e-9  # float noise when comparing a movement with worsen_by
 
 

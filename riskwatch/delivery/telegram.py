@@ -22,7 +22,7 @@ from typing import Any
 from riskwatch import logs
 from riskwatch.config.answering import parse_tgram as parse_url
 from riskwatch.errors import DeliveryError
-from riskwatch.model import AlertKey, TelegramSettings
+from riskwatch.model import BUILTIN_SCOPE, AlertKey, TelegramSettings
 from riskwatch.store import alertids
 from riskwatch.store.db import Store
 
@@ -33,8 +33,8 @@ MAX_ROWS = 8  # keyboard rows per message (DESIGN 12)
 CALLBACK_MAX = 64  # bytes of callback_data (Bot API)
 ACTIONS = {"a": "Ack", "s1": "Silence 1h", "s24": "Silence 24h"}
 
-# key -> (short id, label) for a firing alert, None when it no longer fires
-Keyboard = Callable[[AlertKey], tuple[str, str] | None]
+# key -> (short id, label, silenceable) for a firing alert, None when it no longer fires
+Keyboard = Callable[[AlertKey], tuple[str, str, bool] | None]
 
 
 class BotApi:
@@ -114,17 +114,19 @@ class BotApi:
 
 
 def keyboard(keys: Sequence[AlertKey], ids: Keyboard) -> dict | None:
-    """One row (Ack, Silence 1h, Silence 24h) per firing alert of the message, at most 8."""
+    """One row (Ack, Silence 1h, Silence 24h) per firing alert of the message, at most 8; a
+    built-in alert, which no silence covers, gets Ack only."""
     rows: list[list[dict[str, str]]] = []
     for key in keys:
         found = ids(key)
         if found is None:
             continue
-        sid, label = found
+        sid, label, silenceable = found
         rows.append(
             [
                 {"text": f"{name} {label}" if act == "a" else name, "callback_data": f"{act}:{sid}"}
                 for act, name in ACTIONS.items()
+                if act == "a" or silenceable
             ]
         )
         if len(rows) == MAX_ROWS:
@@ -190,11 +192,12 @@ def sender_for(url: str, settings: TelegramSettings | None, ids: Keyboard) -> Te
 def store_ids(store: Store, clock: Callable[[], float]) -> Keyboard:
     """Buttons for the alerts the store holds as firing, by their short ids."""
 
-    def ids(key: AlertKey) -> tuple[str, str] | None:
+    def ids(key: AlertKey) -> tuple[str, str, bool] | None:
         alert = store.alert(key)
         if alert is None or alert.status != "firing":
             return None
         sid = alertids.short_id(store, key, alert.since, clock())
-        return sid, " ".join(p for p in key[2:] if p) or key[0]
+        label = " ".join(p for p in key[2:] if p) or key[0]
+        return sid, label, alert.scope != BUILTIN_SCOPE
 
     return ids

@@ -26,7 +26,7 @@ from riskwatch.core import metrics
 from riskwatch.core.silences import Silence, firing_matches
 from riskwatch.delivery.telegram import BotApi, keyboard, store_ids
 from riskwatch.errors import DeliveryError, StoreError
-from riskwatch.model import AlertKey, AlertState, Snapshot, TelegramSettings
+from riskwatch.model import BUILTIN_SCOPE, AlertKey, AlertState, Snapshot, TelegramSettings
 from riskwatch.render.lines import num, split
 from riskwatch.store import alertids
 from riskwatch.store import silences as stored
@@ -38,6 +38,7 @@ META_OFFSET = "telegram_offset"
 POLL_TIMEOUT = 25  # seconds getUpdates holds (DESIGN 12)
 SILENCES = {"s1": 3600.0, "s24": 86400.0}
 REPLY_ATTEMPTS = 3
+NOT_SILENCED = "riskwatch's own alerts are never silenced: ack it instead."
 MAX_REPLY_WAIT = 60.0  # a reply that must wait longer is dropped (logged): the action is done
 HELP = """riskwatch commands:
 /status - firing alerts (acked marked) and the last poll
@@ -180,6 +181,9 @@ class Bot:
         if act == "a":
             stored.add_ack(self.store, alert.key, name, self.clock())
             done = f"acked by {name}"
+        elif act in SILENCES and alert.scope == BUILTIN_SCOPE:
+            self._reply(self.api.answer_callback, qid, NOT_SILENCED)
+            return
         elif act in SILENCES:
             self._silence(alert, SILENCES[act], name, "from Telegram")
             done = f"silenced {durations.to_text(SILENCES[act])} by {name}"
