@@ -49,6 +49,7 @@ def test_demo_shows_warning_critical_resolved_and_a_liquidation_then_stops_on_ct
     assert "ENDED near-liquidation ETHUSDT short [was critical] (liquidated): last" in out
     assert "RESOLVED near-liquidation ETHUSDT" not in out
     assert "Traceback" not in err
+    assert " INFO " not in err, "the demo logs at WARNING unless told: its console is the alerts"
 
 
 def test_demo_feed_stream_alerts_between_ten_second_polls() -> None:
