@@ -154,6 +154,16 @@ def test_unreachable_exits_4_naming_the_endpoint(tmp_path, fx, capsys) -> None:
     assert rc == 4 and "/api/v2/mix/position/all-position" in err
 
 
+def test_an_answer_riskwatch_cannot_use_exits_4_without_calling_bitget_unreachable(
+    tmp_path, fx, capsys
+) -> None:
+    fx.inject("code", code="400172", path="/api/v2/mix/*")  # v3's parameter check: our bug
+    rc, _ = _run(_config(tmp_path, fx, "v2"))
+    err = capsys.readouterr().err
+    assert rc == 4 and "riskwatch: exchange error: " in err and "unreachable" not in err
+    assert "this is a riskwatch bug, please report this line" in err
+
+
 def test_timestamp_still_rejected_after_resync_exits_4_saying_so(tmp_path, fx, capsys) -> None:
     fx.inject("code", code="40008", path="/api/v2/mix/position/*")
     clock = FakeClock()

@@ -23,6 +23,7 @@ from riskwatch.errors import (
     ExchangeError,
     RiskwatchError,
     StoreError,
+    Unreachable,
 )
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_REFUSED, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
@@ -175,8 +176,9 @@ def report(exc: RiskwatchError) -> int:
     if isinstance(exc, AuthError):
         print(f"riskwatch: exchange refused the credentials: {exc.explanation}", file=sys.stderr)
         return EXIT_REFUSED
-    if isinstance(exc, ExchangeError):
-        print(logs.redact(f"riskwatch: exchange unreachable: {exc}"), file=sys.stderr)
+    if isinstance(exc, ExchangeError):  # it answered, but not usefully: not "unreachable"
+        what = "exchange unreachable" if isinstance(exc, Unreachable) else "exchange error"
+        print(logs.redact(f"riskwatch: {what}: {exc}"), file=sys.stderr)
         return EXIT_UNREACHABLE
     if isinstance(exc, CredentialsError | StoreError):
         print(logs.redact(f"riskwatch: {exc}"), file=sys.stderr)
