@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from riskwatch.store import silences as stored
 from riskwatch.store.db import Store
 
@@ -12,7 +10,7 @@ def answering_lines(store: Store, now: float) -> list[str]:
     """Lines for ``status`` (empty when nothing is acked or silenced), each block after a
     blank line."""
     from riskwatch.cli.silence import silence_table
-    from riskwatch.cli.status import table
+    from riskwatch.cli.status import _when, table
 
     out: list[str] = []
     acks = sorted(stored.acks(store).values(), key=lambda a: a.key)
@@ -24,7 +22,3 @@ def answering_lines(store: Store, now: float) -> list[str]:
     if active:
         out += ["", *silence_table(active, now)]
     return out
-
-
-def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
