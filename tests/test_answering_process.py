@@ -3,6 +3,7 @@ simulated exchange, a real receiver): each applies within a cycle, without a res
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
@@ -64,7 +65,7 @@ def test_from_the_phone_ack_silence_and_status_on_a_running_daemon(
         text = text.replace(f'rx: ["{setup.rx.url}"]', f'rx: ["tgram://{tg.token}/42"]')
         telegram = f'telegram: {{token: "{tg.token}", chats: [42], api_url: "{tg.api_url}"}}\n'
         setup.rules.write_text(telegram + text)
-        daemon()
+        proc = daemon()
         setup.fake.set_mark("BTCUSDT", "95000")
         assert tg.wait_for(lambda: any(s.buttons() for s in tg.sent), 20), tg.sent
         alert = next(s for s in tg.sent if s.buttons())
@@ -82,3 +83,9 @@ def test_from_the_phone_ack_silence_and_status_on_a_running_daemon(
         assert "ignoring updates from chat 666" in setup.stderr()
         listed = cli(setup, "silence", "list").stdout
         assert "rule=near-liquidation symbol=BTCUSDT side=long" in listed and "alice" in listed
+        proc.send_signal(signal.SIGTERM)  # a getUpdates long poll (25 s) is in flight
+        assert proc.wait(timeout=6) == 0
+        err = setup.stderr()
+        assert "Traceback" not in err and tg.token not in err
+        kept = b"".join(p.read_bytes() for p in setup.state.iterdir() if p.is_file())
+        assert tg.token.encode() not in kept  # nor in the state dir
