@@ -242,3 +242,27 @@ def test_a_built_in_alert_offers_ack_only_and_a_silence_press_says_why(rig, tg):
     _poll(rig)
     assert (qid, "riskwatch's own alerts are never silenced: ack it instead.") in tg.answers
     assert stored.silences(rig.store) == []
+
+
+def test_a_press_the_store_could_not_record_is_acted_on_when_polled_again(rig, tg, monkeypatch):
+    from riskwatch.errors import StoreError
+
+    rig.exchange.gaps = {"BTCUSDT": 8.0}
+    rig.cycle()
+    _deliver(rig)
+    msg = tg.sent[0]
+    real = stored.add_ack
+    fails = [StoreError("state.sqlite: cannot ack: database is locked")]
+
+    def add_ack(*args, **kwargs):
+        if fails:
+            raise fails.pop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stored, "add_ack", add_ack)
+    qid = tg.press(msg, msg.buttons()[0][0][1])
+    with pytest.raises(StoreError):
+        _poll(rig)  # the worker logs it and polls again
+    _poll(rig)
+    assert KEY in stored.acks(rig.store)
+    assert (qid, "Acked by alice") in tg.answers

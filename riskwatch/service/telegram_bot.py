@@ -166,9 +166,21 @@ class Bot:
         qid = str(cq.get("id", ""))
         if qid in self._handled:
             return  # the same press delivered twice: acted on once
+        try:
+            self._press(qid, cq, chat, msg)
+        except StoreError:
+            raise  # not acted on: its update is polled again, and the press acted on then
+        except Exception:
+            self._done(qid)
+            raise
+        self._done(qid)
+
+    def _done(self, qid: str) -> None:
         self._handled[qid] = None
         while len(self._handled) > 1000:
             self._handled.popitem(last=False)
+
+    def _press(self, qid: str, cq: dict[str, Any], chat: str, msg: dict[str, Any]) -> None:
         act, _, sid = str(cq.get("data", "")).partition(":")
         name = _name(cq.get("from"))
         found = alertids.by_short_id(self.store, sid) if sid else None
