@@ -78,9 +78,10 @@ def serve(path: str, environ: Mapping[str, str]) -> int:
             wired.hooks.delivered = _then_verify(wired, keeper)
         inner = wired.hooks.reconfigure
 
-        def reconfigure(new: Config) -> None:  # a reload applied: keep it as the copy
+        def reconfigure(new: Config) -> None:  # a reload applied: keep it, lint it
             inner(new)
             keeper.adopted()
+            _warn(new)
 
         wired.hooks.reconfigure = reconfigure
         return _daemon(path, cfg, wired, keeper)

@@ -37,7 +37,7 @@ def bad_ws_url(value: str) -> str | None:
     return None
 
 
-def listen_address(value: object) -> tuple[str, int]:
+def listen_address(value: object, *, any_port: bool = False) -> tuple[str, int]:
     """``metrics.listen`` as ``run`` binds it: (host, port); ``ValueError`` says what to write.
 
     IPv6 addresses go in brackets (``[::1]:9464``), as in a URL; ``check`` and the exporter
@@ -45,7 +45,8 @@ def listen_address(value: object) -> tuple[str, int]:
     if not isinstance(value, str):
         raise ValueError("expected host:port, e.g. 127.0.0.1:9464")
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    lowest = 0 if any_port else 1  # port 0 (the OS picks one) is for tests, not a rules file
+    if not sep or not host or not port.isdigit() or not lowest <= int(port) < 65536:
         raise ValueError("expected host:port, e.g. 127.0.0.1:9464 or [::1]:9464")
     if host.startswith("[") and host.endswith("]"):
         try:

@@ -100,7 +100,7 @@ class Exporter:
                 "pip install 'riskwatch[metrics]'"
             ) from exc
         try:
-            host, port = listen_address(listen)
+            host, port = listen_address(listen, any_port=True)
         except ValueError as exc:
             raise ConfigError(f"metrics.listen {listen}: {exc}") from exc
         self.registry = r = CollectorRegistry()
