@@ -14,11 +14,11 @@ Nothing here reads the clock or does I/O: ``now`` is an argument, fills come in 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Literal
 
 from riskwatch.core.lifecycle import Lifecycle, lists, orphan, resolve
 from riskwatch.model import (
@@ -44,6 +44,7 @@ EventKind = Literal[
 ]
 Category = Literal["burst", "reduce", "offset", "adl", "delivery", "close"]
 Subject = tuple[str, str, str]  # (product_type, symbol, side)
+Route = Callable[[Position], Sequence[str]]  # a position -> the channels of its events
 
 # Bitget's documented tradeSide values (v2 fills, and the futures ``fill`` channel, which lists
 # the whole enum): what each says and which position side it closes (None: either).
@@ -151,7 +152,7 @@ _TOTAL = attrgetter("total")
 def detect(
     previous: Snapshot | None,
     snapshot: Snapshot,
-    channels_for: Any = None,
+    channels_for: Route | None = None,
 ) -> list[Change]:
     """The positions of ``previous`` that ``snapshot`` no longer lists (where its product type
     was read whole) or lists smaller. ``channels_for(position)`` routes each change (``fold``
@@ -230,11 +231,11 @@ def carry(previous: Snapshot | None, snapshot: Snapshot) -> Snapshot:
     )
 
 
-def channels_for(rules: Sequence[Rule], defaults: Defaults, matches: Any) -> Any:
-    """Routing (DESIGN 10): the *critical* channels of every position rule matching the
-    position (``channels: {critical: [pager]}`` pages, as a critical alert of that rule
-    would), else the defaults' critical channels. ``matches`` is ``engine.matches`` (passed
-    in: no import cycle)."""
+def channels_for(
+    rules: Sequence[Rule], defaults: Defaults, matches: Callable[[Rule, Position], bool]
+) -> Route:
+    """Routing (DESIGN 10): the *critical* channels of every position rule ``matches`` the
+    position (a liquidation pages as a critical would), else the defaults' critical ones."""
 
     def route(p: Position) -> list[str]:
         out: list[str] = []
@@ -247,8 +248,7 @@ def channels_for(rules: Sequence[Rule], defaults: Defaults, matches: Any) -> Any
 
 
 def default_channels(defaults: Defaults) -> tuple[str, ...]:
-    """Where an event no rule routes goes: the defaults' critical channels."""
-    return defaults.channels_for("critical")
+    return defaults.channels_for("critical")  # where an event no rule routes goes
 
 
 # --------------------------------------------------------------------------- decisions

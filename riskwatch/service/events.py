@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from operator import attrgetter
@@ -27,9 +27,11 @@ from riskwatch.core import events as core
 from riskwatch.core import pending as pending_plain
 from riskwatch.errors import ExchangeError
 from riskwatch.model import AlertKey, AlertState, Config, Fill, Position, Snapshot, Transition
+from riskwatch.store.db import Store
 
 log = logging.getLogger("riskwatch.events")
 
+FetchFills = Callable[[str, str, float], Iterable[Fill]]  # ExchangeClient.fetch_fills
 META_PENDING = "pending_events"
 META_SEEN = "positions_seen"
 SEEN_REFRESH = 600.0
@@ -39,7 +41,7 @@ MAX_TOLD = 10_000  # positions whose last told fill is remembered (in memory)
 class EventTracker:
     """Pending changes and the last seen positions, between cycles and across restarts."""
 
-    def __init__(self, store: Any = None) -> None:
+    def __init__(self, store: Store | None = None) -> None:
         self.pending: list[core.Change] = []
         self._told: dict[core.Subject, float] = {}  # the last fill each position's event used
         self.seen: Snapshot | None = None
@@ -69,7 +71,7 @@ class EventTracker:
         """Vanished positions whose alerts wait for the reason."""
         return frozenset(c.subject for c in self.pending if c.vanished)
 
-    def read(self, client: Any, now: float) -> list[core.Event]:
+    def read(self, client: object, now: float) -> list[core.Event]:
         """Read the fills of every pending symbol (one request per symbol, through the
         client's rate limiter) and decide what can be decided; the rest waits a cycle."""
         if not self.pending:
@@ -160,7 +162,7 @@ class EventTracker:
 # --------------------------------------------------------------------------- helpers
 
 
-def _read(fetch: Any, pt: str, symbol: str, since: float) -> Sequence[Fill] | None:
+def _read(fetch: FetchFills | None, pt: str, symbol: str, since: float) -> Sequence[Fill] | None:
     if fetch is None:
         log.warning("%s %s: this exchange client cannot read fills", pt, symbol)
         return None

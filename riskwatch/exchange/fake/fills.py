@@ -65,7 +65,9 @@ class FakeFill:
     order_id: str
 
     @classmethod
-    def of(cls, p: Any, what: str, size: Decimal, price: Decimal, ts_ms: int, pos_mode: str):
+    def of(
+        cls, p: Any, what: str, size: Decimal, price: Decimal, ts_ms: int, pos_mode: str
+    ) -> FakeFill:
         sign = 1 if p.side == "long" else -1
         profit = ((price - p.open_price) * size * sign).quantize(Decimal("0.0001"))
         return cls(
@@ -193,7 +195,9 @@ def v3_fills(fills: list[FakeFill], params: dict[str, str], orders: bool) -> dic
     return {"list": out, "cursor": page[-1].trade_id if page else ""}
 
 
-def adl_rows(positions: Any, ranks: dict[tuple[str, str, str], Decimal], pt: str | None, v3: bool):
+def adl_rows(
+    positions: Any, ranks: dict[tuple[str, str, str], Decimal], pt: str | None, v3: bool
+) -> list[dict[str, str]]:
     rows = []
     for key, p in sorted(positions.items()):
         if pt is not None and p.product_type != pt:
