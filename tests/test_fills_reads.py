@@ -48,6 +48,8 @@ def test_a_hostile_fill_row_is_skipped_with_one_warning(caplog):
             "data": {
                 "fillList": [
                     {"symbol": "BTCUSDT", "price": "x", "baseVolume": "1", "cTime": "1"},
+                    {"symbol": "BTCUSDT", "price": "95", "baseVolume": "1", "cTime": "NaN",
+                     "tradeSide": "close"},
                     {"symbol": "BTCUSDT", "price": "95", "baseVolume": "1", "cTime": "2000",
                      "tradeSide": "burst_close_long", "profit": "-5"},
                 ],
@@ -63,7 +65,7 @@ def test_a_hostile_fill_row_is_skipped_with_one_warning(caplog):
             c.close()
     got = [(f.trade_side, str(f.price), round(f.at)) for f in fills]  # our clock: ~ Bitget's
     assert got == [("burst_close_long", "95", 2)]
-    assert caplog.text.count("skipped an unreadable fill row") == 1
+    assert caplog.text.count("skipped an unreadable fill row") == 2  # a bad price, a NaN time
 
 
 def test_a_unified_coin_m_liquidation_is_found_under_its_cm_symbol():

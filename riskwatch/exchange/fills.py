@@ -27,6 +27,7 @@ ADL ranks: v2 ``GET /api/v2/mix/position/adlRank?productType=..`` rows ``symbol`
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
@@ -82,7 +83,7 @@ def _fill(row: Mapping[str, Any], pt: str, v3: bool, path: str) -> Fill | None:
                 price=num(row["execPrice"]),
                 size=num(row["execQty"]),
                 profit=opt(row.get("execPnl")),
-                at=float(row.get("createdTime") or row["updatedTime"]) / 1000.0,
+                at=_when(row.get("createdTime") or row["updatedTime"]),
                 fill_id=str(row.get("execId") or ""),
                 order_id=str(row.get("orderId") or ""),
                 hold_side=str(row.get("holdSide") or row.get("posSide") or ""),
@@ -95,7 +96,7 @@ def _fill(row: Mapping[str, Any], pt: str, v3: bool, path: str) -> Fill | None:
             price=num(row["price"]),
             size=num(row["baseVolume"]),
             profit=opt(row.get("profit")),
-            at=float(row["cTime"]) / 1000.0,
+            at=_when(row["cTime"]),
             fill_id=str(row.get("tradeId") or ""),
             order_id=str(row.get("orderId") or ""),
         )
@@ -117,6 +118,14 @@ def _span(t: Transport, since: float, now: float, window: float) -> dict[str, st
     shift = t.offset_ms / 1000.0
     start = max(since, now - window) + shift - MARGIN
     return {"startTime": _ms(start), "endTime": _ms(now + shift + MARGIN)}
+
+
+def _when(ms: Any) -> float:
+    """A fill's time (ms) in seconds; NaN or infinity (a hostile row) raises: row skipped."""
+    t = float(ms) / 1000.0
+    if not math.isfinite(t):
+        raise ValueError("not a time")
+    return t
 
 
 def fills_v2(t: Transport, pt: str, symbol: str, since: float, now: float) -> list[Fill]:
