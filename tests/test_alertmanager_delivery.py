@@ -111,6 +111,9 @@ def test_a_password_in_the_url_is_never_shown():
     url = "http://riskwatch:s3cret-pass@127.0.0.1:9093/am"
     assert masked(url) == "http://riskwatch:***@127.0.0.1:9093/am"
     assert AlertmanagerSender(url, timeout=1).display() == masked(url)
+    token = "http://tok3n-abc@127.0.0.1:9093"  # a token alone in the user name
+    assert masked(token) == "http://***@127.0.0.1:9093"
+    assert masked("http://[::1]:9093/am") == "http://[::1]:9093/am"
 
 
 def rules_file(tmp_path: Path, fx: FakeBitget, am1: str) -> Path:

@@ -67,9 +67,12 @@ def read_alertmanager(r: Reader, src: Src) -> AlertmanagerSettings | None:
 
 
 def _register_password(url: str) -> None:
+    """The password is redacted from logs; so is a user name that comes alone (a token)."""
     parts = urlsplit(url)
     if parts.password:
         register_secret(parts.password)
+    elif parts.username:
+        register_secret(parts.username)
 
 
 def read_labels(r: Reader, src: Src, path: str) -> tuple[tuple[str, str], ...] | None:

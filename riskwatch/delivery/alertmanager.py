@@ -55,14 +55,16 @@ class Accepted:
 
 
 def masked(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``."""
+    """``url`` with its password (if any) replaced by ``***``; a user name without a password
+    is a token (``https://TOKEN@host``), so it is the one replaced."""
     parts = urlsplit(url)
-    if parts.password is None:
+    if parts.username is None:
         return url
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    netloc = f"{parts.username}:{logs.MASK}@{host}" + (f":{parts.port}" if parts.port else "")
+    user = logs.MASK if parts.password is None else f"{parts.username}:{logs.MASK}"
+    netloc = f"{user}@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
 
 
