@@ -309,3 +309,24 @@ def test_a_superseded_post_stays_superseded_after_a_restart(store):
         other = AlertmanagerSender(rx.http_url, timeout=2, accepted=Accepted(store), key="j")
         other.send(stale.title, stale.body)
         assert len(rx.received) == 2, "each Alertmanager has its own memory"
+
+
+def test_a_clock_stepped_back_does_not_silence_alertmanager(store):
+    """A post accepted while the clock ran an hour ahead must not make every later post look
+    superseded once the clock is set right (nothing but events would be posted for an hour)."""
+    from riskwatch.delivery.alertmanager import Accepted
+
+    now = [4600.0]
+    with Receiver() as rx:
+        sender = AlertmanagerSender(
+            rx.http_url, timeout=2, clock=lambda: now[0], accepted=Accepted(store), key="k"
+        )
+        ahead = am.probe_alert(4600.0, 60.0, "h")
+        sender.send(ahead.title, ahead.body)
+        now[0] = 1000.0  # NTP stepped the clock back an hour
+        right = am.probe_alert(1000.0, 60.0, "h")
+        sender.send(right.title, right.body)
+        assert len(rx.received) == 2, "a post queued now was taken for a superseded one"
+        older = am.probe_alert(990.0, 60.0, "h")  # and ordering works again from there
+        sender.send(older.title, older.body)
+        assert len(rx.received) == 2

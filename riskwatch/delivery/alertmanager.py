@@ -108,17 +108,19 @@ class AlertmanagerSender:
         set must not undo a newer resolve, so only its events (a liquidation, told in no
         other post) are sent, and a post without any counts as delivered.
         ``notify_type`` is for chat services: Alertmanager routes by the ``severity`` label."""
-        with self._lock:
-            stale = self._newest
+        now = self._clock()
+        with self._lock:  # one accepted "in the future" (the clock stepped back) orders nothing
+            newest = self._newest if self._newest <= now else float("-inf")
         try:
             queued = am.queued_at(body)
-            alerts = am.api_alerts(body, self._clock(), once_only=queued < stale)
+            superseded = queued < newest
+            alerts = am.api_alerts(body, now, once_only=superseded)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DeliveryError(f"{self._shown}: unreadable queued post ({exc})") from exc
         import requests
 
         with self._lock:
-            if queued < self._newest and not alerts:
+            if superseded and not alerts:
                 log.info("%s: skipped a post queued before one already accepted", self._shown)
                 return
             if self._session is None:
@@ -135,7 +137,8 @@ class AlertmanagerSender:
         with resp:
             if 200 <= resp.status_code < 300:
                 with self._lock:
-                    newer, self._newest = queued > self._newest, max(self._newest, queued)
+                    newer = queued > self._newest or self._newest > now
+                    self._newest = queued if newer else self._newest
                 if newer and self._accepted is not None:
                     self._accepted.set(self._key, queued)
                 return
