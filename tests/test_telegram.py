@@ -13,6 +13,7 @@ from riskwatch.delivery import workers
 from riskwatch.delivery.fake_telegram import FakeTelegram
 from riskwatch.delivery.retry import RetryPolicy, send_with_retries
 from riskwatch.delivery.telegram import BotApi, TelegramSender
+from riskwatch.errors import DeliveryError
 from riskwatch.model import BUILTIN_SCOPE, AlertState, Channel, TelegramSettings
 from riskwatch.service.telegram_bot import META_OFFSET, Bot
 from riskwatch.store import silences as stored
@@ -266,3 +267,12 @@ def test_a_press_the_store_could_not_record_is_acted_on_when_polled_again(rig, t
     _poll(rig)
     assert KEY in stored.acks(rig.store)
     assert (qid, "Acked by alice") in tg.answers
+
+
+@pytest.mark.parametrize("told, honoured", [(7, 7.0), (1e20, 86400.0), (-3, 0.0), ("soon", None)])
+def test_retry_after_is_a_wait_a_thread_can_make(tg, told, honoured):
+    tg.fail("getUpdates", 429, retry_after=told)
+    with pytest.raises(DeliveryError) as caught:
+        BotApi(tg.token, tg.api_url).get_updates(0, 0)
+    assert caught.value.retry_after == honoured
+    assert tg.token not in str(caught.value)

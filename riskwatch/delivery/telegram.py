@@ -15,6 +15,7 @@ Telegram's own ``description``; the token is also registered with ``logs.registe
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -31,6 +32,7 @@ log = logging.getLogger("riskwatch.telegram")
 LIMIT = 4096  # characters of one message's text
 MAX_ROWS = 8  # keyboard rows per message (DESIGN 12)
 CALLBACK_MAX = 64  # bytes of callback_data (Bot API)
+MAX_RETRY_AFTER = 86400.0  # seconds: the longest flood wait honoured
 ACTIONS = {"a": "Ack", "s1": "Silence 1h", "s24": "Silence 24h"}
 
 # key -> (short id, label, silenceable) for a firing alert, None when it no longer fires
@@ -80,10 +82,7 @@ class BotApi:
         retry = params.get("retry_after") if params else None
         desc = logs.redact(str(data.get("description") or "no description"))[:200]
         code = data.get("error_code", resp.status_code)
-        raise DeliveryError(
-            f"telegram {method}: {code} {desc}",
-            retry_after=float(retry) if isinstance(retry, int | float) else None,
-        )
+        raise DeliveryError(f"telegram {method}: {code} {desc}", retry_after=_seconds(retry))
 
     def send_message(self, chat_id: str, text: str, markup: dict | None = None) -> dict:
         payload: dict[str, Any] = {"chat_id": chat_id, "text": text[:LIMIT]}
@@ -111,6 +110,14 @@ class BotApi:
             timeout=timeout + self.timeout,
         )
         return [u for u in result if isinstance(u, dict)] if isinstance(result, list) else []
+
+
+def _seconds(value: object) -> float | None:
+    """Telegram's ``retry_after`` as a wait a thread can make: a finite number of seconds,
+    at most a day (a hostile or broken reply's 1e20 would overflow ``Event.wait``)."""
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return min(max(float(value), 0.0), MAX_RETRY_AFTER)
 
 
 def keyboard(keys: Sequence[AlertKey], ids: Keyboard) -> dict | None:
