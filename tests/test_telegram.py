@@ -276,3 +276,18 @@ def test_retry_after_is_a_wait_a_thread_can_make(tg, told, honoured):
         BotApi(tg.token, tg.api_url).get_updates(0, 0)
     assert caught.value.retry_after == honoured
     assert tg.token not in str(caught.value)
+
+
+def test_the_worker_waits_out_retry_after_and_backs_off_when_told_zero(rig, tg):
+    class Stop(_Waits):
+        def wait(self, timeout: float | None = None) -> bool:
+            super().wait(timeout)
+            if len(self.waits) == 3:
+                self.set()
+            return self.is_set()
+
+    rig.bot.stop = Stop()
+    tg.fail("getUpdates", 429, retry_after=30)
+    tg.fail("getUpdates", 429, retry_after=0, times=2)
+    rig.bot._run()  # returns once stopped
+    assert rig.bot.stop.waits == [30.0, 2.0, 4.0]

@@ -95,7 +95,7 @@ class Bot:
                 if not self._failing:
                     log.warning("telegram: %s; retrying", exc)
                     self._failing = True
-                wait = exc.retry_after if exc.retry_after is not None else backoff
+                wait = max(exc.retry_after or 0.0, backoff)  # a retry_after of 0 is no spin
                 backoff = min(backoff * 2, 60.0)
                 self.stop.wait(wait)
             except StoreError as exc:
