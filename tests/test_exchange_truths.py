@@ -3,6 +3,7 @@ transitions, unified-account risk, union mode, COIN-M on v3, raw-query signing, 
 
 from __future__ import annotations
 
+import json
 import logging
 from decimal import Decimal
 
@@ -107,6 +108,20 @@ def test_400172_is_our_bug_named_with_its_path(fx) -> None:
     exc = info.value
     assert not isinstance(exc, AuthError) and exc.code == "400172"
     assert "/api/v3/position/current-position" in str(exc) and "riskwatch bug" in str(exc)
+
+
+def test_a_hostile_msg_or_code_stays_one_short_line_naming_the_endpoint(fx) -> None:
+    page = "<html>\n<body>\n" + "Access denied. " * 300 + "\n</body></html>"
+    body = json.dumps({"code": "40014", "msg": page, "data": None}).encode()
+    fx.inject("raw", path=POS, body=body)
+    t = Transport(settings(fx), CREDS, sleep=lambda s: None)
+    with pytest.raises(AuthError) as info:
+        t.get(POS, {"productType": "USDT-FUTURES"}, bucket="all-position")
+    said = [str(info.value), info.value.explanation or ""]
+    assert all("\n" not in text and len(text) < 600 for text in said), said
+    assert POS in said[0] and "Read permission" in said[1]
+    err = codes.classify("4001\n4\n" + "9" * 100, "a\nb", POS, status=400)
+    assert "\n" not in str(err) and len(str(err)) < 200
 
 
 # --------------------------------------------------------------------------- account mode

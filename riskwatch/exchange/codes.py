@@ -137,7 +137,7 @@ def classify(
 ) -> ExchangeError:
     """The riskwatch error for an error envelope from ``endpoint`` (``demo``: whether the
     request carried the demo-trading header, which decides what 40099 means)."""
-    said = msg or "no message"
+    code, said = _one_line(code, 16), _one_line(msg, 200) or "no message"
     text = f"{endpoint}: Bitget answered code {code} ({said}), HTTP {status}"
     explanation = explain(code, endpoint, demo=demo)
     if explanation is not None:
@@ -157,3 +157,10 @@ def classify(
     if code in TRANSIENT_CODES or status >= 500:
         return TransientError(text, code=code, endpoint=endpoint)
     return ExchangeError(text, code=code, endpoint=endpoint)
+
+
+def _one_line(text: str, limit: int) -> str:
+    """Bitget's words as one short line: a hostile ``msg`` or ``code`` (newlines, a page of
+    HTML) must not turn a log line or an alert into many."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
