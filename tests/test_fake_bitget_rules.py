@@ -68,3 +68,11 @@ def test_v3_without_category_is_400172() -> None:
         assert t.get("/api/v3/account/settings", None, bucket="v3-settings")["accountMode"] == (
             "unified"
         )
+        for path, params in (
+            ("/api/v3/trade/history-orders", {"symbol": "BTCUSDT"}),  # category is required
+            ("/api/v3/trade/fills", {"category": "usdt-futures"}),  # and checked when given
+            ("/api/v3/trade/fills", {"category": "SUSDT-FUTURES"}),
+        ):
+            with pytest.raises(ExchangeError) as info:
+                t.get(path, params, bucket="v3-fills")
+            assert info.value.code == "400172", path

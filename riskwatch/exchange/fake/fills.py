@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from riskwatch.exchange.fake.state import Book
+from riskwatch.model import V3_CATEGORIES
 
 _IDS = itertools.count(1_103_122_437_840_805_890)
 
@@ -181,9 +182,9 @@ def v2_fills(fills: list[FakeFill], params: dict[str, str]) -> dict[str, Any] | 
 
 
 def v3_fills(fills: list[FakeFill], params: dict[str, str], orders: bool) -> dict[str, Any] | str:
-    pt = params.get("category", "").upper()
-    if orders and not pt:
-        return "40017"
+    pt = params.get("category", "")
+    if (orders or pt) and pt not in V3_CATEGORIES:  # v3's category check, as on positions
+        return "400172"
     symbol = params.get("symbol", "").upper() if orders else ""
     rows = [f for f in _window(fills, params) if not pt or f.product_type == pt]
     rows = [f for f in rows if not symbol or f.v3_symbol == symbol]
