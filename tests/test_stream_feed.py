@@ -88,3 +88,34 @@ def test_pushes_ask_for_no_early_poll_while_bitget_says_wait(tmp_path: Path) -> 
     now[0] += 5
     feed.private(wsproto.Private("account"))
     assert d._between_polls(now[0]) and watcher.polls == 3
+
+
+def test_a_full_disk_is_said_once_not_at_every_tick(tmp_path: Path, caplog) -> None:
+    """Re-evaluations on ticks (up to 10 a second) that cannot be committed: the state dir
+    problem is said once, as a scheduled poll says it, not one ERROR line per tick."""
+    import logging
+
+    from riskwatch.errors import StoreError
+    from riskwatch.service.daemon import Daemon, Hooks
+
+    told: list[str | None] = []
+
+    class Watcher:
+        def reevaluate(self, marks: object) -> None:
+            raise StoreError("write outbox: database or disk is full")
+
+    feed = _feed_at(1000.0)
+    d = Daemon(
+        str(tmp_path / "r.yaml"),
+        Watcher(),  # type: ignore[arg-type]
+        Hooks(store_trouble=told.append),
+        feed=feed,
+    )
+    caplog.set_level(logging.DEBUG, logger="riskwatch")
+    for i in range(3):
+        feed.tick(wsproto.Tick("USDT-FUTURES", "BTCUSDT", Decimal(90 + i), at=990.0 + i))
+        assert d._between_polls(1e6 + i)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "disk is full" in errors[0].getMessage()
+    assert told == ["write outbox: database or disk is full"]
+    assert d.store_problem is not None

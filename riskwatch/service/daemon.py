@@ -176,13 +176,13 @@ class Daemon:
         due = self.feed.due(now)
         try:
             if due == "poll":
-                outcome = self.one_cycle()
-                told = outcome.error is not None and outcome.error.retry_after is not None
-                self.feed.hold_polls(outcome.refused or told)
+                self.feed.polled(self.one_cycle())
             elif due == "marks":
                 outcome = self.watcher.reevaluate(self.feed.take_marks())
                 self.hooks.delivered(outcome)
                 self.hooks.exported(outcome, self.watcher)
+        except StoreError as exc:  # a full disk: said once, not at every tick
+            self._store_failed(exc)
         except RiskwatchError as exc:
             log.error("evaluation failed, state kept as it was: %s", exc)
         except Exception as exc:

@@ -24,6 +24,7 @@ from riskwatch.exchange import wsproto
 from riskwatch.exchange.credentials import Credentials
 from riskwatch.exchange.stream import Stream, Timing
 from riskwatch.model import ExchangeSettings, Snapshot
+from riskwatch.service.cycle import Outcome
 
 log = logging.getLogger("riskwatch.stream")
 
@@ -128,6 +129,12 @@ class StreamFeed:
         poll through it once a second."""
         with self._lock:
             self._held = held
+
+    def polled(self, outcome: Outcome) -> None:
+        """After a poll the pushes asked for: hold further ones if it was refused or told to
+        wait, until the loop's schedule polls again."""
+        told = outcome.error is not None and outcome.error.retry_after is not None
+        self.hold_polls(outcome.refused or told)
 
     def next_due(self, now: float) -> float | None:
         """Seconds until something already pending may run; None when nothing is pending."""
