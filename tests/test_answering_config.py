@@ -71,6 +71,7 @@ def test_all_the_keys_load_and_check_summarises_them(tmp_path):
         ('quiet_hours: [{from: "07:00", to: "07:00"}]\n', "quiet_hours[0]: from and to are"),
         ('quiet_hours: [{from: "1:00", to: "2:00", days: [funday]}]\n', "'funday' is not a day"),
         ('quiet_hours: [{from: "1:00"}]\n', "quiet_hours[0]: missing required key 'to'"),
+        ('quiet_hours: [{from: "1:00", to: "2:00", days: []}]\n', "days: name at least one day"),
         ("telegram: {token: abc, chats: [1]}\n", "telegram.token: is not a bot token"),
         ('telegram: {token: "1:a", chats: ["@me"]}\n', "telegram.chats[0]: '@me' is not a chat"),
     ],

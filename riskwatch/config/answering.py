@@ -77,6 +77,8 @@ def _days(r: Reader, src: Src, path: str) -> tuple[int, ...] | None:
             return None
         if (d := K.DAYS.index(name)) not in found:
             found.append(d)
+    if not found and src.is_list:
+        r.error(src, path, "name at least one day (or leave days out: every day)")
     return tuple(sorted(found)) or None
 
 
