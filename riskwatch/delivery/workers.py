@@ -37,7 +37,7 @@ from riskwatch.delivery.retry import (
     send_with_retries,
 )
 from riskwatch.errors import RiskwatchError
-from riskwatch.model import Config
+from riskwatch.model import Config, NotifyType
 from riskwatch.render import alertmanager as am
 from riskwatch.store.db import Store
 
@@ -277,7 +277,9 @@ class Deliverer:
             t.join(max(0.0, deadline - time.monotonic()))
         return DeliveryReport(tuple(self._report(d, results.get(d.key)) for d in chosen))
 
-    def notice(self, channels: Sequence[str], title: str, body: str) -> None:
+    def notice(
+        self, channels: Sequence[str], title: str, body: str, notify_type: NotifyType = "info"
+    ) -> None:
         """Send ``title``/``body`` straight to the URLs of ``channels``, bypassing the outbox
         (for when the outbox itself cannot be written): each URL in its own thread, with the
         usual retries and deadline, nothing recorded; a failure is logged."""
@@ -286,17 +288,20 @@ class Deliverer:
         for dest in chosen:
             threading.Thread(
                 target=self._notice_one,
-                args=(dest, title, body),
+                args=(dest, title, body, notify_type),
                 name=f"riskwatch-notice-{dest.label}",
                 daemon=True,
             ).start()
 
-    def _notice_one(self, dest: Destination, title: str, body: str) -> None:
+    def _notice_one(
+        self, dest: Destination, title: str, body: str, notify_type: NotifyType
+    ) -> None:
         try:
             send_with_retries(
                 dest.sender,
                 title,
                 body,
+                notify_type=notify_type,
                 policy=self.policy,
                 clock=time.monotonic,
                 sleep=self.sleep,

@@ -205,15 +205,21 @@ STORE_FULL = "state dir full: alerts held, nothing lost yet"
 
 
 def _tell_store_trouble(deliverer, watcher: Watcher, problem: str | None) -> None:
-    """Straight to defaults.channels, past the outbox (writing it is what fails)."""
-    channels = watcher.cfg.defaults.channels
+    """Straight to every channel of ``defaults.channels`` (warning and critical: a state dir
+    that holds alerts back matters to a critical-only pager too), past the outbox (writing it is
+    what fails); a failure to the service, its end a success."""
+    d = watcher.cfg.defaults
+    channels = tuple(dict.fromkeys((*d.channels, *(d.critical_channels or ()))))
     if problem is not None:
-        deliverer.notice(channels, f"riskwatch: {STORE_FULL}", f"{STORE_FULL}: {problem}")
+        deliverer.notice(
+            channels, f"riskwatch: {STORE_FULL}", f"{STORE_FULL}: {problem}", "failure"
+        )
     else:
         deliverer.notice(
             channels,
             "riskwatch: state dir writable again",
             "state dir writable again: alerts resume with the next cycle",
+            "success",
         )
 
 
