@@ -151,3 +151,27 @@ def test_the_simulator_checks_the_spot_reads_signature() -> None:
             bad.spot_available("USDT")  # type: ignore[attr-defined]
         bad.close()
     assert err.value.code == "40009"
+
+
+def test_a_spot_read_is_bounded_well_inside_the_fetch_budget(monkeypatch) -> None:
+    """The spot read runs in the cycle, before the line that mentions it is sent: a spot
+    endpoint that keeps failing must not hold a critical line back for a whole fetch budget."""
+    from riskwatch.exchange import build_client, spot
+    from riskwatch.exchange.credentials import Credentials
+    from riskwatch.exchange.transport import Transport
+    from riskwatch.model import ExchangeSettings
+
+    asked: list[float] = []
+
+    def get(self: Transport, path: str, params=None, *, deadline=None, **kw):
+        asked.append(deadline - self._clock())
+        return {}
+
+    monkeypatch.setattr(Transport, "get", get)
+    settings = ExchangeSettings(api="v2", base_url="http://127.0.0.1:9", poll_interval=30.0)
+    client = build_client(settings, Credentials("k", "s", "p"))
+    try:
+        assert client.spot_available("USDT") is None  # type: ignore[attr-defined]
+    finally:
+        client.close()
+    assert len(asked) == 1 and asked[0] <= spot.BUDGET

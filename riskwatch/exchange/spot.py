@@ -16,6 +16,9 @@ from riskwatch.exchange.bitget import BitgetClient
 from riskwatch.exchange.normalise import spot as normalise_spot
 
 PATHS = {"v2": "/api/v2/spot/account/assets"}  # by API version; absent: no spot to read
+# Seconds a spot read may take, retries included: it is made in the cycle, before the line
+# that mentions it is sent, and a hint must not hold back a critical line for a whole budget.
+BUDGET = 2.0
 
 
 class SpotAwareClient(BitgetClient):
@@ -32,7 +35,7 @@ class SpotAwareClient(BitgetClient):
             path,
             {"coin": coin.upper()},
             bucket="spot-assets",
-            deadline=self._t.deadline(),
+            deadline=self._t.deadline(BUDGET),
             parse=lambda data: normalise_spot.available(data, path),
         )
         return found.get(coin.upper())

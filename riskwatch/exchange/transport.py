@@ -126,8 +126,9 @@ class Transport:
         """Seconds one fetch may spend retrying: about one poll interval, at least a few."""
         return max(self.settings.poll_interval, MIN_BUDGET)
 
-    def deadline(self) -> float:
-        return self._clock() + self.budget()
+    def deadline(self, seconds: float | None = None) -> float:
+        """When a read begun now must end: ``seconds`` from now (default the budget)."""
+        return self._clock() + (self.budget() if seconds is None else seconds)
 
     def get(
         self,
