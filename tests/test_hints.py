@@ -175,3 +175,27 @@ def test_a_spot_read_is_bounded_well_inside_the_fetch_budget(monkeypatch) -> Non
     finally:
         client.close()
     assert len(asked) == 1 and asked[0] <= spot.BUDGET
+
+
+def test_a_line_is_stamped_by_the_wall_clock_after_it_was_set(tmp_path: Path) -> None:
+    """A host that starts before NTP sets its clock (a Raspberry Pi has no RTC): durations
+    stay on the steady clock, but the time a trader reads must be the one on their phone."""
+    from riskwatch.service.clock import SteadyClock
+
+    wall, mono = [1_800_000_000.0], [100.0]  # 2027-01-15 08:00:00 UTC
+    clock = SteadyClock(wall=lambda: wall[0], monotonic=lambda: mono[0])
+    with FakeBitget() as fx:
+        fx.add_position("BTCUSDT", "long", mark="100000", liquidation="86500", total="0.5")
+        path = tmp_path / "rules.yaml"
+        path.write_text(RULES.format(url=fx.url, state=tmp_path / "state"))
+        env = FakeBitget.credentials_env()
+        wired = wire(config.load(str(path), environ=env), environ=env, out=io.StringIO(),
+                     clock=clock)  # fmt: skip
+        try:
+            wall[0] += 3 * 3600 + 2.0  # NTP sets the clock three hours forward
+            mono[0] += 2.0
+            (msg,) = (m for _, m in wired.watcher.cycle().outgoing)
+        finally:
+            for close in wired.hooks.closers:
+                close()
+    assert msg.body.endswith("[11:00:02 UTC]"), msg.body

@@ -200,13 +200,15 @@ def _resolved(reason: str, detail: str, *, templated: bool) -> str:
     return f"{reason}; last {detail}"
 
 
-def line(t: Transition, tz: tzinfo = UTC, hint: str = "") -> str:
+def line(t: Transition, tz: tzinfo = UTC, hint: str = "", shift: float = 0.0) -> str:
     """One alert as one line: ``SEVERITY rule subject [marker]: detail [14:03:21 UTC]``;
     ``hint`` (what would help, from ``core.hints``) goes after the detail. An event (DESIGN 10)
     reads ``LIQUIDATED BTCUSDT long: ...``; an alert that it ended starts ``ENDED``, never
-    the good-news ``RESOLVED``."""
+    the good-news ``RESOLVED``. ``shift``: the wall clock's step from the engine's steady
+    clock, so the stamp is the time on the trader's phone after the system clock was set."""
+    seen = stamp(t.at + shift, tz)
     if t.kind in EVENT_KINDS:
-        return printable(f"{events.line(t)} {stamp(t.at, tz)}")
+        return printable(f"{events.line(t)} {seen}")
     f = t.field_map()
     ended = t.kind == "resolved" and t.reason in events.ENDED_REASONS
     sev = "ENDED" if ended else "RESOLVED" if t.kind == "resolved" else t.severity.upper()
@@ -229,7 +231,7 @@ def line(t: Transition, tz: tzinfo = UTC, hint: str = "") -> str:
             detail = _resolved(t.reason or "cleared", detail, templated=bool(t.message))
         if hint:
             detail += f"; {hint}"
-    return printable(f"{prefix}: {detail} {stamp(t.at, tz)}")
+    return printable(f"{prefix}: {detail} {seen}")
 
 
 # --------------------------------------------------------------------------- one message
@@ -295,10 +297,11 @@ def lines_of(
     transitions: Sequence[Transition],
     tz: tzinfo = UTC,
     hints: Mapping[AlertKey, str] | None = None,
+    shift: float = 0.0,
 ) -> list[str]:
     """Each transition's line, in order (rendered once for every message and the history)."""
     tips = hints or {}
-    return [line(t, tz, tips.get(t.key, "")) for t in transitions]
+    return [line(t, tz, tips.get(t.key, ""), shift) for t in transitions]
 
 
 def messages_for(

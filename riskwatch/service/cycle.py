@@ -25,6 +25,7 @@ from riskwatch.render import alertmanager as am
 from riskwatch.render import lines as render
 from riskwatch.render.words import plural
 from riskwatch.service.answering import Answering
+from riskwatch.service.clock import STEP
 from riskwatch.service.events import EventTracker
 from riskwatch.service.journal import journal
 from riskwatch.service.spot import SpotBalances
@@ -76,6 +77,7 @@ class Watcher:
     ) -> None:
         self.cfg = cfg
         self.tz = zoneinfo.ZoneInfo(cfg.timezone)
+        self.shift = 0.0  # the wall clock's step from ``clock``, for stamps (SteadyClock.check)
         self._rules = engine.compile_rules(cfg.rules, cfg.defaults)  # again on each reload
         self._by_name = {r.name: r for r in cfg.rules}  # for hints
         self.spot = SpotBalances(client, clock)
@@ -116,7 +118,8 @@ class Watcher:
     def cycle(self) -> Outcome:
         check = getattr(self.clock, "check", None)  # a SteadyClock watches for clock steps
         if check is not None:
-            check()
+            step = check()  # durations stay steady; the stamps a trader reads follow the wall
+            self.shift = step if abs(step) > STEP else 0.0
         started, t0 = self.clock(), self.monotonic()
         snapshot, error = self._fetch(started)
         decided: list[Event] = []
@@ -174,7 +177,7 @@ class Watcher:
         said = transitions
         transitions, next_state, also = self.answering.apply(self.cfg, said, next_state, now)
         tips = self._hints(transitions)
-        lines = render.lines_of(transitions, self.tz, tips)
+        lines = render.lines_of(transitions, self.tz, tips, self.shift)
         outgoing = render.messages_for(
             transitions, self._routes, now, self.tz, hints=tips, rendered=lines
         )
@@ -183,7 +186,7 @@ class Watcher:
         records = journal(transitions, lines) + self.answering.muted_records(self.tz)
         said_lines = lines
         if self.cfg.alertmanager is not None and said != transitions:
-            said_lines = render.lines_of(said, self.tz, tips)
+            said_lines = render.lines_of(said, self.tz, tips, self.shift)
         book, posts = am.outgoing(
             self.am_book, self.cfg, next_state, said, self._routes, now, said_lines
         )
