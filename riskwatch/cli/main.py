@@ -7,6 +7,7 @@ only when chosen, so ``riskwatch check`` never pays for apprise or requests.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
@@ -187,5 +188,24 @@ def report(exc: RiskwatchError) -> int:
     return EXIT_INVALID
 
 
+def console() -> None:
+    """The ``riskwatch`` program: ``main``, then the process ends at once (``exit_now``).
+    ``main`` itself returns, so a test or an embedding caller keeps its process."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> None:
+    """End the process once the command returned (the daemon stopped cleanly: state committed,
+    store closed). A send abandoned at shutdown may still sit in a library's worker thread
+    (apprise runs sends in a thread pool, which the interpreter joins at exit): waiting for it
+    would let a stalled service hold SIGTERM for as long as it trickles. Logs and both streams
+    are flushed first."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

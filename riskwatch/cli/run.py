@@ -10,7 +10,6 @@ trials: an invalid file exits 1, they take no lock and keep no copy.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import sys
@@ -185,21 +184,7 @@ def _daemon(path: str, cfg: Config, wired, keeper: Keeper | None) -> int:
         wired.bot.start()  # the Telegram buttons and commands (DESIGN 12)
     load = keeper.load if keeper else None
     daemon = Daemon(path, wired.watcher, wired.hooks, stop=wired.stop, feed=wired.feed, load=load)
-    code = daemon.run()
-    exit_now(code)
-    return code  # not reached
-
-
-def exit_now(code: int) -> None:
-    """End the process now that the daemon has stopped cleanly (state committed, store
-    closed). A send abandoned at shutdown may still sit in a library's worker thread (apprise
-    runs sends in a thread pool, which the interpreter joins at exit): waiting for it would
-    let a stalled service hold SIGTERM for as long as it trickles."""
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
-            stream.flush()
-    os._exit(code)
+    return daemon.run()  # the program then ends at once: ``cli.main.console``
 
 
 def once(wired) -> int:
