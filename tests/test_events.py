@@ -66,6 +66,14 @@ def test_a_vanished_long_is_classified_by_the_fills_trade_side(trade_side, kind)
     assert (event.size, event.price, event.realized) == (Decimal("0.5"), 89950, -4512)
 
 
+def test_an_opening_fill_says_nothing_of_why_a_position_went():
+    """Hedge mode: the trader opened the other leg; the burst fill is not visible yet."""
+    c = change()
+    assert events.decide(c, [fill("open")], 120.0) is None, "wait for the reason"
+    event = events.decide(c, [fill("open"), fill("burst_close_long")], 120.0)
+    assert event is not None and event.kind == "liquidated"
+
+
 def test_fills_of_the_other_side_or_from_before_the_last_sighting_do_not_count():
     c = change()
     other_side = fill("burst_close_short")

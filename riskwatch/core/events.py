@@ -47,9 +47,8 @@ Subject = tuple[str, str, str]  # (product_type, symbol, side)
 Route = Callable[[Position], Sequence[str]]  # a position -> the channels of its events
 
 # Bitget's documented tradeSide values (v2 fills, and the futures ``fill`` channel, which lists
-# the whole enum): what each says and which position side it closes (None: either).
+# the whole enum): what each says and which side it closes (None: either). ``open`` adds.
 TRADE_SIDES: Mapping[str, tuple[Category, str | None]] = {
-    "open": ("close", None),
     "close": ("close", None),
     "buy_single": ("close", "short"),
     "sell_single": ("close", "long"),
@@ -195,11 +194,10 @@ def detect(
 
 
 def fold(pending: Sequence[Change], new: Iterable[Change]) -> list[Change]:
-    """The pending changes after this cycle's ``new`` ones. Bitget liquidates in stages (a
-    forced reduction, then the close): a position still pending that shrinks again or vanishes
-    keeps its first sighting (size and time: the fills are read from there) and takes the new
-    size, so its vanish is told, never lost behind the pending shrink (a pending vanish stays
-    one: a position reopened meanwhile is another)."""
+    """The pending changes after this cycle's. Bitget liquidates in stages (a reduction, then
+    the close): a pending shrink that shrinks again or vanishes keeps its first sighting (the
+    fills are read from there) and takes the new size, so the vanish is told, never lost
+    behind it (a pending vanish stays one: a position reopened meanwhile is another)."""
     out = {c.subject: c for c in pending}
     for c in new:
         old = out.get(c.subject)
@@ -274,6 +272,8 @@ def relevant(change: Change, fills: Iterable[Fill]) -> list[tuple[Category, Fill
     out = []
     for f in fills:
         if f.symbol.upper() != change.symbol.upper() or f.at < change.since - SLACK:
+            continue
+        if f.trade_side.lower() == "open":  # hedge mode's opening fill says nothing of a close
             continue
         if f.product_type and f.product_type != change.product_type:
             continue
