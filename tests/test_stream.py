@@ -223,6 +223,8 @@ def test_parse_drops_hostile_frames() -> None:
     [
         '{"instId":"A","markPrice":"1e1000000","ts":"1700000000000"}',  # overflows the metrics
         '{"instId":"A","markPrice":"1e-1000000","ts":"1700000000000"}',
+        '{"instId":"A","markPrice":"1e16","ts":"1700000000000"}',  # beyond what REST accepts
+        '{"instId":"A","markPrice":true,"ts":"1700000000000"}',
         '{"instId":"A","markPrice":"100","ts":1e999}',  # inf: would win over every poll
         '{"instId":"A","markPrice":"100","ts":"NaN"}',
         '{"instId":"A","markPrice":"100","ts":' + "9" * 400 + "}",  # OverflowError in float()

@@ -23,14 +23,13 @@ import hmac
 import json
 import math
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
+
+from riskwatch.exchange.normalise.numbers import ROW_ERRORS, num
 
 VERIFY_PATH = "/user/verify"
 HOSTS = {False: "wss://ws.bitget.com", True: "wss://wspap.bitget.com"}  # by demo
-# A mark's decimal exponent stays within this (1e-30 .. 1e30): a hostile "1e1000000" would
-# overflow Decimal's context in the metrics (decimal.Overflow, a crash of the evaluating loop).
-MAX_EXPONENT = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +127,12 @@ def _tick(pt: str, arg: dict[str, Any], row: object, envelope_ts: object) -> Tic
     if not isinstance(row, dict):
         return None
     symbol = row.get("instId") or row.get("symbol") or arg.get("instId") or arg.get("symbol")
-    try:
-        mark = Decimal(str(row["markPrice"]))
+    try:  # a number as the REST rows read it: 1e16 or more raises (no overflow in the metrics)
+        mark = num(row["markPrice"])
         at = float(row.get("ts") or envelope_ts) / 1000.0  # type: ignore[arg-type]
-    except (KeyError, InvalidOperation, TypeError, ValueError, OverflowError):
+    except ROW_ERRORS:
         return None
-    if not symbol or not mark.is_finite() or mark <= 0 or abs(mark.adjusted()) > MAX_EXPONENT:
+    if not symbol or not mark.is_finite() or mark <= 0:
         return None
     if not math.isfinite(at) or at <= 0:  # NaN, inf: a tick that would win over every poll
         return None
