@@ -382,3 +382,35 @@ def test_an_unexpected_error_while_connecting_is_said_and_retried(monkeypatch) -
         wait(lambda: tries.count("ws://127.0.0.1:9/private") >= 2)  # the thread lives on
     finally:
         s.close()
+
+
+def test_close_ends_a_login_still_waiting_for_its_answer() -> None:
+    """SIGTERM while the private socket waits for Bitget's login answer (up to open_timeout):
+    the thread must end at close, not hold the shutdown grace the delivery needs."""
+    from websockets.sync.server import serve
+
+    logins = threading.Event()
+
+    def silent(conn) -> None:  # takes the login frame, answers nothing, until closed
+        for _ in conn:
+            logins.set()
+
+    server = serve(silent, "127.0.0.1", 0, ping_interval=None)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}"
+    slow = replace(FAST, open_timeout=60.0)
+    s = Stream(
+        Recorder(),
+        dialect="v2",
+        public_url=url,
+        private_url=url,
+        creds=CREDS,
+        product_types=("USDT-FUTURES",),
+        timing=slow,
+    ).start()
+    try:
+        assert logins.wait(10)
+        s.close()
+        assert not s.private._thread.is_alive(), "the login held the thread after close"
+    finally:
+        server.shutdown()

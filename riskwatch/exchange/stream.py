@@ -83,7 +83,8 @@ class Socket:
         self._idle_when_empty = idle_when_empty
         self._rng = rng or random.Random()
         self._lock = threading.Lock()  # guards the connection, sends and the two maps
-        self._conn: Any = None
+        self._conn: Any = None  # once logged in and subscribed
+        self._open: Any = None  # from the handshake on, so that ``stop`` can end a login
         self._changed = threading.Event()
         self._stop = threading.Event()
         self.connects = 0  # successful sessions (login and subscriptions done)
@@ -107,13 +108,21 @@ class Socket:
         self._changed.set()
 
     def close(self, timeout: float = 2.0) -> None:
+        self.stop()
+        self._thread.join(timeout)
+
+    def stop(self) -> None:
+        """End the thread soon, without waiting: a login waiting for its answer ends now, a
+        handshake in progress (up to ``open_timeout``) when it is done."""
         self._stop.set()
         self._changed.set()
         with self._lock:
-            conn = self._conn
+            conn = self._open
         if conn is not None:
             conn.close()
-        self._thread.join(timeout)
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(max(0.0, timeout))
 
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
@@ -159,6 +168,10 @@ class Socket:
         except Exception as exc:  # e.g. a proxy from the environment it cannot use: the
             # thread must go on retrying and say "down", never die and leave a silent "up"
             return f"cannot connect to {self.url}: {type(exc).__name__}: {_why(exc)}"
+        with self._lock:
+            self._open = conn
+        if self._stop.is_set():  # closed while the handshake ran
+            conn.close()
         try:
             with conn:
                 self._session(conn)
@@ -173,7 +186,7 @@ class Socket:
             return f"internal error ({type(exc).__name__})"
         finally:
             with self._lock:
-                self._conn = None
+                self._conn = self._open = None
                 self._subscribed.clear()
         return "closed"
 
@@ -300,9 +313,14 @@ class Stream:
         self._symbols = symbols
         self.public.want([wsproto.ticker_arg(self.dialect, pt, s) for pt, s in sorted(symbols)])
 
-    def close(self) -> None:
-        self.public.close()
-        self.private.close()
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop both sockets at once, then wait for them together (at most ``timeout``): the
+        daemon's shutdown grace is shared with the delivery and the store."""
+        for s in (self.public, self.private):
+            s.stop()
+        deadline = time.monotonic() + timeout
+        for s in (self.public, self.private):
+            s.join(deadline - time.monotonic())
 
 
 def backoff(failures: int, timing: Timing, rng: random.Random) -> float:
