@@ -88,3 +88,13 @@ def test_expire_needs_an_id(tmp_path, capsys):
     assert "no active silence with id ' '" in capsys.readouterr().err
     assert main(["silence", "list", "--state-dir", sd]) == 0
     assert "Silences (1):" in capsys.readouterr().out
+
+
+def test_a_broken_rules_file_is_named_by_the_command_that_fell_back(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    missing = str(tmp_path / "nope.yaml")
+    assert main(["silence", "add", "-c", missing, "--for", "1h"]) == 1
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith("silence add: the rules file could not be used")
+    assert "using the default state dir" in first

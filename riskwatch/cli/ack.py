@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, now: float | None =
 
     now = time.time() if now is None else now
     out = out or sys.stdout
-    store = open_state(args)
+    store = open_state(args, "ack")
     try:
         found = firing_matches(store.load_state(), args.rule, args.symbol, args.side)
         if not found:

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, now: float | None =
     out = out or sys.stdout
     if args.action == "add":
         silence = _new(args, now)  # before opening: a bad --for creates nothing
-    store = open_state(args)
+    store = open_state(args, f"silence {args.action}")
     try:
         if args.action == "add":
             s = stored.add_silence(store, silence)
@@ -68,13 +68,13 @@ def run(args: argparse.Namespace, out: TextIO | None = None, now: float | None =
     return 0
 
 
-def open_state(args: argparse.Namespace) -> Store:
+def open_state(args: argparse.Namespace, command: str) -> Store:
     """The state dir a daemon keeps, for ``silence`` and ``ack``: an existing one only. A
     mistyped ``--state-dir`` (or the wrong ``-c``) would otherwise create a new, empty state
     that no daemon reads, and the trader would believe the alert silenced."""
     from riskwatch.store.db import FILENAME, Store
 
-    state_dir = args.state_dir or state_dir_of(args.config, sys.stderr)
+    state_dir = args.state_dir or state_dir_of(args.config, sys.stderr, command)
     if not os.path.isfile(os.path.join(state_dir, FILENAME)):
         raise StoreError(
             f"state dir {state_dir}: no riskwatch state here (riskwatch run creates it);"

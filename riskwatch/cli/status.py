@@ -32,9 +32,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None, now: float | None =
     return 0
 
 
-def _state_dir_of(path: str, err: TextIO) -> str:
+def _state_dir_of(path: str, err: TextIO, command: str = "status") -> str:
     """The rules file's ``state_dir``; when the file is missing or invalid (exactly when an
-    operator runs ``status``), the default state dir, said on ``err`` in one line."""
+    operator runs ``status``), the default state dir, said on ``err`` in one line that names
+    the ``command`` (``silence add`` writes there: it must not read as ``status``)."""
     from riskwatch.config import load as config
 
     try:
@@ -42,8 +43,8 @@ def _state_dir_of(path: str, err: TextIO) -> str:
     except ConfigError as exc:
         fallback = config.default_state_dir(os.environ)
         print(
-            f"status: the rules file could not be used ({exc.problems[0]}); "
-            f"showing the default state dir {fallback}",
+            f"{command}: the rules file could not be used ({exc.problems[0]}); "
+            f"{'showing' if command == 'status' else 'using'} the default state dir {fallback}",
             file=err,
             flush=True,
         )
