@@ -233,3 +233,35 @@ def test_a_warning_whose_silence_ends_in_quiet_hours_waits_for_their_end(tmp_pat
     lines = rig.cycle(3300)["phone"]  # 09:31
     assert len(lines) == 1 and "[held during quiet hours, still firing]" in lines[0]
     rig.close()
+
+
+def test_a_corrupt_silence_ack_or_memory_row_is_set_aside_and_the_daemon_goes_on(tmp_path):
+    """One bad row (a hand edit, a bit flip) must not stop the start nor every cycle after."""
+    import sqlite3
+
+    from riskwatch.store.db import FILENAME
+
+    state = tmp_path / "s"
+    rig = Rig(str(state), config(str(state)))
+    good = _silence(rig, 3600, symbol="ETHUSDT")
+    rig.close()
+    bad = [
+        ("INSERT INTO silences VALUES ('bad1', 'not json', 9e99)", ()),
+        ("INSERT INTO silences VALUES ('bad2', ?, 9e99)", ('{"starts_at": "now", "ends_at": 1}',)),
+        ("INSERT INTO acks VALUES ('[1, 2]', 'x', 1.0)", ()),
+        ("INSERT INTO acks VALUES (?, 'x', 'soon')", ('["a", "b", "c", "d"]',)),
+        ("INSERT INTO answering VALUES (?, ?)", (f'["{KEY[0]}", "", "", ""]', '{"silenced": 1')),
+        ("INSERT INTO answering VALUES (?, ?)", ('["a", "b", "c", "d"]', '{"critical_since": ""}')),
+        ("INSERT INTO answering VALUES (?, ?)", ('["a", "b", "c", "e"]', '{"held": 1, "x": 2}')),
+    ]  # fmt: skip
+    with sqlite3.connect(state / FILENAME) as conn:
+        for sql, args in bad:
+            conn.execute(sql, args)
+    conn.close()
+    rig = Rig(str(state), config(str(state)))  # starts
+    rig.exchange.gaps = {"BTCUSDT": 8.0, "ETHUSDT": 8.0}
+    lines = rig.cycle()["phone"]
+    assert [x.split(":")[0] for x in lines] == ["WARNING near-liquidation BTCUSDT long"]
+    assert [s.id for s in stored.silences(rig.store)] == [good.id]
+    assert rig.store.quarantined() == len(bad)
+    rig.close()

@@ -19,7 +19,8 @@ MIGRATION = """
     );
     ALTER TABLE outbox ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
     """
-_TABLES = {"alerts": "key", "outbox": "id"}  # the tables whose rows are checked, by their id
+# the tables whose rows are checked, by their id
+_TABLES = {"alerts": "key", "outbox": "id", "silences": "id", "acks": "key", "answering": "key"}
 
 
 def move(conn: sqlite3.Connection, bad: CorruptRow, row_id: object, row: object, at: float) -> None:

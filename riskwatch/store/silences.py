@@ -17,20 +17,26 @@ import secrets
 import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, fields
+from typing import TypeVar
 
 from riskwatch.answers import Ack, Silence
 from riskwatch.answers import AnswerMemory as Memory
 from riskwatch.errors import StoreError
 from riskwatch.model import AlertKey, Transition
 from riskwatch.store.db import Store, _key_json
-from riskwatch.store.rows import _plain, _unplain
+from riskwatch.store.rows import CorruptRow, _plain, _unplain
+
+_T = TypeVar("_T")
 
 ID_BYTES = 4  # 8 hex digits: short enough to type, and checked for collisions
 KEEP_EXPIRED = 7 * 86400.0  # expired silences stay listed (--all) this long
 
 
 def _key(text: str) -> AlertKey:
-    return tuple(json.loads(text))
+    key = json.loads(text)
+    if not (isinstance(key, list) and len(key) == 4 and all(isinstance(p, str) for p in key)):
+        raise ValueError("not an alert key")
+    return tuple(key)
 
 
 # --------------------------------------------------------------------------- silences
@@ -63,10 +69,36 @@ def silences(store: Store, *, now: float | None = None) -> list[Silence]:
     rows = store._read(
         "read silences", f"SELECT id, data FROM silences {where} ORDER BY ends_at, id", params
     )
-    try:
-        return [Silence(id=sid, **json.loads(data)) for sid, data in rows]
-    except (ValueError, TypeError) as exc:
-        raise StoreError(f"{store.path}: unreadable silence ({exc})") from exc
+    return _readable(store, "silences", rows, _silence)
+
+
+def _silence(sid: str, data: str) -> Silence:
+    s = Silence(id=sid, **json.loads(data))
+    if not (_number(s.starts_at) and _number(s.ends_at)):
+        raise ValueError("its times are not numbers")
+    if not all(isinstance(getattr(s, f.name), str) for f in fields(Silence) if f.type == "str"):
+        raise ValueError("its matchers are not text")
+    return s
+
+
+def _number(value: object, *, optional: bool = False) -> bool:
+    if value is None:
+        return optional
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _readable(store: Store, table: str, rows: list, read: Callable[..., _T]) -> list[_T]:
+    """Each row as ``read`` makes it; one it cannot read is set aside (quarantined, one
+    warning) rather than raised: a bad row must stop neither the cycle nor the daemon's start,
+    and losing it costs at most a line said again or not at all."""
+    out: list[_T] = []
+    for row in rows:
+        try:
+            out.append(read(*row))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            why = f"{type(exc).__name__}: {exc}"
+            store._set_aside(CorruptRow(table, row[0], why), row[0], list(row))
+    return out
 
 
 def expire_silence(store: Store, prefix: str, now: float) -> Silence:
@@ -104,7 +136,13 @@ def add_ack(store: Store, key: AlertKey, by: str, at: float) -> None:
 
 def acks(store: Store) -> dict[AlertKey, Ack]:
     rows = store._read("read acks", "SELECT key, by, at FROM acks")
-    return {(k := _key(key)): Ack(key=k, by=by, at=at) for key, by, at in rows}
+    return {a.key: a for a in _readable(store, "acks", rows, _ack)}
+
+
+def _ack(key: str, by: object, at: object) -> Ack:
+    if not isinstance(by, str) or not _number(at):
+        raise ValueError("not an ack")
+    return Ack(key=_key(key), by=by, at=float(at))  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- memory
@@ -123,22 +161,21 @@ def _deep(value: object) -> object:
     return _plain(value)
 
 
-def _memory(text: str) -> Memory:
+def _memory(key: str, text: str) -> Memory:
     d = {k: _unplain(v) for k, v in json.loads(text).items()}
     held = d.get("held_resolve")
     if isinstance(held, dict):
         d["held_resolve"] = Transition(**{k: _unplain(v) for k, v in held.items()})
-    d["key"] = tuple(d["key"])
-    return Memory(**d)
+    d["key"] = _key(key)
+    m = Memory(**d)
+    if not _number(m.critical_since, optional=True):
+        raise ValueError("its critical clock is not a number")
+    return m
 
 
 def memory(store: Store) -> dict[AlertKey, Memory]:
-    rows = store._read("read answering memory", "SELECT data FROM answering")
-    try:
-        found = [_memory(data) for (data,) in rows]
-    except (ValueError, TypeError, KeyError) as exc:
-        raise StoreError(f"{store.path}: unreadable answering memory ({exc})") from exc
-    return {m.key: m for m in found}
+    rows = store._read("read answering memory", "SELECT key, data FROM answering")
+    return {m.key: m for m in _readable(store, "answering", rows, _memory)}
 
 
 def cycle_writer(
