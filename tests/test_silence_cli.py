@@ -98,3 +98,19 @@ def test_a_broken_rules_file_is_named_by_the_command_that_fell_back(tmp_path, ca
     first = capsys.readouterr().err.splitlines()[0]
     assert first.startswith("silence add: the rules file could not be used")
     assert "using the default state dir" in first
+
+
+def test_the_commands_leave_a_corrupt_row_to_the_daemon(tmp_path, capsys):
+    import sqlite3
+
+    from riskwatch.store.db import FILENAME
+
+    sd = _state(tmp_path)
+    with sqlite3.connect(f"{sd}/{FILENAME}") as conn:
+        conn.execute("INSERT INTO alerts (key, data) VALUES ('k', 'not json')")
+    conn.close()
+    assert main(["silence", "add", "--state-dir", sd, "--for", "1h"]) == 0
+    assert main(["ack", "--state-dir", sd, "near-liquidation", "BTCUSDT"]) == 1
+    store = Store.open(sd, quarantine=False)
+    assert store.quarantined() == 0 and len(store.corrupt) == 1  # still there, for the daemon
+    store.close()

@@ -80,7 +80,7 @@ def open_state(args: argparse.Namespace, command: str) -> Store:
             f"state dir {state_dir}: no riskwatch state here (riskwatch run creates it);"
             " check --state-dir or -c"
         )
-    return Store.open(state_dir)
+    return Store.open(state_dir, quarantine=False)  # a bad row is the daemon's to set aside
 
 
 def _new(args: argparse.Namespace, now: float) -> Silence:
