@@ -42,6 +42,10 @@ def test_mistakes_are_one_line_errors(tmp_path, capsys):
     assert main(["silence", "expire", "--state-dir", sd, "nope"]) == 1
     assert "no active silence with id 'nope'" in capsys.readouterr().err
     assert main(["silence", "add", "--state-dir", sd, "--side", "up", "--for", "1h"]) == 2
+    assert (
+        main(["silence", "add", "--state-dir", sd, "--rule", "riskwatch-stale", "--for", "1h"]) == 1
+    )
+    assert "riskwatch-stale is never silenced; riskwatch ack" in capsys.readouterr().err
     assert main(["ack", "--state-dir", sd, "near-liquidation", "BTCUSDT"]) == 1
     err = capsys.readouterr().err
     assert "ack: no firing alert near-liquidation BTCUSDT" in err and "Traceback" not in err

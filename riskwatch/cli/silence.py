@@ -19,6 +19,7 @@ from riskwatch import durations
 from riskwatch.cli.status import _state_dir_of as state_dir_of
 from riskwatch.cli.status import _when as when
 from riskwatch.cli.status import table
+from riskwatch.core.selfalerts import NAMES as BUILTINS
 from riskwatch.core.silences import Silence
 from riskwatch.errors import ConfigError, StoreError
 
@@ -90,6 +91,10 @@ def _new(args: argparse.Namespace, now: float) -> Silence:
         raise ConfigError(f"silence add: --for: {exc}") from exc
     if seconds <= 0:
         raise ConfigError("silence add: --for must be longer than 0")
+    if (rule := args.rule.strip().lower()) in BUILTINS:
+        raise ConfigError(
+            f"silence add: {rule} is never silenced; riskwatch ack {rule} stops its repeats"
+        )
     return Silence(
         id="",
         starts_at=now,
