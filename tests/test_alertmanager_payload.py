@@ -157,6 +157,14 @@ def test_api_alerts_are_rfc3339_and_a_delayed_firing_post_is_not_expired_on_arri
     assert set(sev["critical"]["annotations"]) == {"summary", "value"}  # type: ignore[arg-type]
 
 
+def test_a_start_after_the_end_is_never_posted():
+    """Alertmanager answers 400 to a whole post with one alert starting after it ends (a clock
+    stepped back past a firing alert's start): every later post would carry it and fail too."""
+    entry = am.Entry(BTC, am.labels_for(BTC, "warning", "position"), "W", "", 5000.0, 1240.0, 0)
+    (alert,) = am.api_alerts(am.message([entry], 1000.0).body, 1000.0)
+    assert alert["startsAt"] <= alert["endsAt"] == am.rfc3339(1240.0)  # type: ignore[operator]
+
+
 def test_an_event_is_posted_once_named_by_what_happened_and_ends_one_resend_later():
     liq = Transition(
         key=("event:liquidated", "USDT-FUTURES", "BTCUSDT", "long"),

@@ -290,6 +290,8 @@ def api_alerts(body: str, now: float, *, once_only: bool = False) -> list[dict[s
             raise ValueError("a time is not finite")
         if ends > queued:  # firing (or an event's window): as far ahead as when it was queued
             ends += waited
+        starts = min(starts, ends)  # Alertmanager refuses the whole post otherwise (a clock
+        # stepped back past a firing alert's start would make every post a 400)
         out.append(
             {
                 "labels": {str(k): str(v) for k, v in a["labels"].items()},
