@@ -117,12 +117,22 @@ class AlertmanagerSender:
             alerts = am.api_alerts(body, now, once_only=superseded)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DeliveryError(f"{self._shown}: unreadable queued post ({exc})") from exc
+        if superseded and not alerts:
+            log.info("%s: skipped a post queued before one already accepted", self._shown)
+            return
+        self._post(alerts)
+        with self._lock:
+            newer = queued > self._newest or self._newest > now
+            self._newest = queued if newer else self._newest
+        if newer and self._accepted is not None:
+            self._accepted.set(self._key, queued)
+
+    def _post(self, alerts: list[dict[str, object]]) -> None:
+        """``POST /api/v2/alerts``; ``DeliveryError`` (one line, the password masked) unless
+        Alertmanager accepted them."""
         import requests
 
         with self._lock:
-            if superseded and not alerts:
-                log.info("%s: skipped a post queued before one already accepted", self._shown)
-                return
             if self._session is None:
                 self._session = requests.Session()
             session = self._session
@@ -136,11 +146,6 @@ class AlertmanagerSender:
             raise DeliveryError(f"{self._shown}: {type(exc).__name__}") from exc
         with resp:
             if 200 <= resp.status_code < 300:
-                with self._lock:
-                    newer = queued > self._newest or self._newest > now
-                    self._newest = queued if newer else self._newest
-                if newer and self._accepted is not None:
-                    self._accepted.set(self._key, queued)
                 return
             excerpt = " ".join(resp.text[:_EXCERPT].split())
             retry_after = _retry_after(resp.headers.get("Retry-After"))
