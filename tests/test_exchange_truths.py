@@ -153,6 +153,25 @@ def test_a_refusal_mid_transition_does_not_flip_apis(fx) -> None:
     assert c.api == "v2" and not any(p.startswith("/api/v3/position") for p in fx.paths())
 
 
+def test_both_apis_refusing_by_account_mode_is_a_transition_not_a_refusal_or_a_flip() -> None:
+    """Mid-migration, with a key the settings endpoint refuses (no UTA permissions), v2 says
+    unified and v3 says classic: no riskwatch-auth with the wrong advice, no flip per poll;
+    once one API answers, polling goes on there and the mode is reported once."""
+    with FakeBitget(account_mode="upgrading", permissions=frozenset({READ})) as fx:
+        seed_fixture_positions(fx)
+        fx.inject("code", code="40085", path="/api/v2/mix/*")
+        modes: list[str] = []
+        c = client(fx, on_account_mode=modes.append)
+        for _ in range(3):
+            with pytest.raises(InTransition):
+                c.fetch_snapshot()
+        assert modes == [], "nothing settled: nothing remembered"
+        fx.clear_faults()  # the upgrade went back to classic: v2 answers
+        snap = c.fetch_snapshot()
+    assert len(snap.positions) == 3 and snap.account_transition is None and c.api == "v2"
+    assert modes == ["classic"]
+
+
 # --------------------------------------------------------------------------- unified account
 
 

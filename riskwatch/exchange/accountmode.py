@@ -39,6 +39,18 @@ class InTransition(Unreachable):
         super().__init__(message, code=code, endpoint=endpoint)
         self.transition = transition
 
+    @classmethod
+    def of(cls, state: str, api: str, exc: AuthError) -> InTransition:
+        """The error for ``exc``, a refusal of the ``api`` API while the account is ``state``."""
+        return cls(
+            f"the account is {state} between classic and unified trading account mode, and "
+            f"Bitget refuses the {api} API meanwhile (code {exc.code}); riskwatch keeps "
+            "polling until the mode settles",
+            transition=state,
+            code=exc.code,
+            endpoint=exc.endpoint,
+        )
+
 
 def _mode(data: Any) -> str | None:
     mode = data.get("accountMode") if isinstance(data, dict) else None

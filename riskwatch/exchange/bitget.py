@@ -227,6 +227,7 @@ class BitgetClient:
         self._reported = False
         self._probed = False
         self.transition: str | None = None  # Bitget's accountMode while in transition
+        self._guessed = False  # the transition is inferred: both APIs refused by mode
         start = settings.api if not self._auto else "v3" if account_mode == "unified" else "v2"
         self._use(start)
 
@@ -249,21 +250,37 @@ class BitgetClient:
         try:
             snap = self._fetch()
         except AuthError as exc:
-            target = self._switch_target(exc)
-            if target is None:
-                raise
-            found = accountmode.probe(self._t, self._t.deadline())
-            if not self._follow(found) and self.transition is None:
-                self._switch(target, f"Bitget answered {exc.code}")
-            if self.transition is not None:
-                raise self._in_transition(exc) from exc
-            snap = self._fetch()
+            snap = self._other_api(exc)
+        if self._guessed:  # an API answers again: the move between modes is over
+            log.info("the account answers the %s API again: the mode settled", self.api)
+            self._guessed, self.transition, self._reported = False, None, False
         if self.transition is not None:
             snap = replace(snap, account_transition=self.transition)
         if not self._reported and self._on_mode is not None:
             self._reported = True
             self._on_mode(snap.account_mode)
         return self._with_adl(snap)
+
+    def _other_api(self, exc: AuthError) -> Snapshot:
+        """A refusal by account mode (40085/40084) under ``api: auto``: ask the settings, else
+        try the other API. When both refuse by mode the account is moving between the two (and
+        the key cannot ask: no UTA permissions): an ``InTransition``, not a refusal with the
+        wrong advice, and each later poll tries both rather than flip once per poll."""
+        target = self._switch_target(exc)
+        if target is None:
+            raise exc
+        decided = self._follow(accountmode.probe(self._t, self._t.deadline()))
+        if self.transition is not None and not self._guessed:
+            raise self._in_transition(exc) from exc
+        if not decided:
+            self._switch(target, f"Bitget answered {exc.code}", quiet=self._guessed)
+        try:
+            return self._fetch()
+        except AuthError as again:
+            if decided or self._switch_target(again) is None:
+                raise
+            self._guessed, self.transition = True, self.transition or "switching"
+            raise self._in_transition(again) from again
 
     def fetch_fills(self, product_type: str, symbol: str, since: float) -> list[Fill]:
         """The fills of ``symbol`` since ``since`` (POSIX seconds): read only after a position
@@ -300,6 +317,7 @@ class BitgetClient:
     def _follow(self, found: str | None) -> bool:
         """Act on what the probe found; True when it decided the API (a switch or not)."""
         if found in accountmode.TRANSITIONS:
+            self._guessed = False
             if self.transition != found:
                 log.warning(
                     "Bitget says the account is %s between classic and unified trading account "
@@ -312,6 +330,7 @@ class BitgetClient:
             return True
         if found is None:
             return False
+        self._guessed = False  # Bitget said it: no guess any more
         if self.transition is not None:
             log.info("the account mode settled: %s (was %s)", found, self.transition)
             self.transition = None
@@ -321,15 +340,7 @@ class BitgetClient:
         return True
 
     def _in_transition(self, exc: AuthError) -> Unreachable:
-        state = self.transition or "switching"
-        return accountmode.InTransition(
-            f"the account is {state} between classic and unified trading account mode, and "
-            f"Bitget refuses the {self.api} API meanwhile (code {exc.code}); riskwatch keeps "
-            "polling until the mode settles",
-            transition=state,
-            code=exc.code,
-            endpoint=exc.endpoint,
-        )
+        return accountmode.InTransition.of(self.transition or "switching", self.api, exc)
 
     def _switch_target(self, exc: AuthError) -> str | None:
         if not self._auto:
@@ -340,18 +351,17 @@ class BitgetClient:
             return "v2"
         return None
 
-    def _switch(self, version: str, why: str) -> None:
+    def _switch(self, version: str, why: str, *, quiet: bool = False) -> None:
+        """Use the ``version`` API; the mode is remembered once that API answers."""
         mode = ADAPTERS[version].mode
-        log.warning(
+        (log.info if quiet else log.warning)(
             "%s: the account is in %s mode; switching to the %s API",
             why,
             "unified trading account" if mode == "unified" else "classic account",
             version,
         )
         self._use(version)
-        self._reported = True
-        if self._on_mode is not None:
-            self._on_mode(mode)
+        self._reported = False
 
     def _fetch(self) -> Snapshot:
         part = self._adapter.fetch(self._t.deadline())
