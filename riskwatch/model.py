@@ -27,39 +27,26 @@ Feed = Literal["poll", "stream"]
 
 OPS: tuple[Op, ...] = ("<", "<=", ">", ">=")
 # Product types, canonical (v2/v3) names; v1 names are mapped by config and the v1 adapter.
-PRODUCT_TYPES: tuple[str, ...] = (
-    "USDT-FUTURES",
-    "COIN-FUTURES",
-    "USDC-FUTURES",
-    "SUSDT-FUTURES",
-    "SCOIN-FUTURES",
-    "SUSDC-FUTURES",
-)
+PRODUCT_TYPES: tuple[str, ...] = ("USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES",
+                                  "SUSDT-FUTURES", "SCOIN-FUTURES", "SUSDC-FUTURES")  # fmt: skip
 # riskwatch's own URL scheme: print the message locally (the demo, trying rules in a terminal).
 CONSOLE_URLS: Mapping[str, str] = {
-    "console://": "stdout",
-    "console://stdout": "stdout",
-    "console://stderr": "stderr",
-}
+    "console://": "stdout", "console://stdout": "stdout", "console://stderr": "stderr",
+}  # fmt: skip
 V1_PRODUCT_TYPES: Mapping[str, str] = {
-    "umcbl": "USDT-FUTURES",
-    "dmcbl": "COIN-FUTURES",
-    "cmcbl": "USDC-FUTURES",
-    "sumcbl": "SUSDT-FUTURES",
-    "sdmcbl": "SCOIN-FUTURES",
-    "scmcbl": "SUSDC-FUTURES",
-}
+    "umcbl": "USDT-FUTURES", "dmcbl": "COIN-FUTURES", "cmcbl": "USDC-FUTURES",
+    "sumcbl": "SUSDT-FUTURES", "sdmcbl": "SCOIN-FUTURES", "scmcbl": "SUSDC-FUTURES",
+}  # fmt: skip
 # v3 (unified trading account) takes only these as ``category``.
 V3_CATEGORIES: tuple[str, ...] = ("USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES")
 # The older demo scheme's product types, and the normal ones Bitget's demo trading (a demo key
 # with the ``paptrading: 1`` header) takes instead: with ``demo: true`` the former are aliases.
-DEMO_ALIASES: Mapping[str, str] = {
-    "SUSDT-FUTURES": "USDT-FUTURES",
-    "SCOIN-FUTURES": "COIN-FUTURES",
-    "SUSDC-FUTURES": "USDC-FUTURES",
-}
+DEMO_ALIASES: Mapping[str, str] = {"SUSDT-FUTURES": "USDT-FUTURES",
+                                   "SCOIN-FUTURES": "COIN-FUTURES",
+                                   "SUSDC-FUTURES": "USDC-FUTURES"}  # fmt: skip
 # The product type under which a unified (v3) account's account-scope alerts are keyed.
 UNIFIED = "unified"
+DEFAULT_ACCOUNT = "default"  # the one account of a file without ``accounts:`` (DESIGN 14)
 
 
 # --------------------------------------------------------------------------- exchange data
@@ -160,6 +147,7 @@ class Snapshot:
     # "switching"); polling goes on with the API that last worked. None: not in transition.
     account_transition: str | None = None
     exchange_time: float | None = None  # the positions replies' requestTime (oldest), seconds
+    account: str = DEFAULT_ACCOUNT  # which configured account this poll is of (DESIGN 14)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -173,6 +161,7 @@ class Match:
     side: tuple[str, ...] = ()
     product_type: tuple[str, ...] = ()
     margin_coin: tuple[str, ...] = ()
+    account: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +250,15 @@ class ExchangeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountSettings:
+    """A watched account (DESIGN 14): name, secrets' prefix, its own exchange settings."""
+
+    name: str = DEFAULT_ACCOUNT
+    credentials: str = "BITGET"  # the variables' prefix: BITGET_API_KEY ...
+    exchange: ExchangeSettings = field(default_factory=ExchangeSettings)
+
+
+@dataclass(frozen=True, slots=True)
 class Channel:
     """A named list of apprise URLs. URLs hold tokens: never print them (repr redacts)."""
 
@@ -305,6 +303,7 @@ class Config:
     alertmanager: AlertmanagerSettings | None = None  # off unless set
     quiet_hours: tuple[QuietWindow, ...] = ()
     telegram: TelegramSettings | None = None
+    accounts: tuple[AccountSettings, ...] = ()  # empty: ``default`` (config.accounts.watched)
 
     def channel(self, name: str) -> Channel | None:
         return next((c for c in self.channels if c.name == name), None)
@@ -312,15 +311,16 @@ class Config:
 
 # --------------------------------------------------------------------------- alerts
 
-# Alert identity (DESIGN section 4): (rule, product_type, subject, side) where subject is the
-# symbol for position rules and the margin coin for account rules (side ""), and built-in
-# alerts use (name, "", "", ""). A plain tuple: hashed millions of times per second.
-AlertKey = tuple[str, str, str, str]
+# Alert identity (DESIGN 4, 14): (rule, product_type, subject, side, account); subject is the
+# symbol, or the margin coin for account rules (side ""); built-ins use (name, "", "", "",
+# account), account "" for riskwatch-config. Account last: older state dirs migrate by
+# appending "default" (store.accounts). A plain tuple: hashed millions of times per second.
+AlertKey = tuple[str, str, str, str, str]
 BUILTIN_SCOPE = "builtin"  # AlertState.scope of self-alerts (riskwatch-stale, -auth, ...)
 
 Status = Literal["pending", "firing"]
 # "event": something happened to a position (liquidated, force-netted...: core.events), not an
-# alert; its key is ("event:<kind>", product_type, symbol, side).
+# alert; its key is ("event:<kind>", product_type, symbol, side, account).
 # "reminder": the answering layer re-telling a held line (``reason`` says why: DESIGN 12).
 TransitionKind = Literal[
     "firing", "escalated", "deescalated", "repeat", "worsened", "resolved", "event", "reminder"
@@ -361,6 +361,7 @@ class Health:
     started_at: float | None = None  # stale is judged from here when no poll ever succeeded
     stream_down_since: float | None = None  # feed: stream, while a socket is down (else None)
     stream_problem: str = ""  # why the stream is down, one line
+    account: str = DEFAULT_ACCOUNT  # whose polls these are (stale and auth are per account)
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,8 +68,10 @@ def gap_rule(**kw: object) -> Rule:
     return Rule(**base)  # type: ignore[arg-type]
 
 
-def key(rule: str = "near", symbol: str = "BTCUSDT", side: str = "long") -> AlertKey:
-    return (rule, PT, symbol, side)
+def key(
+    rule: str = "near", symbol: str = "BTCUSDT", side: str = "long", account: str = "default"
+) -> AlertKey:
+    return (rule, PT, symbol, side, account)
 
 
 class Run:

@@ -88,8 +88,8 @@ def test_the_sender_posts_api_v2_alerts_and_reports_failures():
 def test_a_superseded_post_still_delivers_its_event():
     """A post that fell behind a newer one (it kept failing while the newer got through) must
     not re-fire its stale alerts, but its liquidation is told in no other post."""
-    key = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
-    liq = ("event:liquidated", "USDT-FUTURES", "BTCUSDT", "long")
+    key = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long", "default")
+    liq = ("event:liquidated", "USDT-FUTURES", "BTCUSDT", "long", "default")
     firing = am.Entry(key, am.labels_for(key, "warning", "position"), "W", "", 800, None, 800)
     t = Transition(liq, "event", "critical", None, "liquidated", "", None, None, None, 850.0, ())
     event = am.event(t, "LIQUIDATED", 900.0, resend=60)
@@ -296,7 +296,7 @@ def test_a_superseded_post_stays_superseded_after_a_restart(store):
     the older one's firing set must not re-fire what the newer post resolved."""
     from riskwatch.delivery.alertmanager import Accepted
 
-    key = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
+    key = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long", "default")
     labels = am.labels_for(key, "warning", "position")
     stale = am.message([am.Entry(key, labels, "W", "", 800, 1140.0, 800)], 900.0)
     with Receiver() as rx:

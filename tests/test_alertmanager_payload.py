@@ -11,8 +11,8 @@ from riskwatch.model import AlertmanagerSettings, AlertState, Config, Rule, Tran
 from riskwatch.render import alertmanager as am
 
 RESEND = 60.0
-BTC = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
-ACC = ("account-risk", "USDT-FUTURES", "USDT", "")
+BTC = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long", "default")
+ACC = ("account-risk", "USDT-FUTURES", "USDT", "", "default")
 
 
 def firing(key=BTC, severity="warning", since=1000.0, value=7.5, scope="position") -> AlertState:
@@ -60,7 +60,7 @@ def test_labels_name_the_alert_as_two_prometheus_rules_would():
     }
     acc = dict(am.labels_for(ACC, "warning", "account"))
     assert acc["margin_coin"] == "USDT" and "symbol" not in acc and "side" not in acc
-    stale = dict(am.labels_for(("riskwatch-stale", "", "", ""), "critical", "builtin"))
+    stale = dict(am.labels_for(("riskwatch-stale", "", "", "", "default"), "critical", "builtin"))
     assert stale == {
         "alertname": "riskwatch-stale",
         "severity": "critical",
@@ -88,7 +88,7 @@ def test_a_resolve_is_posted_three_times_resend_apart_then_forgotten():
     (e,) = posted
     assert e.ends_at == 1010.0 and e.summary.startswith("RESOLVED near-liquidation BTCUSDT")
     times = [1010.0]
-    other = firing(key=("deep-drawdown", "USDT-FUTURES", "ETHUSDT", "short"))
+    other = firing(key=("deep-drawdown", "USDT-FUTURES", "ETHUSDT", "short", "default"))
     for now in (1020.0, 1070.0, 1080.0, 1130.0, 1140.0, 1200.0):
         # another alert firing at 1020 forces a post: the resolve is not in it (not due)
         states = [other] if now >= 1020.0 else []
@@ -167,7 +167,7 @@ def test_a_start_after_the_end_is_never_posted():
 
 def test_an_event_is_posted_once_named_by_what_happened_and_ends_one_resend_later():
     liq = Transition(
-        key=("event:liquidated", "USDT-FUTURES", "BTCUSDT", "long"),
+        key=("event:liquidated", "USDT-FUTURES", "BTCUSDT", "long", "default"),
         kind="event",
         severity="critical",
         previous_severity=None,
@@ -214,16 +214,15 @@ def test_outgoing_posts_one_copy_per_url_and_nothing_without_alertmanager():
 def test_the_probe_alert_fires_now_and_ends_by_itself_one_resend_later():
     msg = am.probe_alert(1000.0, RESEND, "host1")
     (alert,) = am.api_alerts(msg.body, 1000.0)
-    assert alert["labels"] == {
+    assert alert["labels"] == {  # of no account (like riskwatch-config): no account label
         "alertname": "riskwatch-test",
         "severity": "info",
-        "account": "default",
         "source": "riskwatch",
     }
     assert alert["endsAt"] == am.rfc3339(1060.0)
 
 
-KEYS = [BTC, ("near-liquidation", "USDT-FUTURES", "ETHUSDT", "short"), ACC]
+KEYS = [BTC, ("near-liquidation", "USDT-FUTURES", "ETHUSDT", "short", "default"), ACC]
 
 
 @settings(max_examples=60, deadline=None)

@@ -13,7 +13,7 @@ from riskwatch.model import Escalate, QuietWindow
 from riskwatch.store import silences as stored
 from tests.answering_support import Rig, config
 
-KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
+KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long", "default")
 
 
 @pytest.fixture
@@ -96,7 +96,8 @@ def test_an_unacked_critical_reaches_the_escalation_channel_once(tmp_path):
     rig = Rig(str(tmp_path / "s"), cfg)
     rig.exchange.gaps = {"BTCUSDT": 3.0, "ETHUSDT": 3.0}
     assert set(rig.cycle()) == {"phone"}
-    stored.add_ack(rig.store, ("near-liquidation", "USDT-FUTURES", "ETHUSDT", "long"), "bob", rig.t)
+    eth = ("near-liquidation", "USDT-FUTURES", "ETHUSDT", "long", "default")
+    stored.add_ack(rig.store, eth, "bob", rig.t)
     assert "pager" not in rig.cycle(300)
     rig.restart()  # the critical clock survives a restart
     paged = rig.cycle(301)["pager"]
@@ -147,9 +148,10 @@ def test_events_and_built_in_alerts_are_never_silenced_nor_held(tmp_path):
 
     base = dict(previous_severity=None, metric="", value=None, threshold=None, op=None,
                 at=0.0, channels=("phone",))  # fmt: skip
-    stale = Transition(key=("riskwatch-stale", "", "", ""), kind="firing", severity="critical",
+    stale = Transition(key=("riskwatch-stale", "", "", "", "default"), kind="firing",
+                       severity="critical",
                        rule="riskwatch-stale", builtin=True, **base)  # fmt: skip
-    config = Transition(key=("riskwatch-config", "", "", ""), kind="firing", severity="warning",
+    config = Transition(key=("riskwatch-config", "", "", "", ""), kind="firing", severity="warning",
                         rule="riskwatch-config", builtin=True, **base)  # fmt: skip
     event = Transition(key=KEY, kind="event", severity="warning", rule="near-liquidation", **base)
     everything = Silence(id="x", starts_at=0, ends_at=10)

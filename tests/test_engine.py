@@ -344,7 +344,7 @@ def test_account_rule_keys_and_resolves() -> None:
     run = Run(rule)
     account = Account(PT, "USDT", crossed_risk_rate=D("0.9"))
     (t,) = run.cycle(0, snap(accounts=(account,)))
-    assert t.key == ("acct", PT, "USDT", "")
+    assert t.key == ("acct", PT, "USDT", "", "default")
     assert t.field_map()["margin_coin"] == "USDT"
     calm = dataclasses.replace(account, crossed_risk_rate=D("0.1"))
     assert kinds(run.cycle(10, snap(accounts=(calm,)))) == ["resolved:critical"]
@@ -375,7 +375,7 @@ def test_an_account_is_gone_only_when_its_accounts_were_read() -> None:
     run.cycle(0, snap(accounts=(Account(PT, "USDT", crossed_risk_rate=D("0.9")),)))
     # positions read, the accounts endpoint failed: nothing changes
     assert run.cycle(10, snap(accounts_fetched=frozenset())) == []
-    assert run.state[("acct", PT, "USDT", "")].status == "firing"
+    assert run.state[("acct", PT, "USDT", "", "default")].status == "firing"
     # accounts read and the account is absent: gone
     (t,) = run.cycle(20, snap())
     assert (t.kind, t.reason) == ("resolved", "account gone")
@@ -393,7 +393,7 @@ def test_unified_account_key() -> None:
     run = Run(rule)
     account = Account("unified", "USDT", mgn_ratio=D("0.9"))
     (t,) = run.cycle(0, snap(accounts=(account,)))
-    assert t.key == ("acct", "unified", "USDT", "")
+    assert t.key == ("acct", "unified", "USDT", "", "default")
 
 
 def test_match_change_that_excludes_a_firing_position_resolves_it() -> None:

@@ -6,9 +6,9 @@ from riskwatch.model import Defaults, Health
 from riskwatch.render import lines as render
 from tests.engine_support import Run, kinds
 
-STALE = ("riskwatch-stale", "", "", "")
-AUTH = ("riskwatch-auth", "", "", "")
-CONFIG = ("riskwatch-config", "", "", "")
+STALE = ("riskwatch-stale", "", "", "", "default")
+AUTH = ("riskwatch-auth", "", "", "", "default")
+CONFIG = ("riskwatch-config", "", "", "", "")
 DEFAULTS = Defaults(channels=("phone", "team"), repeat=600.0)
 
 

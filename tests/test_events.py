@@ -186,9 +186,9 @@ def test_ended_alerts_follow_send_resolved_but_the_event_line_always_goes():
 
     event = events.decide(change(), [fill("burst_close_long")], 120.0)
     assert event is not None
-    firing = AlertState(("loud", PT, "BTCUSDT", "long"), "firing", "critical", 1.0, 3.0)
-    quiet = AlertState(("quiet", PT, "BTCUSDT", "long"), "firing", "warning", 1.0, 3.0)
-    waiting = AlertState(("loud", PT, "ETHUSDT", "short"), "pending", "warning", 1.0, 3.0)
+    firing = AlertState(("loud", PT, "BTCUSDT", "long", "default"), "firing", "critical", 1, 3)
+    quiet = AlertState(("quiet", PT, "BTCUSDT", "long", "default"), "firing", "warning", 1, 3)
+    waiting = AlertState(("loud", PT, "ETHUSDT", "short", "default"), "pending", "warning", 1, 3)
     rules = (
         Rule(name="loud", metric="liq_gap_pct", op="<", warning=8),
         Rule(name="quiet", metric="liq_gap_pct", op="<", warning=8, send_resolved=False),

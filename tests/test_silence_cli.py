@@ -6,7 +6,7 @@ from riskwatch.cli.main import main
 from riskwatch.model import AlertState
 from riskwatch.store.db import Store
 
-KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
+KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long", "default")
 
 
 def _state(tmp_path) -> str:
@@ -67,7 +67,7 @@ def test_ack_marks_the_firing_alert_and_status_lists_it(tmp_path, capsys):
 def test_a_built_in_alert_is_acked_by_its_name_alone(tmp_path, capsys):
     sd = str(tmp_path / "state")
     store = Store.open(sd)
-    stale = ("riskwatch-stale", "", "", "")
+    stale = ("riskwatch-stale", "", "", "", "default")
     store.commit_cycle({stale: AlertState(key=stale, status="firing", severity="critical",
                                           since=1.0, value=None)})  # fmt: skip
     store.close()

@@ -10,7 +10,7 @@ from riskwatch.delivery.workers import Deliverer, RetryPolicy, routes
 from riskwatch.model import AlertState, Channel, Config, Message
 from riskwatch.store.db import Store
 
-KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
+KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long", "default")
 
 
 def _rules(tmp_path, state_dir: str, url: str = "tgram://${UNSET_BOT_TOKEN}/1") -> str:

@@ -14,7 +14,7 @@ from riskwatch.errors import StoreError
 from riskwatch.model import AlertState, Message
 from riskwatch.store.db import FILENAME, MIGRATIONS, Store, state_from_json, state_to_json
 
-KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
+KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long", "default")
 
 
 def _state(key=KEY, **kw) -> AlertState:
@@ -61,7 +61,7 @@ def test_alert_state_round_trips_exactly(key, status, severity, since, value, ch
 def test_state_survives_reopen(tmp_path):
     path = str(tmp_path / "s")
     s = Store.open(path)
-    other = (*KEY[:2], "ETHUSDT", "short")
+    other = (*KEY[:2], "ETHUSDT", "short", "default")
     s.commit_cycle({KEY: _state(), other: _state(other, status="pending")})
     s.close()
     s = Store.open(path)
@@ -179,7 +179,7 @@ def test_unreadable_alert_row_is_a_store_error_naming_table_and_id(tmp_path):
 
 
 def test_unchanged_alerts_are_kept_and_changed_ones_rewritten(store):
-    a, b = _state(), _state((*KEY[:2], "ETHUSDT", "long"))
+    a, b = _state(), _state((*KEY[:2], "ETHUSDT", "long", "default"))
     store.commit_cycle({a.key: a, b.key: b})
     b2 = AlertState(**{**{f: getattr(b, f) for f in b.__slots__}, "value": 1.5})
     store.commit_cycle({a.key: a, b.key: b2})

@@ -21,7 +21,7 @@ from tests.answering_support import Rig, config
 
 OWNER = 42
 STRANGER = 666
-KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long")
+KEY = ("near-liquidation", "USDT-FUTURES", "BTCUSDT", "long", "default")
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: TextIO | None = None, now: float | None = None) -> int:
     from riskwatch.cli.silence import _user, open_state
     from riskwatch.core.silences import firing_matches
+    from riskwatch.render.words import alert_words
     from riskwatch.store import silences as stored
 
     now = time.time() if now is None else now
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, now: float | None =
             raise ConfigError(f"ack: no firing alert {what} (riskwatch status lists them)")
         for alert in found:
             stored.add_ack(store, alert.key, _user(), now)
-            what = " ".join(p for p in (alert.key[0], *alert.key[2:]) if p)
+            what = alert_words(alert.key)
             print(f"acked {what} ({alert.severity})", file=out)
     finally:
         store.close()

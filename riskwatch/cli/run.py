@@ -20,6 +20,7 @@ from riskwatch.cli import main as cli
 from riskwatch.cli.check import load_checked
 from riskwatch.config import lastgood
 from riskwatch.config import load as config
+from riskwatch.config.accounts import named
 from riskwatch.config.lint import lint
 from riskwatch.errors import ConfigError
 from riskwatch.model import Config
@@ -190,13 +191,16 @@ def _daemon(path: str, cfg: Config, wired, keeper: Keeper | None) -> int:
 def once(wired) -> int:
     """One cycle, deliver what can be delivered, exit by what the exchange said (DESIGN 8)."""
     try:
-        outcome = wired.watcher.cycle()
+        outcome = wired.watcher.cycle(patient=True)
         if wired.deliverer is None:  # dry run: print
             wired.hooks.delivered(outcome)
         else:  # no later cycle: try every pending message now, whatever its schedule
             log.info("%s", wired.deliverer.deliver_all_once())
     finally:
         wired.close()
+    if len(outcome.errors) > 1 or (outcome.errors and named(wired.watcher.cfg)):
+        for name, error in outcome.errors:  # each failed account in one line
+            log.error("account %s: %s", name, error)
     if outcome.error is not None:  # after delivering: the auth alert went out first
         return cli.report(outcome.error)  # one redacted line, exit 3 refused / 4 unreachable
     return EXIT_OK

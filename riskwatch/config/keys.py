@@ -30,6 +30,7 @@ class Key:
     field: str = ""  # the model attribute it fills, when not ``name`` (``for`` -> ``for_``)
     minimum: float | None = None  # the smallest value accepted (seconds for a duration)
     above: float | None = None  # values must be greater than this
+    pattern: str = ""  # a string's regular expression (the schema says it too)
 
     @property
     def attr(self) -> str:
@@ -40,6 +41,7 @@ API_VERSIONS = ("auto", "v2", "v3", "v1")
 FEEDS = ("poll", "stream")
 SCOPES = ("position", "account")
 SIDES = ("long", "short")
+NAME_PATTERN = r"^[a-z0-9_-]+$"
 
 EXCHANGE: tuple[Key, ...] = (
     Key(
@@ -185,6 +187,20 @@ MATCH: tuple[Key, ...] = (
     Key("side", "globs", "long or short (position rules only)"),
     Key("product_type", "globs", "product type globs, e.g. USDT-FUTURES"),
     Key("margin_coin", "globs", "margin coin globs, e.g. USDT"),
+    Key("account", "globs", "account name globs, e.g. desk-* (see accounts)"),
+)
+# One watched account (DESIGN 14); api, product_types, margin_coin and demo override exchange's.
+ACCOUNT: tuple[Key, ...] = (
+    Key("name", "string", "unique account name, [a-z0-9_-]+", required=True, pattern=NAME_PATTERN),
+    Key(
+        "credentials",
+        "string",
+        "prefix of the secrets: PREFIX_API_KEY, PREFIX_API_SECRET, PREFIX_API_PASSPHRASE "
+        "(environment, or lower-case files in $CREDENTIALS_DIRECTORY)",
+        required=True,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+    ),
+    *(k for k in EXCHANGE if k.name in ("api", "product_types", "margin_coin", "demo")),
 )
 RULE: tuple[Key, ...] = (
     Key("name", "string", "unique name, [a-z0-9_-]+", required=True),
@@ -202,6 +218,11 @@ RULE: tuple[Key, ...] = (
 )
 TOP: tuple[Key, ...] = (
     Key("exchange", "section", "where and how to poll Bitget"),
+    Key(
+        "accounts",
+        "accounts",
+        "the Bitget accounts to watch (default: one account 'default' with BITGET_API_*)",
+    ),
     Key("state_dir", "path", "alert state and outbox ($STATE_DIRECTORY, else XDG state dir)"),
     Key("send_ttl", "duration", "drop undelivered messages older than this", "6h", minimum=1.0),
     Key("timezone", "timezone", "IANA zone of the time on each line, e.g. Europe/Berlin", "UTC"),
@@ -239,7 +260,6 @@ TOP: tuple[Key, ...] = (
     Key("telegram", "section", "two-way Telegram bot; off unless set", nullable=True),
 )
 PRODUCT_TYPE_NAMES: tuple[str, ...] = PRODUCT_TYPES + tuple(V1_PRODUCT_TYPES)
-NAME_PATTERN = r"^[a-z0-9_-]+$"
 CHANNEL_PATTERN = r"^[A-Za-z0-9_.-]+$"
 RESERVED_PREFIX = "riskwatch-"
 # Alertmanager label names (Prometheus' data model) and the ones riskwatch sets itself.

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from riskwatch import durations
 from riskwatch.config import answering
+from riskwatch.config.accounts import lint_accounts
 from riskwatch.core import metrics
 from riskwatch.model import Config, Rule
 
@@ -24,6 +25,7 @@ def lint(cfg: Config) -> list[str]:
     out: list[str] = []
     for i, rule in enumerate(cfg.rules):
         out += [f"rules[{i}] ({rule.name}): {w}" for w in rule_warnings(rule, cfg)]
+    out += lint_accounts(cfg)
     out += _repeat(cfg.defaults.repeat, cfg, "defaults.repeat")
     out += _plain_http(cfg)
     ex = cfg.exchange

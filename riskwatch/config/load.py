@@ -18,6 +18,7 @@ from typing import Any
 from riskwatch import durations
 from riskwatch.config import answering
 from riskwatch.config import keys as K
+from riskwatch.config.accounts import read_accounts
 from riskwatch.config.reader import Reader, describe, join
 from riskwatch.config.rules import read_inherited, read_rule
 from riskwatch.config.source import Problems, Src, parse, read_text
@@ -138,6 +139,8 @@ class _Loader:
         cfg = Config(path=self.path, state_dir=default_state_dir(self.environ))
         if "exchange" in top:
             cfg = replace(cfg, exchange=self.exchange(top["exchange"]))
+        if "accounts" in top:
+            cfg = replace(cfg, accounts=read_accounts(self, top["accounts"], cfg.exchange))
         if "state_dir" in top:
             sd = self.r.checked(top["state_dir"], "state_dir", lambda _: None)
             if sd:

@@ -111,6 +111,8 @@ def _kind(key: K.Key) -> dict[str, Any]:
         "quiet": {"type": "array", "items": {"$ref": "#/$defs/quiet_window"}},
     }
     out = dict(kinds[key.kind])
+    if key.pattern:
+        out["pattern"] = key.pattern
     if key.nullable:
         out = {"anyOf": [out, {"type": "null"}]}
     out["description"] = key.doc
@@ -120,7 +122,8 @@ def _kind(key: K.Key) -> dict[str, Any]:
 
 
 def _object(keys: tuple[K.Key, ...], **props: Any) -> dict[str, Any]:
-    properties = {k.name: _kind(k) for k in keys if k.kind not in ("section", "channels", "rules")}
+    skipped = ("section", "channels", "rules", "accounts")
+    properties = {k.name: _kind(k) for k in keys if k.kind not in skipped}
     properties.update(props)
     out: dict[str, Any] = {
         "type": "object",
@@ -184,6 +187,13 @@ def json_schema() -> dict[str, Any]:
         },
         defaults=_object(K.DEFAULTS, escalate=_ESCALATE),
         telegram={"anyOf": [_object(K.TELEGRAM), {"type": "null"}]},
+        accounts={
+            "type": "array",
+            "description": "the Bitget accounts to watch (default: one account 'default' "
+            "with BITGET_API_*); names unique",
+            "items": {"$ref": "#/$defs/account"},
+            "minItems": 1,
+        },
         rules={"type": "array", "items": {"$ref": "#/$defs/rule"}},
     )
     return {
@@ -223,6 +233,7 @@ def json_schema() -> dict[str, Any]:
             "match": _object(K.MATCH, side={"$ref": "#/$defs/sides"}),
             "escalate": _object(K.ESCALATE),
             "quiet_window": _object(K.QUIET_WINDOW),
+            "account": _object(K.ACCOUNT),
             "rule": _rule(),
         },
     }

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from riskwatch.core import metrics
 from riskwatch.core.lifecycle import Lifecycle, quiet_check, severity_of
-from riskwatch.model import Account, AlertState, Defaults, Position, Rule, Severity
+from riskwatch.model import DEFAULT_ACCOUNT, Account, AlertState, Defaults, Position, Rule, Severity
 
 
 def severity(rule: Rule, value: float | None, current: Severity | None = None) -> Severity | None:
@@ -20,17 +20,25 @@ def severity(rule: Rule, value: float | None, current: Severity | None = None) -
     return severity_of(rule.op, rule.warning, rule.critical, rule.hysteresis, value, current)
 
 
-def match_values(item: Position | Account) -> tuple[str, str, str, str]:
+# The fields ``match`` globs, in the order of ``match_values`` (the account last: DESIGN 14).
+MATCH_FIELDS = ("symbol", "side", "product_type", "margin_coin", "account")
+ACCOUNT_FIELD = MATCH_FIELDS.index("account")
+
+
+def match_values(
+    item: Position | Account, account: str = DEFAULT_ACCOUNT
+) -> tuple[str, str, str, str, str]:
     if isinstance(item, Position):
-        return item.symbol, item.side, item.product_type, item.margin_coin
-    return "", "", item.product_type, item.margin_coin
+        return item.symbol, item.side, item.product_type, item.margin_coin, account
+    return "", "", item.product_type, item.margin_coin, account
 
 
-def matches(rule: Rule, item: Position | Account) -> bool:
-    """Whether ``rule`` applies to ``item``: same scope and every ``match`` glob list agrees."""
+def matches(rule: Rule, item: Position | Account, account: str = DEFAULT_ACCOUNT) -> bool:
+    """Whether ``rule`` applies to ``item`` of ``account``: same scope and every ``match``
+    glob list agrees."""
     if (rule.scope == "position") != isinstance(item, Position):
         return False
-    for globs, value in zip(_globs(rule), match_values(item), strict=True):
+    for globs, value in zip(_globs(rule), match_values(item, account), strict=True):
         if globs and not _any_glob(globs, value.lower()):
             return False
     return True
@@ -38,7 +46,7 @@ def matches(rule: Rule, item: Position | Account) -> bool:
 
 def _globs(rule: Rule) -> tuple[tuple[str, ...], ...]:
     m = rule.match
-    return m.symbol, m.side, m.product_type, m.margin_coin
+    return m.symbol, m.side, m.product_type, m.margin_coin, m.account
 
 
 def _any_glob(globs: tuple[str, ...], value: str) -> bool:

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from itertools import compress
 from operator import attrgetter
 
 from riskwatch.core import metrics
 from riskwatch.core import selfalerts as builtins
 from riskwatch.core.compiled import (
+    ACCOUNT_FIELD,
+    MATCH_FIELDS,
     Compiled,
     CompiledRules,
     compile_rules,
@@ -58,35 +60,57 @@ from riskwatch.model import (
 __all__ = ["CompiledRules", "compile_rules", "evaluate", "matches", "severity"]
 
 _NAN = math.nan
-_MATCH_FIELDS = ("symbol", "side", "product_type", "margin_coin")
-
 
 # --------------------------------------------------------------------------- one scope
 
 
 _POSITION_SUBJECT = attrgetter("product_type", "symbol", "side")
-_POSITION_MATCH = tuple(attrgetter(f) for f in _MATCH_FIELDS)
+_POSITION_MATCH = tuple(attrgetter(f) for f in MATCH_FIELDS[:ACCOUNT_FIELD])
+Subject = tuple[str, str, str, str]  # (product_type, symbol or coin, side, account): key[1:]
+
+
+def _subjects(items: Sequence[Position] | Sequence[Account], account: str) -> list[Subject]:
+    if items and isinstance(items[0], Position):
+        return [(pt, sym, side, account) for pt, sym, side in map(_POSITION_SUBJECT, items)]
+    return [(it.product_type, it.margin_coin, "", account) for it in items]
+
+
+def _scope_items(snapshot: Snapshot, is_position: bool) -> Sequence[Position] | Sequence[Account]:
+    return snapshot.positions if is_position else snapshot.accounts
 
 
 class _Items:
-    """The positions (or accounts) of one snapshot, laid out for column-wise evaluation."""
+    """The positions (or accounts) of every account's snapshot, laid out for column-wise
+    evaluation: one column per metric across all accounts, so 100 accounts cost what one
+    account with their positions costs."""
 
     def __init__(
         self,
-        items: Sequence[Position] | Sequence[Account],
-        snapshot: Snapshot,
+        snapshots: Sequence[Snapshot],
         is_position: bool,
-        previous: Sequence[Position] | Sequence[Account] = (),
-        held: frozenset[tuple[str, str, str]] = frozenset(),
+        previous: Sequence[Snapshot] = (),
+        held: frozenset[Subject] = frozenset(),
     ) -> None:
-        self.items = items
-        self.held = held
         self.is_position = is_position
-        self.snapshot = snapshot
-        self.subjects = list(map(self._subject, items))
+        self.held = held
+        self.by_account = {s.account: s for s in snapshots}
+        if len(snapshots) == 1:  # the common case: no copy
+            self.items = _scope_items(snapshots[0], is_position)
+            self.owners = [snapshots[0].account] * len(self.items)
+        else:
+            items: list[Position | Account] = []
+            self.owners = []
+            for s in snapshots:
+                part = _scope_items(s, is_position)
+                items += part
+                self.owners += [s.account] * len(part)
+            self.items = items  # type: ignore[assignment]
+        self.subjects: list[Subject] = []
+        for s in snapshots:
+            self.subjects += _subjects(_scope_items(s, is_position), s.account)
         self._previous = previous
-        self._last: dict[tuple[str, str, str], Position | Account] | None = None
-        self.index = dict(zip(self.subjects, range(len(items)), strict=True))
+        self._last: dict[Subject, Position | Account] | None = None
+        self.index = dict(zip(self.subjects, range(len(self.items)), strict=True))
         self.columns: dict[Callable[..., float | None], list[float]] = {}
         self.match_columns: dict[int, list[str]] = {}
         self.fields_cache: dict[int, Fields] = {}
@@ -94,7 +118,9 @@ class _Items:
     def match_column(self, k: int) -> list[str]:
         col = self.match_columns.get(k)
         if col is None:
-            if self.is_position:
+            if k == ACCOUNT_FIELD:
+                col = self.owners
+            elif self.is_position:
                 col = list(map(_POSITION_MATCH[k], self.items))
             else:
                 col = [match_values(it)[k] for it in self.items]
@@ -110,25 +136,26 @@ class _Items:
     def fields(self, i: int) -> Fields:
         f = self.fields_cache.get(i)
         if f is None:
-            f = self.fields_cache[i] = _fields(self.items[i])
+            f = self.fields_cache[i] = _fields(self.items[i], self.owners[i])
         return f
 
-    def _subject(self, item: Position | Account) -> tuple[str, str, str]:
-        if self.is_position:
-            return _POSITION_SUBJECT(item)
-        return (item.product_type, item.margin_coin, "")
-
-    def last_seen(self, subject: tuple[str, str, str]) -> Position | Account | None:
+    def last_seen(self, subject: Subject) -> Position | Account | None:
         """The item as the previous poll saw it: a closed position's line shows its last known
         values (DESIGN 8). Indexed only when something closes, so a steady cycle pays nothing."""
         if self._last is None:
-            self._last = {self._subject(it): it for it in self._previous}
+            self._last = {}
+            for s in self._previous:
+                part = _scope_items(s, self.is_position)
+                self._last.update(zip(_subjects(part, s.account), part, strict=True))
         return self._last.get(subject)
 
     def closes(self, key: AlertKey) -> bool:
-        """Whether absence from this snapshot means gone: its list was read, and no row of its
-        symbol was skipped as bad."""
-        snap = self.snapshot
+        """Whether absence from this cycle's snapshot of the key's account means gone: its
+        list was read, and no row of its symbol was skipped as bad; an account whose poll
+        failed this cycle closes nothing."""
+        snap = self.by_account.get(key[4])
+        if snap is None:
+            return False
         product_type = key[1]
         if self.is_position:
             return lists(snap, product_type, key[2])
@@ -137,7 +164,7 @@ class _Items:
         return product_type in snap.accounts_fetched
 
 
-def _fields(item: Position | Account) -> Fields:
+def _fields(item: Position | Account, account: str) -> Fields:
     head: Fields
     if isinstance(item, Position):
         head = (
@@ -146,6 +173,7 @@ def _fields(item: Position | Account) -> Fields:
             ("product_type", item.product_type),
             ("margin_coin", item.margin_coin),
             ("margin_mode", item.margin_mode),  # isolated or crossed: what a hint can say
+            ("account", account),
         )
         return head + tuple(
             zip(metrics.POSITION_METRICS, metrics.position_values(item), strict=True)
@@ -155,6 +183,7 @@ def _fields(item: Position | Account) -> Fields:
         ("side", ""),
         ("product_type", item.product_type),
         ("margin_coin", item.margin_coin),
+        ("account", account),
     )
     return head + tuple(zip(metrics.ACCOUNT_METRICS, metrics.account_values(item), strict=True))
 
@@ -276,7 +305,7 @@ def _end(
     if last is None or fn is None:
         t = resolve(lc, prev, now, reason)
     else:
-        t = resolve(lc, prev, now, reason, fn(last), _fields(last))
+        t = resolve(lc, prev, now, reason, fn(last), _fields(last, prev.key[4]))
     if t is not None:
         out.append(t)
     nxt.pop(prev.key, None)
@@ -292,17 +321,22 @@ def _group(
     now: float,
     out: list[Transition],
     nxt: dict[AlertKey, AlertState],
+    accounts: Collection[str] | None = None,
 ) -> dict[str, list[AlertKey]]:
     """Group the alerts by rule, ending those of removed rules and of rules whose metric, op
-    or scope changed (a reload); an alert whose rule only changed thresholds keeps its state."""
+    or scope changed (a reload); an alert whose rule only changed thresholds keeps its state.
+    With ``accounts``, the alerts of an account no longer watched end too."""
     by_name = {c.lc.name: c.lc for c in compiled}
     groups: dict[str, list[AlertKey]] = {name: [] for name in by_name}
     for key, prev in state.items():
         name = key[0]
         lc = by_name.get(name)
-        if lc is None:
-            if name not in builtins.NAMES:
-                _end(orphan(prev, defaults), prev, now, "rule removed", out, nxt)
+        if name in builtins.NAMES:
+            continue  # the built-ins move by health (core.selfalerts)
+        if accounts is not None and key[4] not in accounts:
+            _end(orphan(prev, defaults), prev, now, "account removed", out, nxt)
+        elif lc is None:
+            _end(orphan(prev, defaults), prev, now, "rule removed", out, nxt)
         elif (prev.metric == lc.metric and prev.op == lc.op and prev.scope == lc.scope) or (
             not prev.metric  # a state from before these fields were recorded: keep it
         ):
@@ -315,40 +349,52 @@ def _group(
 # --------------------------------------------------------------------------- evaluate
 
 
+def _many(x: Snapshot | Sequence[Snapshot] | None) -> tuple[Snapshot, ...]:
+    if x is None:
+        return ()
+    return (x,) if isinstance(x, Snapshot) else tuple(x)
+
+
 def evaluate(
     rules: Sequence[Rule] | CompiledRules,
-    snapshot: Snapshot | None,
+    snapshot: Snapshot | Sequence[Snapshot] | None,
     state: Mapping[AlertKey, AlertState],
     now: float,
     *,
-    health: Health | None = None,
+    health: Health | Sequence[Health] | None = None,
     defaults: Defaults = Defaults(),  # noqa: B008 - frozen, shared safely
     stale_after: float = 120.0,
-    previous: Snapshot | None = None,
-    held: frozenset[tuple[str, str, str]] = frozenset(),
+    previous: Snapshot | Sequence[Snapshot] | None = None,
+    held: frozenset[Subject] = frozenset(),
+    accounts: Collection[str] | None = None,
 ) -> tuple[list[Transition], dict[AlertKey, AlertState]]:
     """One cycle of ``rules`` (pass ``CompiledRules`` from ``compile_rules`` to compile once).
-    ``snapshot=None`` means this cycle's poll failed: nothing closes or fires
-    from positions, pending timers keep running, and only the built-ins move (from ``health``).
-    ``previous`` is the last snapshot seen, for the last known values of what closed.
-    ``held`` names vanished positions (product_type, symbol, side) whose reason is not yet
-    known (core.events): their alerts keep their state until the event ends them.
+
+    ``snapshot`` is this cycle's poll of one account, or one per account (DESIGN 14); an
+    account without one (its poll failed, or ``None``) closes and fires nothing from
+    positions, its pending timers keep running, and only its built-ins move (from ``health``,
+    one ``Health`` per account). ``previous`` is the last snapshot seen per account, for the
+    last known values of what closed. ``held`` names vanished positions (product_type, symbol,
+    side, account) whose reason is not yet known (core.events): their alerts keep their state
+    until the event ends them. ``accounts`` names the watched accounts: alerts of any other
+    (an account removed from the rules file) end.
     """
     if not isinstance(rules, CompiledRules) or rules.defaults != defaults:
         rules = compile_rules(rules.rules if isinstance(rules, CompiledRules) else rules, defaults)
     compiled = rules.compiled
     out: list[Transition] = []
     nxt: dict[AlertKey, AlertState] = dict(state)
-    by_rule = _group(compiled, state, defaults, now, out, nxt)
-    if snapshot is not None:
-        before = previous or Snapshot(taken_at=0.0)
+    by_rule = _group(compiled, state, defaults, now, out, nxt, accounts)
+    snapshots = _many(snapshot)
+    if snapshots:
+        before = _many(previous)
         scopes = {
-            "position": _Items(snapshot.positions, snapshot, True, before.positions, held),
-            "account": _Items(snapshot.accounts, snapshot, False, before.accounts),
+            "position": _Items(snapshots, True, before, held),
+            "account": _Items(snapshots, False, before),
         }
         for c in compiled:
             items = scopes[c.lc.scope]
             _evaluate_rule(c, items, state, by_rule[c.lc.name], now, out, nxt)
     if health is not None:
-        builtins.evaluate(health, state, now, defaults, stale_after, out, nxt)
+        builtins.evaluate(health, state, now, defaults, stale_after, out, nxt, accounts)
     return out, nxt

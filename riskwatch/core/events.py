@@ -134,6 +134,7 @@ class Change:
     seen_at: float  # when the change was noticed
     channels: tuple[str, ...] = ()
     attempts: int = 0  # fills reads that told nothing yet
+    account: str = "default"  # whose position it was (DESIGN 14; model.DEFAULT_ACCOUNT)
 
     @property
     def subject(self) -> Subject:
@@ -355,7 +356,7 @@ def event_transition(event: Event) -> Transition | None:
         ("why", event.why),
     )
     return Transition(
-        key=(f"event:{event.kind}", c.product_type, c.symbol, c.side),
+        key=(f"event:{event.kind}", c.product_type, c.symbol, c.side, c.account),
         kind="event",
         severity=sev,
         previous_severity=None,
@@ -382,7 +383,7 @@ def end_alerts(
     (``resolved (liquidated)``, ``closed?``); a trader's close resolves as ``position closed``.
     Pending alerts end silently. A rule with ``send_resolved: false`` sends no alert line (the
     event line still goes)."""
-    subject = event.change.subject
+    subject = (*event.change.subject, event.change.account)
     by_name = {r.name: r for r in rules}
     reason = ALERT_REASON[event.kind]
     out: list[Transition] = []

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from riskwatch.core.events import Change
+from riskwatch.model import DEFAULT_ACCOUNT
 
 
 def _dec(v: Any) -> Decimal | None:
@@ -39,6 +40,7 @@ def to_plain(changes: Iterable[Change]) -> list[dict[str, Any]]:
             "seen_at": c.seen_at,
             "channels": list(c.channels),
             "attempts": c.attempts,
+            "account": c.account,
         }
         for c in changes
     ]
@@ -66,6 +68,7 @@ def from_plain(plain: Any) -> list[Change]:
                     seen_at=float(d["seen_at"]),
                     channels=tuple(str(c) for c in d.get("channels", ())),
                     attempts=int(d.get("attempts", 0)),
+                    account=str(d.get("account", DEFAULT_ACCOUNT)),
                 )
             )
         except (KeyError, TypeError, ValueError):

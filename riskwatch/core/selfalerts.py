@@ -10,9 +10,9 @@ poll; 1 while a refusal or a config error stands). Their lines carry a sentence 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 
-from riskwatch.core.lifecycle import BUILTIN_SCOPE, Fields, Lifecycle, step
+from riskwatch.core.lifecycle import BUILTIN_SCOPE, Fields, Lifecycle, resolve, step
 from riskwatch.durations import to_text
 from riskwatch.model import AlertKey, AlertState, Defaults, Health, Severity, Transition
 
@@ -88,33 +88,80 @@ def _observations(
     ]
 
 
+# Of no account: the rules file is the whole daemon's (its key's account is "").
+GLOBAL = frozenset({CONFIG})
+
+
 def evaluate(
-    health: Health,
+    healths: Health | Sequence[Health],
     state: Mapping[AlertKey, AlertState],
     now: float,
     defaults: Defaults,
     stale_after: float,
     out: list[Transition],
     nxt: dict[AlertKey, AlertState],
+    accounts: Collection[str] | None = None,
 ) -> None:
-    """Advance the built-in alerts by one cycle, appending to ``out`` and ``nxt``."""
-    for name, sev, threshold, value, text in _observations(health, now, stale_after):
-        key: AlertKey = (name, "", "", "")
-        prev = state.get(key)
-        if value is None:
-            continue  # nothing to judge by: keep whatever state there is
-        lc = _lifecycle(name, sev, threshold, defaults)
-        fields = (("text", text),)
-        t, new = step(lc, key, value, prev, now, _constant(fields))
-        if new is not None and _new_problem(name, t, new, prev, text):
-            t = _retell(lc, key, sev, value, now, fields)
-            new = dataclasses.replace(new, last_sent_at=now, context=fields)
-        if t is not None:
-            out.append(_builtin_line(t, prev))
-        if new is None:
+    """Advance the built-in alerts by one cycle, appending to ``out`` and ``nxt``: stale,
+    auth and stream once per account (DESIGN 14: a refused account raises its own
+    riskwatch-auth), config once (from the first health). With ``accounts``, the built-ins
+    of an account no longer watched end."""
+    if isinstance(healths, Health):
+        healths = (healths,)
+    for i, health in enumerate(healths):
+        for obs in _observations(health, now, stale_after):
+            if obs[0] in GLOBAL and i:
+                continue
+            _advance(
+                obs, "" if obs[0] in GLOBAL else health.account, state, now, defaults, out, nxt
+            )
+    if accounts is not None:
+        _end_removed(state, accounts, now, defaults, out, nxt)
+
+
+def _end_removed(
+    state: Mapping[AlertKey, AlertState],
+    accounts: Collection[str],
+    now: float,
+    defaults: Defaults,
+    out: list[Transition],
+    nxt: dict[AlertKey, AlertState],
+) -> None:
+    for key, prev in state.items():
+        if key[0] in NAMES and key[0] not in GLOBAL and key[4] not in accounts:
+            lc = _lifecycle(key[0], prev.severity, 1.0, defaults)
+            t = resolve(lc, prev, now, "account removed")
+            if t is not None:
+                out.append(dataclasses.replace(t, metric="", op=None, threshold=None))
             nxt.pop(key, None)
-        else:
-            nxt[key] = new
+
+
+def _advance(
+    obs: tuple[str, Severity, float, float | None, str],
+    account: str,
+    state: Mapping[AlertKey, AlertState],
+    now: float,
+    defaults: Defaults,
+    out: list[Transition],
+    nxt: dict[AlertKey, AlertState],
+) -> None:
+    name, sev, threshold, value, text = obs
+    key: AlertKey = (name, "", "", "", account)
+    prev = state.get(key)
+    if value is None:
+        return  # nothing to judge by: keep whatever state there is
+    lc = _lifecycle(name, sev, threshold, defaults)
+    fields: Fields = (("text", text), ("account", account))
+    t, new = step(lc, key, value, prev, now, _constant(fields))
+    if new is not None and _new_problem(name, t, new, prev, text):
+        t = _retell(lc, key, sev, value, now, fields)
+        new = dataclasses.replace(new, last_sent_at=now, context=fields)
+    if t is not None:
+        out.append(_builtin_line(t, prev))
+    if new is None:
+        nxt.pop(key, None)
+    else:
+        nxt[key] = new
 
 
 def _constant(fields: Fields) -> Callable[[], Fields]:

@@ -14,9 +14,8 @@ from collections.abc import Iterable, Mapping
 
 from riskwatch.answers import Silence
 from riskwatch.core.selfalerts import NAMES as BUILTINS
-from riskwatch.model import AlertKey, AlertState
+from riskwatch.model import DEFAULT_ACCOUNT, AlertKey, AlertState
 
-DEFAULT_ACCOUNT = "default"  # the one account until accounts exist (DESIGN 14)
 __all__ = ["DEFAULT_ACCOUNT", "Silence", "covers", "firing_matches", "silencing"]
 
 
@@ -24,23 +23,22 @@ def _glob(pattern: str, value: str) -> bool:
     return not pattern or fnmatch.fnmatchcase(value.lower(), pattern.lower())
 
 
-def covers(s: Silence, key: AlertKey, account: str = DEFAULT_ACCOUNT) -> bool:
-    """Whether ``s`` matches the alert ``key`` (rule, product type, symbol or coin, side)."""
+def covers(s: Silence, key: AlertKey) -> bool:
+    """Whether ``s`` matches the alert ``key`` (rule, product type, symbol or coin, side,
+    account: DESIGN 14)."""
     if key[0] in BUILTINS:
         return False
     return (
         _glob(s.rule, key[0])
         and _glob(s.symbol, key[2])
         and _glob(s.side, key[3])
-        and _glob(s.account, account)
+        and _glob(s.account, key[4])
     )
 
 
-def silencing(
-    silences: Iterable[Silence], key: AlertKey, now: float, account: str = DEFAULT_ACCOUNT
-) -> Silence | None:
+def silencing(silences: Iterable[Silence], key: AlertKey, now: float) -> Silence | None:
     """The first active silence covering ``key``, if any."""
-    return next((s for s in silences if s.active(now) and covers(s, key, account)), None)
+    return next((s for s in silences if s.active(now) and covers(s, key)), None)
 
 
 def firing_matches(

@@ -24,6 +24,7 @@ from riskwatch import logs
 from riskwatch.config.answering import parse_tgram as parse_url
 from riskwatch.errors import DeliveryError
 from riskwatch.model import BUILTIN_SCOPE, AlertKey, TelegramSettings
+from riskwatch.render.words import alert_words
 from riskwatch.store import alertids
 from riskwatch.store.db import Store
 
@@ -204,7 +205,7 @@ def store_ids(store: Store, clock: Callable[[], float]) -> Keyboard:
         if alert is None or alert.status != "firing":
             return None
         sid = alertids.short_id(store, key, alert.since, clock())
-        label = " ".join(p for p in key[2:] if p) or key[0]
+        label = alert_words(key, rule=False) or key[0]
         return sid, label, alert.scope != BUILTIN_SCOPE
 
     return ids

@@ -20,11 +20,21 @@ from riskwatch.errors import CredentialsError
 log = logging.getLogger("riskwatch.exchange")
 BOM = "\ufeff"
 
-VARIABLES: tuple[tuple[str, str], ...] = (
-    ("api_key", "BITGET_API_KEY"),
-    ("api_secret", "BITGET_API_SECRET"),
-    ("passphrase", "BITGET_API_PASSPHRASE"),
+SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("api_key", "_API_KEY"),
+    ("api_secret", "_API_SECRET"),
+    ("passphrase", "_API_PASSPHRASE"),
 )
+DEFAULT_PREFIX = "BITGET"
+
+
+def variables(prefix: str = DEFAULT_PREFIX) -> tuple[tuple[str, str], ...]:
+    """(attribute, variable) of one account's secrets: ``BITGET_HEDGE`` reads
+    ``BITGET_HEDGE_API_KEY``, ``BITGET_HEDGE_API_SECRET`` and ``BITGET_HEDGE_API_PASSPHRASE``."""
+    return tuple((attr, prefix + suffix) for attr, suffix in SUFFIXES)
+
+
+VARIABLES = variables()
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,14 +77,18 @@ def _check(var: str, value: str) -> None:
         raise CredentialsError(f"{var} {problem}: copy the value again, exactly")
 
 
-def load(environ: Mapping[str, str] | None = None) -> Credentials:
+def load(
+    environ: Mapping[str, str] | None = None,
+    prefix: str = DEFAULT_PREFIX,
+    account: str | None = None,
+) -> Credentials:
     """Environment first, then ``$CREDENTIALS_DIRECTORY``; a missing value is an error naming
-    the variable (and the file looked for), never a value."""
+    the variable (and the file looked for) and, given, the ``account``; never a value."""
     env = os.environ if environ is None else environ
     cred_dir = env.get("CREDENTIALS_DIRECTORY", "")
     values: dict[str, str] = {}
     missing: list[str] = []
-    for attr, var in VARIABLES:
+    for attr, var in variables(prefix):
         value = env.get(var, "")
         if not value and cred_dir:
             value = _read_file(cred_dir, var.lower()) or ""
@@ -89,8 +103,9 @@ def load(environ: Mapping[str, str] | None = None) -> Credentials:
         _check(var, value)
         values[attr] = value
     if missing:
+        whose = f" of account {account}" if account else ""
         raise CredentialsError(
-            "missing Bitget credentials: set "
+            f"missing Bitget credentials{whose}: set "
             + ", ".join(missing)
             + " (environment, or files in $CREDENTIALS_DIRECTORY)"
         )

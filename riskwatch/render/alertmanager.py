@@ -33,7 +33,7 @@ ROUTE = "@alertmanager"  # the routes entry listing the Alertmanager destination
 CHANNEL = "alertmanager"  # the outbox's channel name for Alertmanager posts
 RESOLVE_POSTS = 3
 EXPIRY = 4  # a firing alert's endsAt is EXPIRY x resend ahead
-ACCOUNT = "default"  # one account until accounts exist (DESIGN section 14)
+ACCOUNT = "default"  # the account of a key stored before accounts existed (DESIGN 14)
 SOURCE = "riskwatch"
 
 Labels = tuple[tuple[str, str], ...]
@@ -64,9 +64,9 @@ Book = Mapping[Labels, Entry]
 def labels_for(key: AlertKey, severity: str, scope: str, extra: Labels = ()) -> Labels:
     """The label set of an alert: its identity in Alertmanager, sorted (cached: a steady
     cycle asks again for every firing alert)."""
-    rule, product_type, subject, side = key
+    rule, product_type, subject, side, account = key
     out = dict(extra)
-    out.update(alertname=rule, severity=severity, account=ACCOUNT, source=SOURCE)
+    out.update(alertname=rule, severity=severity, account=account, source=SOURCE)
     if scope == "account" or (not scope and subject and not side):
         out.update(product_type=product_type, margin_coin=subject)
     elif subject:
@@ -77,8 +77,9 @@ def labels_for(key: AlertKey, severity: str, scope: str, extra: Labels = ()) -> 
 def _fallback_summary(s: AlertState) -> str:
     """A line for a firing alert that had no transition to lend one (after a restart, or when
     alertmanager was just configured)."""
-    rule, _, subject, side = s.key
-    head = " ".join(p for p in (s.severity.upper(), rule, subject, side) if p)
+    rule, _, subject, side, account = s.key
+    whose = f"on {account}" if account and account != ACCOUNT else ""
+    head = " ".join(p for p in (s.severity.upper(), rule, subject, side, whose) if p)
     return f"{head}: {s.metric} {metric_value(s.metric, s.value)}" if s.metric else head
 
 
@@ -175,8 +176,8 @@ def event(t: Transition, text: str, now: float, *, resend: float) -> Entry:
     happened (``liquidated``...): posted once, firing for one ``resend`` from now (long
     enough for Alertmanager's group_wait to notify it, even when the fill was read late), then
     ending by its ``endsAt``."""
-    name, product_type, symbol, side = t.key
-    key = (name.removeprefix(EVENT_PREFIX), product_type, symbol, side)
+    name, product_type, symbol, side, account = t.key
+    key = (name.removeprefix(EVENT_PREFIX), product_type, symbol, side, account)
     return Entry(
         key=t.key,
         labels=labels_for(key, t.severity, "position"),
@@ -315,8 +316,8 @@ def probe_alert(now: float, resend: float, host: str) -> Message:
     Not resolved at once: Alertmanager notifies nothing of an alert resolved before its
     group_wait passed, and the test must reach the receiver."""
     e = Entry(
-        key=("riskwatch-test", "", "", ""),
-        labels=labels_for(("riskwatch-test", "", "", ""), "info", "builtin"),
+        key=("riskwatch-test", "", "", "", ""),
+        labels=labels_for(("riskwatch-test", "", "", "", ""), "info", "builtin"),
         summary=f"INFO riskwatch-test: test alert from riskwatch on {host}",
         value="",
         starts_at=now,
@@ -359,7 +360,7 @@ def loads(text: str | None) -> dict[Labels, Entry]:
             lab = tuple((str(k), str(v)) for k, v in labels)
             k = tuple(str(x) for x in key)
             out[lab] = Entry(
-                key=(k[0], k[1], k[2], k[3]),
+                key=(k[0], k[1], k[2], k[3], k[4] if len(k) > 4 else ACCOUNT),
                 labels=lab,
                 summary=str(summary),
                 value=str(value),

@@ -61,8 +61,9 @@ def _what(kind: str, f: Mapping[str, object]) -> str:
     return f"{part} closed (reason unknown: {f.get('why') or 'no fill found'})"
 
 
-def line(t: Transition) -> str:
-    """One event as one line: ``HEAD SYMBOL side: what, (liq was L), realized P COIN``."""
+def line(t: Transition, named: bool = False) -> str:
+    """One event as one line: ``HEAD SYMBOL side: what, (liq was L), realized P COIN``;
+    ``named`` (several accounts): ``HEAD SYMBOL side on ACCOUNT: ...``."""
     f = t.field_map()
     kind = t.reason
     head = _HEADS.get(kind, kind.upper())
@@ -72,4 +73,5 @@ def line(t: Transition) -> str:
         detail += f" (liq was {amount(liq)})"
     if f.get("realized") is not None:
         detail += f", realized {_signed(f['realized'])} {f.get('margin_coin') or ''}".rstrip()
-    return f"{head} {f.get('symbol')} {f.get('side')}: {detail}"
+    whose = f" on {t.key[4]}" if named and t.key[4] else ""
+    return f"{head} {f.get('symbol')} {f.get('side')}{whose}: {detail}"

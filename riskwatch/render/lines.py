@@ -200,19 +200,24 @@ def _resolved(reason: str, detail: str, *, templated: bool) -> str:
     return f"{reason}; last {detail}"
 
 
-def line(t: Transition, tz: tzinfo = UTC, hint: str = "", shift: float = 0.0) -> str:
+def line(
+    t: Transition, tz: tzinfo = UTC, hint: str = "", shift: float = 0.0, *, named: bool = False
+) -> str:
     """One alert as one line: ``SEVERITY rule subject [marker]: detail [14:03:21 UTC]``;
     ``hint`` (what would help, from ``core.hints``) goes after the detail. An event (DESIGN 10)
     reads ``LIQUIDATED BTCUSDT long: ...``; an alert that it ended starts ``ENDED``, never
     the good-news ``RESOLVED``. ``shift``: the wall clock's step from the engine's steady
-    clock, so the stamp is the time on the trader's phone after the system clock was set."""
+    clock, so the stamp is the time on the trader's phone after the system clock was set.
+    ``named`` (more than one account is watched, DESIGN 14) puts the account after the
+    subject: ``CRITICAL near-liq BTCUSDT long on hedge: ...``."""
     seen = stamp(t.at + shift, tz)
     if t.kind in EVENT_KINDS:
-        return printable(f"{events.line(t)} {seen}")
+        return printable(f"{events.line(t, named)} {seen}")
     f = t.field_map()
     ended = t.kind == "resolved" and t.reason in events.ENDED_REASONS
     sev = "ENDED" if ended else "RESOLVED" if t.kind == "resolved" else t.severity.upper()
-    prefix = " ".join(p for p in (sev, t.rule, _subject(f)) if p)
+    whose = f"on {t.key[4]}" if named and t.key[4] else ""
+    prefix = " ".join(p for p in (sev, t.rule, _subject(f), whose) if p)
     marker = _MARKERS.get(t.kind, "").format(
         prev=t.previous_severity or t.severity, sev=t.severity, reason=t.reason
     )
@@ -277,6 +282,8 @@ def message(
     tz: tzinfo = UTC,
     hints: Mapping[AlertKey, str] | None = None,
     said: Mapping[int, str] | None = None,
+    *,
+    named: bool = False,
 ) -> Message:
     """One message: the title, then one line per alert (critical, warning, resolved).
     ``said`` may hold lines already rendered, by ``id`` of their transition."""
@@ -286,7 +293,9 @@ def message(
     return Message(
         channel=channel,
         title=title(ordered),
-        body="\n".join(done.get(id(t)) or line(t, tz, tips.get(t.key, "")) for t in ordered),
+        body="\n".join(
+            done.get(id(t)) or line(t, tz, tips.get(t.key, ""), named=named) for t in ordered
+        ),
         created_at=now,
         keys=tuple(t.key for t in ordered),
         notify_type=notify_type(ordered),
@@ -298,10 +307,12 @@ def lines_of(
     tz: tzinfo = UTC,
     hints: Mapping[AlertKey, str] | None = None,
     shift: float = 0.0,
+    *,
+    named: bool = False,
 ) -> list[str]:
     """Each transition's line, in order (rendered once for every message and the history)."""
     tips = hints or {}
-    return [line(t, tz, tips.get(t.key, ""), shift) for t in transitions]
+    return [line(t, tz, tips.get(t.key, ""), shift, named=named) for t in transitions]
 
 
 def messages_for(
@@ -311,6 +322,8 @@ def messages_for(
     tz: tzinfo = UTC,
     hints: Mapping[AlertKey, str] | None = None,
     rendered: Sequence[str] | None = None,
+    *,
+    named: bool = False,
 ) -> list[tuple[str, Message]]:
     """One grouped message per destination key, each alert at most once per destination even
     when two of its channels share a URL; ``Message.channel`` is the first channel routing
@@ -325,7 +338,7 @@ def messages_for(
                 lines.setdefault(dest, {})[n] = t
     said = {id(t): text for t, text in zip(transitions, rendered or (), strict=False)}
     return [
-        (dest, message(first_channel[dest], list(ts.values()), now, tz, hints, said))
+        (dest, message(first_channel[dest], list(ts.values()), now, tz, hints, said, named=named))
         for dest, ts in lines.items()
     ]
 

@@ -26,6 +26,7 @@ BASE_FIELDS: tuple[str, ...] = (
     "side",
     "product_type",
     "margin_coin",
+    "account",
     "metric",
     "value",
     "threshold",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, tzinfo
 
+from riskwatch.model import DEFAULT_ACCOUNT
+
 
 def num(v: float | int | str | None, digits: int = 10) -> str:
     """A number for people: no float noise (``0.30000000000000004`` -> ``0.3``), no exponent,
@@ -96,3 +98,11 @@ def late_prefix(queued_at: float, now: float, late_after: float) -> str:
     if late_after <= 0 or late_by <= late_after:
         return ""
     return delayed(late_by) + " "
+
+
+def alert_words(key: tuple[str, ...], *, rule: bool = True) -> str:
+    """An alert by its key in a few words, ``near-liquidation BTCUSDT long on hedge`` (button
+    labels, acks): the account is named unless it is the one of a file without accounts."""
+    account = key[4] if len(key) > 4 and key[4] != DEFAULT_ACCOUNT else ""
+    parts = (key[0] if rule else "", *key[2:4], f"on {account}" if account else "")
+    return " ".join(p for p in parts if p)

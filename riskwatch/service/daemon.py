@@ -14,7 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from riskwatch.config import load as config_mod
 from riskwatch.config.source import MAX_BYTES
@@ -331,12 +331,7 @@ class Daemon:
             log.error("invalid rules file, keeping the last good rules: %s", problem)
             self.watcher.set_config_error(problem)
         else:
-            cfg = result
-            old = self.watcher.cfg
-            if cfg.exchange != old.exchange or cfg.state_dir != old.state_dir:
-                log.warning("changes to exchange or state_dir take effect on restart")
-                cfg = replace(cfg, exchange=old.exchange, state_dir=old.state_dir)
-            self.watcher.apply_config(cfg)
+            cfg = self.watcher.apply_config(result)  # keeps what changes on restart only
             self.hooks.reconfigure(cfg)
             log.info(
                 "rules reloaded: %s, %s",

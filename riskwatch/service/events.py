@@ -14,6 +14,7 @@ Fills are read only while something is pending: a quiet cycle makes no request.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,7 +27,16 @@ from riskwatch.core import engine
 from riskwatch.core import events as core
 from riskwatch.core import pending as pending_plain
 from riskwatch.errors import ExchangeError
-from riskwatch.model import AlertKey, AlertState, Config, Fill, Position, Snapshot, Transition
+from riskwatch.model import (
+    DEFAULT_ACCOUNT,
+    AlertKey,
+    AlertState,
+    Config,
+    Fill,
+    Position,
+    Snapshot,
+    Transition,
+)
 from riskwatch.store.db import Store
 
 log = logging.getLogger("riskwatch.events")
@@ -38,19 +48,28 @@ SEEN_REFRESH = 600.0
 MAX_TOLD = 10_000  # positions whose last told fill is remembered (in memory)
 
 
-class EventTracker:
-    """Pending changes and the last seen positions, between cycles and across restarts."""
+def meta_key(name: str, account: str) -> str:
+    """The meta row of ``name`` for ``account``: the default account keeps the rows of
+    before accounts (DESIGN 14), so an existing state dir reads on; others get a suffix."""
+    return name if account == DEFAULT_ACCOUNT else f"{name}:{account}"
 
-    def __init__(self, store: Store | None = None) -> None:
+
+class EventTracker:
+    """Pending changes and the last seen positions of one account, between cycles and across
+    restarts."""
+
+    def __init__(self, store: Store | None = None, account: str = DEFAULT_ACCOUNT) -> None:
+        self.account = account
         self.pending: list[core.Change] = []
         self._told: dict[core.Subject, float] = {}  # the last fill each position's event used
         self.seen: Snapshot | None = None
         self._pending_written = ""
         self._seen_written: tuple[Any, float] = (None, 0.0)  # (what, when)
+        self._keys = (meta_key(META_PENDING, account), meta_key(META_SEEN, account))
         if store is not None:
-            self._pending_written = store.get_meta(META_PENDING) or ""
+            self._pending_written = store.get_meta(self._keys[0]) or ""
             self.pending = pending_plain.from_plain(_json(self._pending_written))
-            self.seen = _seen_from_plain(_json(store.get_meta(META_SEEN)))
+            self.seen = _seen_from_plain(_json(store.get_meta(self._keys[1])), account)
             if self.seen is not None:
                 self._seen_written = (_signature(self.seen), self.seen.taken_at)
 
@@ -59,17 +78,19 @@ class EventTracker:
     def observe(self, snapshot: Snapshot, cfg: Config) -> None:
         """Raise a pending change for every position that vanished or shrank since it was
         last seen (after a restart: in the positions stored before it)."""
-        route = core.channels_for(cfg.rules, cfg.defaults, engine.matches)
-        new = core.detect(self.seen, snapshot, route)
+        matches = functools.partial(engine.matches, account=self.account)
+        route = core.channels_for(cfg.rules, cfg.defaults, matches)
+        new = [replace(c, account=self.account) for c in core.detect(self.seen, snapshot, route)]
         for c in new:
             what = "vanished" if c.vanished else f"shrank {c.size_before} -> {c.size_after}"
             log.debug("%s %s %s %s; reading its fills", c.product_type, c.symbol, c.side, what)
         self.pending = core.fold(self.pending, new)
         self.seen = core.carry(self.seen, snapshot)
 
-    def held(self) -> frozenset[tuple[str, str, str]]:
-        """Vanished positions whose alerts wait for the reason."""
-        return frozenset(c.subject for c in self.pending if c.vanished)
+    def held(self) -> frozenset[tuple[str, str, str, str]]:
+        """Vanished positions (product_type, symbol, side, account) whose alerts wait for the
+        reason."""
+        return frozenset((*c.subject, c.account) for c in self.pending if c.vanished)
 
     def read(self, client: object, now: float) -> list[core.Event]:
         """Read the fills of every pending symbol (one request per symbol, through the
@@ -148,13 +169,13 @@ class EventTracker:
         out = {}
         pending = json.dumps(pending_plain.to_plain(self.pending), sort_keys=True)
         if pending != self._pending_written:
-            out[META_PENDING] = self._pending_written = pending
+            out[self._keys[0]] = self._pending_written = pending
         seen = self.seen
         if snapshot is not None and seen is not None:
             sig = _signature(seen)
             what, when = self._seen_written
             if sig != what or snapshot.taken_at - when >= SEEN_REFRESH:
-                out[META_SEEN] = json.dumps(_seen_to_plain(seen), sort_keys=True)
+                out[self._keys[1]] = json.dumps(_seen_to_plain(seen), sort_keys=True)
                 self._seen_written = (sig, snapshot.taken_at)
         return out
 
@@ -226,7 +247,7 @@ def _seen_to_plain(snapshot: Snapshot) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _seen_from_plain(plain: Any) -> Snapshot | None:
+def _seen_from_plain(plain: Any, account: str = DEFAULT_ACCOUNT) -> Snapshot | None:
     if not isinstance(plain, dict):
         return None
     positions = []
@@ -248,6 +269,7 @@ def _seen_from_plain(plain: Any) -> Snapshot | None:
             taken_at=float(plain["taken_at"]),
             positions=tuple(positions),
             fetched=frozenset(plain.get("fetched", ())),
+            account=account,
         )
     except (KeyError, TypeError, ValueError, InvalidOperation):
         return None

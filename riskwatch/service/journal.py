@@ -20,7 +20,7 @@ log = logging.getLogger("riskwatch.alerts")
 
 def record(t: Transition, text: str) -> history.Record:
     """The history row of one line (an event when ``t`` is one, DESIGN 10)."""
-    rule, product_type, subject, side = t.key
+    rule, product_type, subject, side, account = t.key
     return history.Record(
         at=t.at,
         kind=history.EVENT if t.kind in EVENT_KINDS else history.LINE,
@@ -32,6 +32,7 @@ def record(t: Transition, text: str) -> history.Record:
         severity="resolved" if t.kind == "resolved" else t.severity,
         what=t.kind,
         channel=",".join(t.channels),
+        account=account,
     )
 
 

@@ -28,6 +28,7 @@ from riskwatch.delivery.telegram import BotApi, keyboard, store_ids
 from riskwatch.errors import DeliveryError, StoreError
 from riskwatch.model import BUILTIN_SCOPE, AlertKey, AlertState, Snapshot, TelegramSettings
 from riskwatch.render.lines import num, split
+from riskwatch.render.words import alert_words
 from riskwatch.store import alertids
 from riskwatch.store import silences as stored
 from riskwatch.store.db import Store
@@ -209,9 +210,10 @@ class Bot:
 
     def _silence(self, alert: AlertState, seconds: float, by: str, comment: str) -> Silence:
         now = self.clock()
-        rule, _, subject, side = alert.key
+        rule, _, subject, side, account = alert.key
         s = Silence(id="", starts_at=now, ends_at=now + seconds, rule=_exact(rule),
-                    symbol=_exact(subject), side=side, comment=comment, created_by=by)  # fmt: skip
+                    symbol=_exact(subject), side=side, account=_exact(account),
+                    comment=comment, created_by=by)  # fmt: skip
         return stored.add_silence(self.store, s)
 
     # ------------------------------------------------------------------ commands
@@ -335,7 +337,7 @@ def _name(user: object) -> str:
 
 
 def _subject(key: AlertKey) -> str:
-    return " ".join(p for p in (key[0], key[2], key[3]) if p)
+    return alert_words(key)
 
 
 def _order(a: AlertState) -> tuple[int, AlertKey]:

@@ -17,16 +17,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from riskwatch import exchange
+from riskwatch.config.accounts import watched
 from riskwatch.delivery.console import ConsoleWriter
 from riskwatch.errors import ConfigError
 from riskwatch.exchange import credentials
+from riskwatch.exchange.base import ExchangeClient
 from riskwatch.exchange.credentials import Credentials
 from riskwatch.exchange.stream import Timing
-from riskwatch.model import Config
+from riskwatch.model import AccountSettings, Config
 from riskwatch.render import alertmanager as am
 from riskwatch.service.clock import SteadyClock
 from riskwatch.service.cycle import Outcome, Watcher
 from riskwatch.service.daemon import Hooks
+from riskwatch.service.events import meta_key
 from riskwatch.service.feed import StreamFeed
 from riskwatch.store.db import Store
 
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
     from riskwatch.delivery.workers import Deliverer
 
 log = logging.getLogger("riskwatch")
+
+META_ACCOUNT_MODE = "account_mode"  # per account (``meta_key``): what api: auto found
 
 
 @dataclass
@@ -72,30 +77,24 @@ def wire(
     env = os.environ if environ is None else environ
     stop = stop or threading.Event()
     clock = clock or SteadyClock()
-    creds = credentials.load(env)
+    keys = {
+        a.name: credentials.load(env, a.credentials, a.name if cfg.accounts else None)
+        for a in watched(cfg)
+    }
     store = _open_store(cfg, dry_run)
-    remembered = store.get_meta("account_mode") if store else None
-
-    def remember(mode: str) -> None:
-        if store is not None and not dry_run:
-            store.set_meta("account_mode", mode)
-
-    client = exchange.build_client(
-        cfg.exchange,
-        creds,
-        account_mode=remembered,
-        on_account_mode=remember,
-        stop=stop,
-        rate_limit=rate_limit,
-        one_shot=one_shot,
-    )
+    clients = {
+        a.name: _client(a, keys[a.name], store, dry_run, stop, rate_limit, one_shot)
+        for a in watched(cfg)
+    }
+    first = watched(cfg)[0].name
+    creds, client = keys[first], clients[first]
     hooks = Hooks()
-    hooks.closers.append(client.close)
+    hooks.closers += [c.close for c in clients.values()]
     if dry_run:
         writer = ConsoleWriter(out or sys.stdout)
         watcher = Watcher(
             cfg,
-            client=client,
+            clients=clients,
             store=store,
             persist=False,
             destinations=_console_routes,
@@ -107,7 +106,9 @@ def wire(
         from riskwatch.delivery import workers as notify
 
         assert store is not None  # only a dry run goes without a store
-        watcher = Watcher(cfg, client=client, store=store, destinations=notify.routes, clock=clock)
+        watcher = Watcher(
+            cfg, clients=clients, store=store, destinations=notify.routes, clock=clock
+        )
         deliverer = notify.Deliverer(cfg, store, stop=stop, clock=clock, out=out)
         hooks.delivered = lambda outcome: deliverer.kick()
         hooks.reconfigure = deliverer.reconfigure
@@ -116,6 +117,7 @@ def wire(
     bot = _bot(cfg, watcher, store, stop, clock) if not dry_run and store is not None else None
     if bot is not None:
         hooks.closers.insert(0, bot.close)
+    hooks.closers.append(watcher.close)
     if store is not None:
         hooks.closers.append(store.close)
     if cfg.heartbeat_url:
@@ -145,6 +147,35 @@ def wire(
     )
 
 
+def _client(
+    account: AccountSettings,
+    creds: credentials.Credentials,
+    store: Store | None,
+    dry_run: bool,
+    stop: threading.Event,
+    rate_limit: bool,
+    one_shot: bool,
+) -> ExchangeClient:
+    """One account's client: its own rate limiter and clock sync (Bitget's private limits
+    are per UID), starting in the account mode the state dir remembers for it."""
+    meta = meta_key(META_ACCOUNT_MODE, account.name)
+    remembered = store.get_meta(meta) if store else None
+
+    def remember(mode: str) -> None:
+        if store is not None and not dry_run:
+            store.set_meta(meta, mode)
+
+    return exchange.build_client(
+        account.exchange,
+        creds,
+        account_mode=remembered,
+        on_account_mode=remember,
+        stop=stop,
+        rate_limit=rate_limit,
+        one_shot=one_shot,
+    )
+
+
 def _feed(
     cfg: Config,
     creds: Credentials,
@@ -159,7 +190,7 @@ def _feed(
     if cfg.exchange.feed != "stream":
         return None
     feed = StreamFeed(
-        cfg.exchange,
+        watched(cfg)[0].exchange,  # one account (config refuses a stream with several)
         creds,
         server_time=lambda: time.time() + getattr(client, "clock_offset", 0.0),
         clock=clock,

@@ -28,7 +28,7 @@ from typing import Any
 
 from riskwatch.errors import StoreError
 from riskwatch.model import AlertKey, AlertState, Message
-from riskwatch.store import answering, history, quarantine
+from riskwatch.store import accounts, answering, history, migrate, quarantine
 from riskwatch.store.rows import (
     OUTBOX_COLUMNS,
     CorruptRow,
@@ -44,9 +44,9 @@ __all__ = ["FILENAME", "MIGRATIONS", "OutboxItem", "Store", "state_from_json", "
 log = logging.getLogger("riskwatch.store")
 FILENAME = "state.sqlite"
 
-# Each entry moves the schema from version i to i+1; PRAGMA user_version records where a file
-# is. Append only: never edit a migration that has shipped.
-MIGRATIONS: tuple[str, ...] = (
+# Each entry moves the schema from version i to i+1 (SQL, or a function of the connection);
+# PRAGMA user_version records where a file is. Append only: never edit a shipped migration.
+MIGRATIONS: tuple[migrate.Migration, ...] = (
     """
     CREATE TABLE alerts (key TEXT PRIMARY KEY, data TEXT NOT NULL);
     CREATE TABLE outbox (
@@ -74,6 +74,7 @@ MIGRATIONS: tuple[str, ...] = (
     history.MIGRATION,
     answering.MIGRATION,
     quarantine.MIGRATION,
+    accounts.migrate,  # alert identity gains the account (DESIGN 14)
 )
 
 
@@ -180,9 +181,7 @@ class Store:
             )
         for i in range(version, len(MIGRATIONS)):
             with self._transaction():
-                for statement in MIGRATIONS[i].split(";"):
-                    if statement.strip():
-                        self._conn.execute(statement)
+                migrate.apply(self._conn, MIGRATIONS[i])
                 self._conn.execute(f"PRAGMA user_version={i + 1}")
 
     @contextlib.contextmanager

@@ -68,6 +68,7 @@ class Record:
     queued_at: float | None = None
     attempts: int | None = None
     seconds: float | None = None
+    account: str = ""  # lines and events: whose alert (DESIGN 14); outcomes: ""
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _COLUMNS}
@@ -75,7 +76,7 @@ class Record:
 
 _COLUMNS = (
     "at", "kind", "text", "rule", "subject", "side", "product_type", "severity", "what",
-    "channel", "dest_key", "queued_at", "attempts", "seconds",
+    "channel", "dest_key", "queued_at", "attempts", "seconds", "account",
 )  # fmt: skip
 _INSERT = f"INSERT INTO history ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 

@@ -104,8 +104,8 @@ def alert_row(key: str, data: object) -> AlertState:
 
 
 def _state_problem(s: AlertState) -> str | None:
-    if not _strings(s.key, 4):
-        return "key is not four strings"
+    if not _strings(s.key, 5):
+        return "key is not five strings (rule, product type, subject, side, account)"
     if s.status not in ("pending", "firing") or s.severity not in ("warning", "critical"):
         return "status or severity unknown"
     if not _number(s.since):

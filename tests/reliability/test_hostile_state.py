@@ -177,7 +177,7 @@ def _corrupt(state_dir) -> None:
     )
     conn.execute(
         "INSERT INTO alerts (key, data) VALUES ('a', ?)",
-        ('{"key": {"t": ["r", "USDT-FUTURES", "BTCUSDT", "long"]}, "status": "firing",'
+        ('{"key": {"t": ["r", "USDT-FUTURES", "BTCUSDT", "long", "default"]}, "status": "firing",'
          ' "severity": "warning", "since": "yesterday", "value": 1.0}',),
     )  # fmt: skip
     conn.commit()

@@ -107,7 +107,7 @@ class Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         path, query = split.path, split.query
         params = dict(parse_qsl(query))
-        fx = self.fake
+        fx = self._fx = self.fake.for_key(self.headers.get("ACCESS-KEY"))
         fault = fx.take_fault(path)
         if fault is not None and self._fault(fault, path, query):
             return
@@ -124,10 +124,14 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------ answers
 
+    def _served(self) -> FakeBitget:
+        """The account (by the request's key) this request is served by."""
+        return getattr(self, "_fx", None) or self.fake
+
     def _send(
         self, path: str, query: str, status: int, body: bytes, headers: dict[str, str] | None = None
     ) -> None:
-        self.fake.log(path, query, status)
+        self._served().log(path, query, status)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -149,7 +153,7 @@ class Handler(BaseHTTPRequestHandler):
             {
                 "code": code,
                 "msg": msg or ERR.get(code, "error"),
-                "requestTime": self.fake.now_ms(),
+                "requestTime": self._served().now_ms(),
                 "data": None,
             }
         ).encode()
@@ -173,11 +177,11 @@ class Handler(BaseHTTPRequestHandler):
         elif f.kind == "code":
             self._error(path, query, f.code or "40015", status=f.status or 400)
         elif f.kind == "reset":
-            self.fake.log(path, query, 0)
+            self._served().log(path, query, 0)
             self._reset()
         elif f.kind == "hang":
-            self.fake.log(path, query, 0)
-            self.fake._stopping.wait(f.seconds)
+            self._served().log(path, query, 0)
+            self._served()._stopping.wait(f.seconds)
             self._reset()
         else:
             return False

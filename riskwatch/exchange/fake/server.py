@@ -38,6 +38,7 @@ from typing import Any
 from riskwatch.exchange.fake import fills as fake_fills
 from riskwatch.exchange.fake.gate import ALL_PERMISSIONS
 from riskwatch.exchange.fake.http import Handler, Raw, account_rows, contract_rows
+from riskwatch.exchange.fake.keys import KeysMixin
 from riskwatch.exchange.fake.state import (
     Book,
     FakePosition,
@@ -69,7 +70,7 @@ class Logged:
     status: int
 
 
-class FakeBitget(fake_fills.FillsMixin):
+class FakeBitget(fake_fills.FillsMixin, KeysMixin):
     """Context manager: ``with FakeBitget() as fx: ... fx.url ...``."""
 
     API_KEY = "bg_fake_0123456789abcdef"
@@ -109,6 +110,7 @@ class FakeBitget(fake_fills.FillsMixin):
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self.name = "default"  # the account this key is (``add_account`` names the others)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         for pt in ("USDT-FUTURES",):
@@ -136,6 +138,7 @@ class FakeBitget(fake_fills.FillsMixin):
 
     def stop(self) -> None:
         self._stopping.set()
+        self.stop_children()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
