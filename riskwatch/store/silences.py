@@ -34,7 +34,7 @@ KEEP_EXPIRED = 7 * 86400.0  # expired silences stay listed (--all) this long
 
 def _key(text: str) -> AlertKey:
     key = json.loads(text)
-    if not (isinstance(key, list) and len(key) == 4 and all(isinstance(p, str) for p in key)):
+    if not (isinstance(key, list) and len(key) == 5 and all(isinstance(p, str) for p in key)):
         raise ValueError("not an alert key")
     return tuple(key)
 
