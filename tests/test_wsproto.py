@@ -15,6 +15,7 @@ def test_parse_drops_hostile_frames() -> None:
     row = '{"instId":"A","markPrice":"-1","ts":"1"}'
     bad = '{"arg":{"channel":"ticker","instType":"X"},"data":[' + row + "]}"
     assert wsproto.parse(bad) == []
+    assert wsproto.parse("[" * 200_000 + "]" * 200_000) is None  # deeper than json can parse
 
 
 @pytest.mark.parametrize(

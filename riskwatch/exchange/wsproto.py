@@ -107,7 +107,7 @@ def parse(text: str) -> list[Tick] | Private | dict[str, Any] | None:
         return None
     try:
         msg = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's
         return None
     if not isinstance(msg, dict):
         return None
