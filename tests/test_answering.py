@@ -267,3 +267,16 @@ def test_a_corrupt_silence_ack_or_memory_row_is_set_aside_and_the_daemon_goes_on
     assert [s.id for s in stored.silences(rig.store)] == [good.id]
     assert rig.store.quarantined() == len(bad)
     rig.close()
+
+
+def test_a_resolve_held_in_quiet_hours_is_sent_at_their_end_stamped_when_it_happened(tmp_path):
+    quiet = (QuietWindow(start=8 * 60 + 30, end=9 * 60 + 30),)  # the rig starts at 08:00 UTC
+    rig = Rig(str(tmp_path / "s"), config(str(tmp_path / "s"), quiet=quiet))
+    rig.exchange.gaps = {"BTCUSDT": 8.0}
+    assert rig.cycle()["phone"]
+    rig.exchange.gaps = {"BTCUSDT": 30.0}
+    assert rig.cycle(2400) == {}  # 08:40: resolved, held
+    (line,) = rig.cycle(3600)["phone"]  # 09:40
+    assert line.startswith("RESOLVED near-liquidation BTCUSDT long")
+    assert line.endswith("[08:40:00 UTC]")  # not 09:40: it ended while quiet
+    rig.close()

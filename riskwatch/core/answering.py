@@ -214,7 +214,7 @@ class _Run:
             st = self.state.get(key)
             if m.held_resolve is not None:
                 if not self.quiet(key[0]):
-                    self.send.append(replace(m.held_resolve, at=self.now))
+                    self.send.append(m.held_resolve)  # stamped when it resolved, not now
                     del self.mem[key]
                 continue
             if st is None or st.status != "firing":
