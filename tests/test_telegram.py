@@ -291,3 +291,14 @@ def test_the_worker_waits_out_retry_after_and_backs_off_when_told_zero(rig, tg):
     tg.fail("getUpdates", 429, retry_after=0, times=2)
     rig.bot._run()  # returns once stopped
     assert rig.bot.stop.waits == [30.0, 2.0, 4.0]
+
+
+def test_who_acked_is_kept_as_one_printable_line(rig, tg):
+    rig.exchange.gaps = {"BTCUSDT": 8.0}
+    rig.cycle()
+    who = {"id": OWNER, "first_name": "eve\nWARNING forged\x1b[2J"}
+    text = "/ack near-liquidation BTCUSDT"
+    tg.inject({"message": {"chat": {"id": OWNER}, "text": text, "from": who}})
+    _poll(rig)
+    (ack,) = stored.acks(rig.store).values()
+    assert ack.by == "eve WARNING forged [2J"

@@ -331,9 +331,12 @@ def _id(obj: object) -> str:
 
 
 def _name(user: object) -> str:
+    """Who pressed or wrote, as one printable line (a first name may hold a newline, which
+    would break ``status``'s table and the log line)."""
     if not isinstance(user, dict):
         return "someone"
-    return str(user.get("username") or user.get("first_name") or user.get("id") or "someone")[:32]
+    name = str(user.get("username") or user.get("first_name") or user.get("id") or "")
+    return "".join(c if c.isprintable() else " " for c in name[:32]).strip() or "someone"
 
 
 def _subject(key: AlertKey) -> str:
