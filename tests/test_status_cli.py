@@ -109,3 +109,25 @@ def test_invalid_rules_file_falls_back_to_the_default_state_dir(tmp_path, capsys
     (line,) = captured.err.strip().splitlines()
     assert "rules file could not be used" in line and str(rules) in line
     assert f"default state dir {state}" in line
+
+
+def test_an_alert_whose_message_was_dropped_is_never_shown_as_sent(tmp_path):
+    """A message older than send_ttl is dropped undelivered: LAST SENT must not say "sent"."""
+    state = str(tmp_path / "state")
+    now = time.time()
+    with Receiver() as rx:
+        cfg = Config(
+            path="r", state_dir=state, send_ttl=60.0, channels=(Channel("phone", (rx.url,)),)
+        )
+        store = Store.open(state)
+        queued_at = now - 120  # queued two minutes ago, while the phone's service was down
+        firing = AlertState(KEY, "firing", "critical", queued_at, 3.1, queued_at, 3.1, ("phone",))
+        msg = Message("phone", "1 critical", "CRITICAL near-liquidation", queued_at, (KEY,))
+        store.commit_cycle({KEY: firing}, [(k, msg) for k in routes(cfg)["phone"]])
+        assert Deliverer(cfg, store).deliver_all_once().dropped == 1
+        store.close()
+    assert rx.bodies() == []
+    from riskwatch.cli.status import report
+
+    row = next(ln for ln in report(state, now) if ln.startswith("near-liq"))
+    assert "dropped, queued 2m00s ago" in row and " sent " not in row

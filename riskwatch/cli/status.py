@@ -21,6 +21,7 @@ from typing import TextIO
 from riskwatch.cli.answered import answering_lines
 from riskwatch.errors import ConfigError
 from riskwatch.model import AlertKey, AlertState
+from riskwatch.store import history
 from riskwatch.store.db import FILENAME, OutboxItem, Store
 
 
@@ -68,6 +69,7 @@ def report(state_dir: str, now: float) -> list[str]:
         answered = answering_lines(store, now)
         corrupt = [str(e) for e in store.corrupt]
         quarantined = store.quarantined()
+        dropped = dropped_sends(store, state.values())
     finally:
         store.close()
     lines = [f"state dir {state_dir}"]
@@ -80,7 +82,7 @@ def report(state_dir: str, now: float) -> list[str]:
         lines.append(f"{quarantined} corrupt row(s) set aside in the quarantine table")
     lines.append("")
     queued = {k for item in outbox for k in item.keys}
-    lines += firing_table(state.values(), now, queued)
+    lines += firing_table(state.values(), now, queued, dropped)
     pending = sum(1 for a in state.values() if a.status == "pending")
     if pending:
         lines.append(f"{pending} more pending (condition holds, its `for` not yet elapsed)")
@@ -102,11 +104,29 @@ def stream_line(stored: str, now: float) -> str:
     return f"stream: down since {_when(when)} ({_age(now - when)}): {why}; polling goes on"
 
 
+def dropped_sends(store: Store, alerts: Iterable[AlertState]) -> set[tuple[float, str]]:
+    """(queued at, channel) of every message dropped undelivered (send_ttl, a URL removed)
+    since the oldest last message of a firing alert: the history's word for it."""
+    sent = [a.last_sent_at for a in alerts if a.status == "firing" and a.last_sent_at is not None]
+    if not sent:
+        return set()
+    return {
+        (r.queued_at, r.channel)
+        for r in store.read_history(min(sent))
+        if r.kind == history.DROPPED and r.queued_at is not None
+    }
+
+
 def firing_table(
-    alerts: Iterable[AlertState], now: float, queued: Collection[AlertKey] = ()
+    alerts: Iterable[AlertState],
+    now: float,
+    queued: Collection[AlertKey] = (),
+    dropped: Collection[tuple[float, str]] = (),
 ) -> list[str]:
     """``queued``: the alerts named by an undelivered message; their LAST SENT says
-    ``queued 10s ago`` (its message waits in the outbox), never that it was sent."""
+    ``queued 10s ago`` (its message waits in the outbox), never that it was sent. ``dropped``
+    (from ``dropped_sends``): an alert whose last message one of its channels never got says
+    ``dropped``, never ``sent``."""
     firing = sorted((a for a in alerts if a.status == "firing"), key=lambda a: (a.since, a.key))
     if not firing:
         return ["No firing alerts."]
@@ -117,7 +137,7 @@ def firing_table(
             a.key[3] or "-",
             a.severity,
             f"{_when(a.since)} ({_age(now - a.since)})",
-            _last_sent(a, now, a.key in queued),
+            _last_sent(a, now, _fate(a, queued, dropped)),
         )
         for a in firing
     ]
@@ -125,10 +145,20 @@ def firing_table(
     return [f"Firing alerts ({len(firing)}):", *table(head, rows)]
 
 
-def _last_sent(a: AlertState, now: float, queued: bool) -> str:
+def _fate(
+    a: AlertState, queued: Collection[AlertKey], dropped: Collection[tuple[float, str]]
+) -> str:
+    if a.key in queued:
+        return "queued"
+    if any((a.last_sent_at, channel) in dropped for channel in a.channels):
+        return "dropped, queued"
+    return "sent"
+
+
+def _last_sent(a: AlertState, now: float, fate: str) -> str:
     if a.last_sent_at is None:
         return "-"
-    return f"{'queued' if queued else 'sent'} {_age(now - a.last_sent_at)} ago"
+    return f"{fate} {_age(now - a.last_sent_at)} ago"
 
 
 def outbox_table(items: Sequence[OutboxItem], now: float) -> list[str]:
