@@ -38,6 +38,15 @@ def test_pager_only_for_criticals_and_what_it_was_told() -> None:
     assert said(run, 120, 8) == [("deescalated", ("pager",))]  # told: the pager only
 
 
+def test_a_warning_repeat_after_a_deescalation_never_pages_a_critical_only_channel() -> None:
+    run = Run(gap_rule(repeat=100.0, channels=("phone",), critical_channels=("pager",)))
+    assert said(run, 0, 10) == [("firing", ("phone",))]
+    assert said(run, 10, 3) == [("escalated", ("pager",))]
+    assert said(run, 20, 8) == [("deescalated", ("phone", "pager"))]  # the pager hears it eased
+    assert said(run, 130, 8) == [("repeat", ("phone",))]  # a warning: not the pager's
+    assert said(run, 140, 30) == [("resolved", ("phone", "pager"))]
+
+
 def test_a_rule_without_channels_inherits_the_defaults_mapping(tmp_path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text(

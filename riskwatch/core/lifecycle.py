@@ -278,11 +278,11 @@ def _while_firing(
         return None, prev  # nothing to say: the very same object (see ``step``)
     ctx = fields()
     told = prev.channels or lc.route(prev.severity)
-    if kind == "escalated":  # to the critical channels; later lines to everyone told
-        to = lc.route(sev)
-        told = told + tuple(c for c in to if c not in told)
-    else:  # de-escalation, worsening, repeat: to the channels that were told
+    if kind == "deescalated":  # news to everyone told, the pager that was woken included
         to = told
+    else:  # escalation, worsening, repeat: where this severity goes (never a warning to a
+        to = lc.route(sev)  # critical-only pager); whoever hears it is told of its end too
+        told = told + tuple(c for c in to if c not in told)
     t = _transition(lc, key, kind, sev, prev.severity, value, now, ctx, channels=to)
     return t, _state(lc, key, "firing", sev, prev.since, value, now, value, ctx, told)
 
