@@ -267,6 +267,30 @@ def test_readonly_needs_an_existing_file(tmp_path):
     assert not (tmp_path / "state").exists()
 
 
+def test_an_alert_whose_context_holds_a_container_is_set_aside(tmp_path):
+    """A resolve line renders the stored context: a list or an object there (a hand edit, an
+    old backup) ended every cycle with a TypeError, so the daemon restarted into it forever."""
+    from riskwatch.core import engine
+    from riskwatch.model import AlertState
+    from riskwatch.render import lines as render
+    from tests.engine_support import DEFAULTS, pos, snap
+
+    key = ("gone-rule", "USDT-FUTURES", "BTCUSDT", "long")
+    context = (("symbol", "BTCUSDT"), ("side", "long"), ("markPrice", {"x": 1}))
+    stored = AlertState(key, "firing", "critical", 1.0, 3.0, 1.0, 3.0, ("phone",), context,
+                        "liq_gap_pct", "<", "position")  # fmt: skip
+    Store.open(str(tmp_path / "s")).commit_cycle({key: stored})
+    shown = Store.open(str(tmp_path / "s"), quarantine=False)  # status: named
+    assert "a context value is not a number or text" in str(shown.corrupt[0])
+    shown.close()
+    store = Store.open(str(tmp_path / "s"))  # the next start: set aside
+    state = store.load_state()
+    assert state == {} and store.quarantined() == 1
+    store.close()
+    transitions, _ = engine.evaluate([], snap(pos()), state, 100.0, defaults=DEFAULTS)
+    assert [render.line(t) for t in transitions] == []
+
+
 def test_a_corrupt_history_row_is_left_out_and_named(tmp_path):
     d = tmp_path / "s"
     Store.open(str(d)).close()

@@ -119,6 +119,8 @@ def _state_problem(s: AlertState) -> str | None:
         isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in s.context
     ):
         return "context is not a list of pairs"
+    if not all(p[1] is None or isinstance(p[1], str | int | float) for p in s.context):
+        return "a context value is not a number or text"  # a resolve line would render it
     if not all(isinstance(getattr(s, n), str) for n in ("metric", "op", "scope")):
         return "rule identity is not text"
     return None
