@@ -275,7 +275,7 @@ def test_an_alert_whose_context_holds_a_container_is_set_aside(tmp_path):
     from riskwatch.render import lines as render
     from tests.engine_support import DEFAULTS, pos, snap
 
-    key = ("gone-rule", "USDT-FUTURES", "BTCUSDT", "long")
+    key = ("gone-rule", "USDT-FUTURES", "BTCUSDT", "long", "default")
     context = (("symbol", "BTCUSDT"), ("side", "long"), ("markPrice", {"x": 1}))
     stored = AlertState(key, "firing", "critical", 1.0, 3.0, 1.0, 3.0, ("phone",), context,
                         "liq_gap_pct", "<", "position")  # fmt: skip

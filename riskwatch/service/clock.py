@@ -12,9 +12,12 @@ process every duration is monotonic, and across a restart it is judged by the wa
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+from riskwatch.model import AlertKey, AlertState
 
 log = logging.getLogger("riskwatch.clock")
 
@@ -52,3 +55,30 @@ class SteadyClock:
             log.info("the system clock agrees with riskwatch's again")
             self._told = None
         return step
+
+
+def not_ahead(state: Mapping[AlertKey, AlertState], now: float) -> dict[AlertKey, AlertState]:
+    """The stored alert state with every time later than ``now`` taken as ``now``: the host
+    clock was set back since a previous process wrote them, and a ``since`` an hour ahead
+    would hold a pending alert's ``for`` (and every ``repeat``) for that hour. Said once, at
+    start. (The last good poll and heartbeat are taken as now the same way by the watcher.)"""
+    ahead = max((t - now for a in state.values() for t in _times(a)), default=0.0)
+    if ahead <= STEP:
+        return dict(state)
+    log.warning(
+        "the state dir holds times up to %.0f s ahead of this host's clock (it was set back"
+        " since): they count as now",
+        ahead,
+    )
+    return {k: _at_most(a, now) for k, a in state.items()}
+
+
+def _times(a: AlertState) -> tuple[float, ...]:
+    return (a.since,) if a.last_sent_at is None else (a.since, a.last_sent_at)
+
+
+def _at_most(a: AlertState, now: float) -> AlertState:
+    if a.since <= now and (a.last_sent_at is None or a.last_sent_at <= now):
+        return a
+    sent = None if a.last_sent_at is None else min(a.last_sent_at, now)
+    return dataclasses.replace(a, since=min(a.since, now), last_sent_at=sent)

@@ -26,7 +26,7 @@ from riskwatch.render import lines as render
 from riskwatch.render.words import plural
 from riskwatch.service.accounts import AccountWatch, Poll, Poller, first_error
 from riskwatch.service.answering import Answering
-from riskwatch.service.clock import STEP
+from riskwatch.service.clock import STEP, not_ahead
 from riskwatch.service.events import EventTracker, meta_key
 from riskwatch.service.journal import journal
 from riskwatch.service.spot import SpotBalances
@@ -101,9 +101,9 @@ class Watcher:
         self._routes = destinations(cfg)
         self.clock = clock
         self.monotonic = monotonic
-        self.state: dict[AlertKey, AlertState] = store.load_state() if store else {}
-        beat = store.get_meta(META_LAST_HEARTBEAT) if store else None
-        self.last_heartbeat = _float(beat)
+        self.state = not_ahead(store.load_state() if store else {}, clock())
+        beat = _float(store.get_meta(META_LAST_HEARTBEAT) if store else None)
+        self.last_heartbeat = None if beat is None else min(beat, clock())  # ahead: now
         self.am_book = am.loads(store.get_meta(META_ALERTMANAGER) if store else None)
         self.config_error: str | None = None
         if clients is None:
@@ -116,8 +116,12 @@ class Watcher:
         self.answering = Answering(store)
 
     def _watch(self, name: str, client: ExchangeClient) -> AccountWatch:
-        last = self.store.get_meta(meta_key(META_LAST_SUCCESS, name)) if self.store else None
-        health = Health(last_success=_float(last), started_at=self.clock(), account=name)
+        last = _float(
+            self.store.get_meta(meta_key(META_LAST_SUCCESS, name)) if self.store else None
+        )
+        if last is not None:  # stored while the clock was ahead: now (see ``not_ahead``)
+            last = min(last, self.clock())
+        health = Health(last_success=last, started_at=self.clock(), account=name)
         events = EventTracker(self.store, name)
         spot = SpotBalances(client, self.clock)
         return AccountWatch(name, client, health, events, spot, named=accounts.named(self.cfg))
