@@ -25,7 +25,10 @@ def _feed_at(server_now: float):
     from riskwatch.model import ExchangeSettings
     from riskwatch.service.feed import StreamFeed
 
-    feed = StreamFeed(ExchangeSettings(), CREDS, server_time=lambda: server_now)
+    # a fixed monotonic clock: "due" compares it with the times the tests pass
+    feed = StreamFeed(
+        ExchangeSettings(), CREDS, server_time=lambda: server_now, monotonic=lambda: 0.0
+    )
     feed.stream = _HeldStream()  # type: ignore[assignment]
     return feed
 
