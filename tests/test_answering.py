@@ -247,14 +247,17 @@ def test_a_corrupt_silence_ack_or_memory_row_is_set_aside_and_the_daemon_goes_on
     rig = Rig(str(state), config(str(state)))
     good = _silence(rig, 3600, symbol="ETHUSDT")
     rig.close()
+    mem = "INSERT INTO answering VALUES (?, ?)"
+    five = '["a", "b", "c", "d", "e"]'
     bad = [
         ("INSERT INTO silences VALUES ('bad1', 'not json', 9e99)", ()),
         ("INSERT INTO silences VALUES ('bad2', ?, 9e99)", ('{"starts_at": "now", "ends_at": 1}',)),
         ("INSERT INTO acks VALUES ('[1, 2]', 'x', 1.0)", ()),
-        ("INSERT INTO acks VALUES (?, 'x', 'soon')", ('["a", "b", "c", "d"]',)),
-        ("INSERT INTO answering VALUES (?, ?)", (f'["{KEY[0]}", "", "", ""]', '{"silenced": 1')),
-        ("INSERT INTO answering VALUES (?, ?)", ('["a", "b", "c", "d"]', '{"critical_since": ""}')),
-        ("INSERT INTO answering VALUES (?, ?)", ('["a", "b", "c", "e"]', '{"held": 1, "x": 2}')),
+        ("INSERT INTO acks VALUES (?, 'x', 'soon')", (five,)),
+        (mem, (f'["{KEY[0]}", "", "", "", ""]', '{"silenced": 1')),  # not JSON
+        (mem, (five, '{"critical_since": ""}')),
+        (mem, ('["a", "b", "c", "d", "f"]', '{"held": 1, "x": 2}')),  # no such field
+        (mem, ('["a", "b", "c", "d"]', '{"held": true}')),  # a key of four
     ]  # fmt: skip
     with sqlite3.connect(state / FILENAME) as conn:
         for sql, args in bad:
