@@ -23,7 +23,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from decimal import Decimal
 
 from riskwatch.errors import AuthError, ExchangeError, Unreachable
 from riskwatch.exchange import accountmode, codes
@@ -40,7 +39,6 @@ from riskwatch.model import (
     AccountMode,
     ExchangeSettings,
     Fill,
-    Position,
     Snapshot,
 )
 
@@ -304,15 +302,9 @@ class BitgetClient:
                 if problem != self._adl_problem:  # once per problem, not every 30 s
                     log.warning("cannot read ADL ranks (adlRank stays undefined): %s", problem)
                 self._adl_problem = problem
-        if not self._adl:
-            return snap
-        ranked = tuple(self._ranked(p) for p in snap.positions)
-        return replace(snap, positions=ranked)
-
-    def _ranked(self, p: Position) -> Position:
-        key = (p.symbol.upper(), p.side)
-        rank: Decimal | None = self._adl.get((p.product_type, *key)) or self._adl.get(("*", *key))
-        return p if rank is None else replace(p, adl_rank=rank)
+        if self._adl:  # the positions are this fetch's own, not yet seen by anyone
+            normalise.set_adl_ranks(snap.positions, self._adl)
+        return snap
 
     def _follow(self, found: str | None) -> bool:
         """Act on what the probe found; True when it decided the API (a switch or not)."""
