@@ -20,12 +20,12 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
-from operator import attrgetter
 from typing import Any
 
 from riskwatch.core import engine
 from riskwatch.core import events as core
 from riskwatch.core import pending as pending_plain
+from riskwatch.core.roll import with_liquidation
 from riskwatch.errors import ExchangeError
 from riskwatch.model import (
     DEFAULT_ACCOUNT,
@@ -225,13 +225,10 @@ def _json(text: str | None) -> Any:
         return None
 
 
-_SIGNATURE = attrgetter("product_type", "symbol", "side", "total", "liquidation_price")
-
-
 def _signature(snapshot: Snapshot) -> Any:
-    """What a rewrite of the positions seen depends on (a list: compared in C, no sorting;
-    the same positions in another order merely rewrite it once)."""
-    return list(map(_SIGNATURE, snapshot.positions)), snapshot.fetched
+    """What a rewrite of the positions seen depends on (columns compared in C, no sorting; the
+    same positions in another order merely rewrite it once)."""
+    return with_liquidation(snapshot.positions), snapshot.fetched
 
 
 def _seen_to_plain(snapshot: Snapshot) -> dict[str, Any]:
