@@ -146,6 +146,8 @@ class EventTracker:
         happened). A position listed again meanwhile keeps its alerts."""
         out: list[Transition] = []
         nxt = dict(state)
+        if not decided:  # the usual cycle: no set of every position listed to build
+            return out, nxt
         listed = (
             {(p.product_type, p.symbol, p.side) for p in snapshot.positions} if snapshot else set()
         )
