@@ -19,15 +19,9 @@ Roll = tuple[list[Any], ...]
 
 _WHO = tuple(map(attrgetter, ("product_type", "symbol", "side", "total")))
 PRODUCT_TYPE = _WHO[0]
-_LIQ = attrgetter("liquidation_price")
 
 
 def roll(positions: Sequence[Position]) -> Roll:
     """Who is listed, in order, and how big: product types, symbols, sides, sizes. Two rolls
     are equal exactly when the positions' (product_type, symbol, side, total) lists are."""
     return tuple([*map(get, positions)] for get in _WHO)
-
-
-def with_liquidation(positions: Sequence[Position]) -> Roll:
-    """``roll`` and the liquidation prices: what the positions kept for a restart record."""
-    return (*roll(positions), [*map(_LIQ, positions)])
