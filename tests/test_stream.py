@@ -379,3 +379,19 @@ def test_close_ends_a_login_still_waiting_for_its_answer() -> None:
         assert not s.private._thread.is_alive(), "the login held the thread after close"
     finally:
         server.shutdown()
+
+
+def test_a_socket_closed_during_its_handshake_never_reports_up() -> None:
+    """An account-mode switch closes the old stream while a socket may still be connecting;
+    its late "up" would erase the new stream's same-named socket being down."""
+    from riskwatch.exchange.stream import Socket
+
+    class Conn:
+        def send(self, text: str) -> None:
+            raise AssertionError("nothing is sent on a closed socket's connection")
+
+    rec = Recorder()
+    s = Socket("public", "ws://127.0.0.1:9/", rec, timing=FAST, wanted=[{"a": "b"}])
+    s.stop()
+    s._session(Conn())
+    assert rec.states == [] and s.connects == 0

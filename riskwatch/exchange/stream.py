@@ -193,6 +193,8 @@ class Socket:
     def _session(self, conn: Any) -> None:
         if self._creds is not None:
             self._login(conn)
+        if self._stop.is_set():  # closed meanwhile: an "up" now would be a stream's ghost
+            return
         with self._lock:
             self._conn = conn
             self._sync()
