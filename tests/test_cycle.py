@@ -146,9 +146,14 @@ def test_metrics_endpoint_serves_position_metrics_and_alert_states(tmp_path, fak
         wired.close()
     text = page.decode()
     assert (
-        'riskwatch_position_metric{metric="liq_gap_pct",product_type="USDT-FUTURES",'
-        'side="long",symbol="BTCUSDT"} 5.26315789' in text
+        'riskwatch_position_metric{account="default",metric="liq_gap_pct",'
+        'product_type="USDT-FUTURES",side="long",symbol="BTCUSDT"} 5.26315789' in text
     )
+    assert (
+        'riskwatch_alert_firing{account="default",product_type="USDT-FUTURES",'
+        'rule="near-liquidation",side="long",subject="BTCUSDT"} 1.0' in text
+    )
+    assert 'riskwatch_positions{account="default"} 1.0' in text
     assert 'riskwatch_alerts{severity="warning",status="firing"} 1.0' in text
     assert "riskwatch_outbox_depth 1.0" in text
     assert "riskwatch_cycle_duration_seconds_count 1.0" in text

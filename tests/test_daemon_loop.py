@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 
 import pytest
 
@@ -51,8 +52,15 @@ class FakeWatcher:
             error = self.errors.pop(0)
         return Outcome(self.clock.t, self.cycle_cost, None, error, (), (), 0)
 
-    def apply_config(self, cfg: Config) -> None:
+    @property
+    def accounts(self) -> list[SimpleNamespace]:  # the one account, as the Watcher has it
+        return [
+            SimpleNamespace(name="default", last_snapshot=self.last_snapshot, health=self.health)
+        ]
+
+    def apply_config(self, cfg: Config) -> Config:
         self.applied.append(cfg)
+        return cfg
 
     def set_config_error(self, problem: str | None) -> None:
         self.config_errors.append(problem)

@@ -9,6 +9,7 @@ it within one cycle. For an account rule, SYMBOL is the margin coin; a built-in 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import sys
 import time
 from typing import TextIO
@@ -26,6 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="symbol (margin coin for account rules; none for riskwatch-stale and the like)",
     )
     p.add_argument("side", metavar="SIDE", nargs="?", default="", choices=("", "long", "short"))
+    p.add_argument("--account", help="only the alerts of accounts matching this glob")
     p.add_argument("-c", "--config", default=None, help="rules file (for its state_dir)")
     p.add_argument("--state-dir", help="this state dir instead of the config's")
 
@@ -41,6 +43,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, now: float | None =
     store = open_state(args, "ack")
     try:
         found = firing_matches(store.load_state(), args.rule, args.symbol, args.side)
+        if getattr(args, "account", None):
+            found = [a for a in found if fnmatch.fnmatchcase(a.key[4], args.account.lower())]
         if not found:
             what = " ".join(p for p in (args.rule, args.symbol, args.side) if p)
             raise ConfigError(f"ack: no firing alert {what} (riskwatch status lists them)")

@@ -4,8 +4,8 @@ Answers "what did it send at 03:00, and did it arrive?" from the state dir alone
 and event, and per URL (by channel and destination key, never the URL itself: the state dir
 holds no secret) whether and when it was delivered, failed or dropped. Like ``status`` it needs
 no credentials and tolerates unset ``${VARS}``; ``-c`` gives it the state dir and the timezone.
-Filters (``--rule``, ``--symbol``: globs, case-insensitive) select lines and events; a delivery
-is shown with the lines it carried.
+Filters (``--rule``, ``--symbol``, ``--account``: globs, case-insensitive) select lines and
+events; a delivery is shown with the lines it carried.
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None, now: float | None =
         raise ConfigError(f"--since: {exc}") from exc
     now = time.time() if now is None else now
     records = read(state_dir, now - since)
-    shown = select(records, rule=args.rule, symbol=args.symbol)
+    shown = select(
+        records, rule=args.rule, symbol=args.symbol, account=getattr(args, "account", None)
+    )
     if args.json:
         print(json.dumps([_plain(r, zone) for r in shown], indent=1), file=out)
     else:
@@ -84,14 +86,23 @@ def _match(glob: str | None, value: str) -> bool:
 
 
 def select(
-    records: Sequence[history.Record], *, rule: str | None = None, symbol: str | None = None
+    records: Sequence[history.Record],
+    *,
+    rule: str | None = None,
+    symbol: str | None = None,
+    account: str | None = None,
 ) -> list[history.Record]:
-    """The lines and events the globs admit, and the delivery outcomes of their messages (all
-    outcomes when no glob is given)."""
-    if rule is None and symbol is None:
+    """The lines and events the globs admit (``account``: DESIGN 14), and the delivery
+    outcomes of their messages (all outcomes when no glob is given)."""
+    if rule is None and symbol is None and account is None:
         return list(records)
     said = [
-        r for r in records if r.kind in _SAID and _match(rule, r.rule) and _match(symbol, r.subject)
+        r
+        for r in records
+        if r.kind in _SAID
+        and _match(rule, r.rule)
+        and _match(symbol, r.subject)
+        and _match(account, r.account)
     ]
     cycles = {(r.at, c) for r in said for c in r.channel.split(",")}
     outcomes = [r for r in records if r.kind not in _SAID and (r.queued_at, r.channel) in cycles]

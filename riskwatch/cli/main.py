@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--since", default="24h", help="how far back, a duration (default: 24h)")
     h.add_argument("--rule", help="only lines of rules matching this glob")
     h.add_argument("--symbol", help="only lines of symbols (or margin coins) matching this glob")
+    h.add_argument("--account", help="only lines of accounts matching this glob")
     h.add_argument("--json", action="store_true", help="one JSON list of records")
     h.add_argument("--state-dir", help="read this state dir instead of the config's")
     for name in ("silence", "ack"):  # their arguments live with them

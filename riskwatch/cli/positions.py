@@ -20,10 +20,20 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TextIO
 
+from riskwatch import logs
 from riskwatch.core import metrics
-from riskwatch.errors import StoreError
-from riskwatch.model import Account, Config, Position, Rule, Snapshot
+from riskwatch.errors import AuthError, ExchangeError, StoreError
+from riskwatch.model import (
+    DEFAULT_ACCOUNT,
+    Account,
+    AccountSettings,
+    Config,
+    Position,
+    Rule,
+    Snapshot,
+)
 from riskwatch.render.words import plural
+from riskwatch.service.events import meta_key
 
 log = logging.getLogger("riskwatch.positions")
 
@@ -51,17 +61,45 @@ def run(
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], object] | None = None,
 ) -> int:
-    """Fetch once and print. ``clock``/``sleep`` are for tests (retry budgets without waiting)."""
-    from riskwatch import exchange
+    """Fetch once and print. ``clock``/``sleep`` are for tests (retry budgets without waiting).
+    With several accounts (DESIGN 14) each gets its section; one that fails says so in its
+    section, the others are shown, and the exit status is the first refusal's (else outage's)."""
+    from riskwatch.cli import main as cli
     from riskwatch.config import load as config
-    from riskwatch.exchange import credentials
+    from riskwatch.config.accounts import named, watched
 
     cfg = config.load(args.config, channel_env=False)  # sends nothing: channel vars may be unset
-    creds = credentials.load()
-    state_dir = cfg.state_dir
-    remembered = _meta(state_dir, None) if cfg.exchange.api == "auto" else None
+    if not named(cfg):
+        print(render(_fetch(cfg, watched(cfg)[0], clock, sleep), cfg), file=out)
+        return 0
+    failed: list[ExchangeError] = []
+    for account in watched(cfg):
+        try:
+            snap = _fetch(cfg, account, clock, sleep)
+        except ExchangeError as exc:
+            print(f"== account {account.name}: not read: {logs.redact(str(exc))}\n", file=out)
+            failed.append(exc)
+            continue
+        print(f"== account {account.name}\n{render(snap, cfg, account)}\n", file=out)
+    refused = [e for e in failed if isinstance(e, AuthError)]
+    return cli.report((refused or failed)[0]) if failed else 0
+
+
+def _fetch(
+    cfg: Config,
+    account: AccountSettings,
+    clock: Callable[[], float] | None,
+    sleep: Callable[[float], object] | None,
+) -> Snapshot:
+    from riskwatch import exchange
+    from riskwatch.exchange import credentials
+
+    ex = account.exchange
+    creds = credentials.load(None, account.credentials, account.name if cfg.accounts else None)
+    key = meta_key("account_mode", account.name)
+    remembered = _meta(cfg.state_dir, key, None) if ex.api == "auto" else None
     client = exchange.build_client(
-        cfg.exchange,
+        ex,
         creds,
         account_mode=remembered,
         clock=clock,
@@ -72,13 +110,12 @@ def run(
         snap = client.fetch_snapshot()
     finally:
         client.close()
-    if cfg.exchange.api == "auto" and snap.account_mode != remembered:
-        _meta(state_dir, snap.account_mode)
-    print(render(snap, cfg), file=out)
-    return 0
+    if ex.api == "auto" and snap.account_mode != remembered:
+        _meta(cfg.state_dir, key, snap.account_mode)
+    return snap
 
 
-def _meta(state_dir: str, mode: str | None) -> str | None:
+def _meta(state_dir: str, key: str, mode: str | None) -> str | None:
     """Read (``mode`` None) or write the remembered account mode; a state-dir problem is
     logged, never fatal: listing positions does not need the state dir."""
     from riskwatch.store.db import Store
@@ -87,8 +124,8 @@ def _meta(state_dir: str, mode: str | None) -> str | None:
         store = Store.open(state_dir)
         try:
             if mode is None:
-                return store.get_meta("account_mode")
-            store.set_meta("account_mode", mode)
+                return store.get_meta(key)
+            store.set_meta(key, mode)
             return mode
         finally:
             store.close()
@@ -113,13 +150,16 @@ def _num(v: float | None) -> str:
     return "0.0000" if text == "-0.0000" else text
 
 
-def rule_matches(rules: Sequence[Rule], item: Position | Account) -> str:
-    """``name:severity`` for each rule that matches ``item`` and fires at its value now."""
+def rule_matches(
+    rules: Sequence[Rule], item: Position | Account, account: str = DEFAULT_ACCOUNT
+) -> str:
+    """``name:severity`` for each rule that matches ``item`` of ``account`` and fires at its
+    value now."""
     matches, severity = _engine()
     scope = "position" if isinstance(item, Position) else "account"
     hits = []
     for rule in rules:
-        if rule.scope != scope or not matches(rule, item):
+        if rule.scope != scope or not matches(rule, item, account):
             continue
         metric = metrics.lookup(scope, rule.metric)
         value = metric.fn(item) if metric else None
@@ -135,7 +175,9 @@ def _engine() -> tuple[Callable[..., bool], Callable[..., str | None]]:
     return engine.matches, engine.severity
 
 
-def position_row(p: Position, rules: Sequence[Rule]) -> tuple[str, ...]:
+def position_row(
+    p: Position, rules: Sequence[Rule], account: str = DEFAULT_ACCOUNT
+) -> tuple[str, ...]:
     gap = metrics.liq_gap_pct(p)
     return (
         p.product_type,
@@ -149,11 +191,13 @@ def position_row(p: Position, rules: Sequence[Rule]) -> tuple[str, ...]:
         _num(None if p.unrealized_plr is None else float(p.unrealized_plr)),
         _dec(p.keep_margin_rate),
         _num(None if p.margin_ratio is None else float(p.margin_ratio)),
-        rule_matches(rules, p),
+        rule_matches(rules, p, account),
     )
 
 
-def account_row(a: Account, rules: Sequence[Rule]) -> tuple[str, ...]:
+def account_row(
+    a: Account, rules: Sequence[Rule], account: str = DEFAULT_ACCOUNT
+) -> tuple[str, ...]:
     return (
         a.product_type,
         a.margin_coin,
@@ -161,7 +205,7 @@ def account_row(a: Account, rules: Sequence[Rule]) -> tuple[str, ...]:
         _dec(a.account_equity),
         _dec(a.available),
         _dec(a.crossed_risk_rate),
-        rule_matches(rules, a),
+        rule_matches(rules, a, account),
     )
 
 
@@ -177,26 +221,30 @@ def _nearest_first(p: Position) -> tuple[bool, float, str]:
     return (gap is None, gap or 0.0, p.symbol)
 
 
-def render(snap: Snapshot, cfg: Config) -> str:
+def render(snap: Snapshot, cfg: Config, account: AccountSettings | None = None) -> str:
+    """One account's positions and accounts (``account``: which, default the only one)."""
     rules = cfg.rules
+    settings = account.exchange if account is not None else cfg.exchange
+    name = account.name if account is not None else DEFAULT_ACCOUNT
     order = sorted(snap.positions, key=_nearest_first)
     lines = [
         f"{plural(len(snap.positions), 'position')}, account mode {snap.account_mode}, "
         f"product types read whole: {', '.join(sorted(snap.fetched)) or 'none'}",
         *mode_note(snap),
     ]
-    missing = set(cfg.exchange.product_types) - set(snap.fetched)
+    missing = set(settings.product_types) - set(snap.fetched)
     if (missing and snap.account_mode == "classic") or (missing and snap.fetched):
         lines.append(
             f"NOT read whole (a request failed or a row was skipped, see below): "
             f"{', '.join(sorted(missing))}"
         )
     if order:
-        lines += table(POSITION_COLUMNS, [position_row(p, rules) for p in order])
+        lines += table(POSITION_COLUMNS, [position_row(p, rules, name) for p in order])
     else:
         lines.append("no open positions")
     if snap.accounts:
-        lines += ["", *table(ACCOUNT_COLUMNS, [account_row(a, rules) for a in snap.accounts])]
+        rows = [account_row(a, rules, name) for a in snap.accounts]
+        lines += ["", *table(ACCOUNT_COLUMNS, rows)]
         lines += union_notes(snap.accounts)
     lines += [f"warning: {w}" for w in snap.warnings]
     return "\n".join(lines)

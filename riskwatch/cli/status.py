@@ -20,8 +20,9 @@ from typing import TextIO
 
 from riskwatch.cli.answered import answering_lines
 from riskwatch.errors import ConfigError
-from riskwatch.model import AlertKey, AlertState
+from riskwatch.model import DEFAULT_ACCOUNT, AlertKey, AlertState
 from riskwatch.store import history
+from riskwatch.store.accounts import last_polls
 from riskwatch.store.db import FILENAME, OutboxItem, Store
 
 
@@ -64,7 +65,7 @@ def report(state_dir: str, now: float) -> list[str]:
     try:
         state = store.load_state()
         outbox = store.undelivered()
-        last = _finite(store.get_meta("last_success"))
+        polls = {name: _finite(v) for name, v in last_polls(store).items()}
         stream = store.get_meta("stream")
         answered = answering_lines(store, now)
         corrupt = [str(e) for e in store.corrupt]
@@ -73,8 +74,10 @@ def report(state_dir: str, now: float) -> list[str]:
     finally:
         store.close()
     lines = [f"state dir {state_dir}"]
-    if last is not None:
-        lines.append(f"last successful poll: {_when(last)} ({_age(now - last)} ago)")
+    for name, last in sorted(polls.items()):
+        if last is not None:
+            whose = f" of account {name}" if set(polls) != {DEFAULT_ACCOUNT} else ""
+            lines.append(f"last successful poll{whose}: {_when(last)} ({_age(now - last)} ago)")
     if stream:
         lines.append(stream_line(stream, now))
     lines += [f"unreadable: {text}" for text in corrupt]
@@ -130,7 +133,7 @@ def firing_table(
     firing = sorted((a for a in alerts if a.status == "firing"), key=lambda a: (a.since, a.key))
     if not firing:
         return ["No firing alerts."]
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             a.key[0],
             a.key[2] or "-",
@@ -138,10 +141,13 @@ def firing_table(
             a.severity,
             f"{_when(a.since)} ({_age(now - a.since)})",
             _last_sent(a, now, _fate(a, queued, dropped)),
+            a.key[4] or "-",
         )
         for a in firing
     ]
-    head = ("RULE", "SYMBOL", "SIDE", "SEVERITY", "SINCE", "LAST SENT")
+    head: tuple[str, ...] = ("RULE", "SYMBOL", "SIDE", "SEVERITY", "SINCE", "LAST SENT", "ACCOUNT")
+    if all(a.key[4] in (DEFAULT_ACCOUNT, "") for a in firing):  # one account: as before
+        head, rows = head[:-1], [r[:-1] for r in rows]
     return [f"Firing alerts ({len(firing)}):", *table(head, rows)]
 
 

@@ -142,3 +142,21 @@ def first_error(polls: Sequence[Poll]) -> ExchangeError | None:
     errors = [p.error for p in polls if p.error is not None]
     refused = [e for e in errors if isinstance(e, AuthError)]
     return (refused or errors or [None])[0]
+
+
+def seen(watches: Sequence[AccountWatch]) -> tuple[int, float | None]:
+    """Positions watched in all accounts' last good polls, and the oldest account's last good
+    poll (the one STATUS= says: every account was seen since then; None: one never was)."""
+    positions = sum(len(w.last_snapshot.positions) for w in watches if w.last_snapshot)
+    lasts = [w.health.last_success for w in watches]
+    known = [x for x in lasts if x is not None]
+    return positions, min(known) if known and len(known) == len(lasts) else None
+
+
+def failed_note(
+    errors: Sequence[tuple[str, ExchangeError]], error: ExchangeError | None, named: bool
+) -> str:
+    """``; last poll failed: AuthError`` (one account), ``...: hedge (AuthError)`` (several)."""
+    if named and errors:
+        return "; last poll failed: " + ", ".join(f"{n} ({type(e).__name__})" for n, e in errors)
+    return f"; last poll failed: {type(error).__name__}" if error is not None else ""

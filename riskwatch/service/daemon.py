@@ -21,6 +21,7 @@ from riskwatch.config.source import MAX_BYTES
 from riskwatch.errors import ConfigError, RiskwatchError, StoreError
 from riskwatch.model import Config
 from riskwatch.render.words import plural
+from riskwatch.service.accounts import failed_note, seen
 from riskwatch.service.cycle import Outcome, Watcher, count_firing
 from riskwatch.service.feed import StreamFeed
 from riskwatch.service.sdnotify import Notifier
@@ -343,13 +344,12 @@ class Daemon:
     def status_line(self, outcome: Outcome | None) -> str:
         w = self.watcher
         snap = w.last_snapshot
-        positions = len(snap.positions) if snap else 0
+        positions, last = seen(w.accounts)
         firing = count_firing(w.state)
-        last = w.health.last_success
         when = time.strftime("%H:%M:%S", time.localtime(last)) if last else "never"
         text = f"{plural(positions, 'position')}, {firing} firing, last good poll {when}"
-        if outcome is not None and outcome.error is not None:
-            text += f"; last poll failed: {type(outcome.error).__name__}"
+        if outcome is not None:
+            text += failed_note(outcome.errors, outcome.error, len(w.accounts) > 1)
         transition = getattr(outcome.error if outcome else None, "transition", None) or (
             snap.account_transition if snap else None
         )

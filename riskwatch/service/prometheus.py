@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from riskwatch.config.values import listen_address
 from riskwatch.core.metrics import BY_SCOPE
@@ -29,13 +29,17 @@ class _Published:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._snapshot: Snapshot | None = None
+        self._snapshots: dict[str, Snapshot] = {}  # each account's last good poll (DESIGN 14)
         self._state: Mapping[AlertKey, AlertState] = {}
 
-    def publish(self, snapshot: Snapshot | None, state: Mapping[AlertKey, AlertState]) -> None:
+    def publish(
+        self, snapshots: Sequence[Snapshot] | Snapshot | None, state: Mapping[AlertKey, AlertState]
+    ) -> None:
+        if isinstance(snapshots, Snapshot):
+            snapshots = (snapshots,)
         with self._lock:
-            if snapshot is not None:
-                self._snapshot = snapshot
+            if snapshots:
+                self._snapshots = {**self._snapshots, **{s.account: s for s in snapshots}}
             self._state = state
 
     def collect(self) -> Iterator[object]:
@@ -50,30 +54,33 @@ class _Published:
         from prometheus_client.core import GaugeMetricFamily
 
         with self._lock:
-            snapshot, state = self._snapshot, self._state
+            snapshots, state = list(self._snapshots.values()), self._state
         values = GaugeMetricFamily(
             "riskwatch_position_metric",
             "a position's metric value",
-            labels=["product_type", "symbol", "side", "metric"],
+            labels=["product_type", "symbol", "side", "metric", "account"],
         )
-        for p in snapshot.positions if snapshot else ():
-            for name, metric in BY_SCOPE["position"].items():
-                try:
-                    value = metric.fn(p)
-                except (ArithmeticError, ValueError, TypeError):
-                    continue  # an undefined value is no series, like None
-                if value is not None:
-                    values.add_metric([p.product_type, p.symbol, p.side, name], value)
+        for snap in snapshots:
+            for p in snap.positions:
+                for name, metric in BY_SCOPE["position"].items():
+                    try:
+                        value = metric.fn(p)
+                    except (ArithmeticError, ValueError, TypeError):
+                        continue  # an undefined value is no series, like None
+                    if value is not None:
+                        labels = [p.product_type, p.symbol, p.side, name, snap.account]
+                        values.add_metric(labels, value)
         yield values
-        yield GaugeMetricFamily(
-            "riskwatch_positions",
-            "open positions watched",
-            value=len(snapshot.positions) if snapshot else 0,
+        count = GaugeMetricFamily(
+            "riskwatch_positions", "open positions watched", labels=["account"]
         )
+        for snap in snapshots:
+            count.add_metric([snap.account], len(snap.positions))
+        yield count
         firing = GaugeMetricFamily(
             "riskwatch_alert_firing",
             "1 while the alert fires (2 when critical)",
-            labels=["rule", "product_type", "subject", "side"],
+            labels=["rule", "product_type", "subject", "side", "account"],
         )
         counts: dict[tuple[str, str], int] = {}
         for a in state.values():
@@ -110,10 +117,16 @@ class Exporter:
             "riskwatch_cycle_duration_seconds", "duration of one watch cycle", registry=r
         )
         self.errors = Counter(
-            "riskwatch_poll_errors_total", "failed polls by error kind", ["kind"], registry=r
+            "riskwatch_poll_errors_total",
+            "failed polls by error kind and account",
+            ["kind", "account"],
+            registry=r,
         )
         self.last_success = Gauge(
-            "riskwatch_last_successful_poll_timestamp_seconds", "last good poll", registry=r
+            "riskwatch_last_successful_poll_timestamp_seconds",
+            "last good poll, per account",
+            ["account"],
+            registry=r,
         )
         self.outbox = Gauge("riskwatch_outbox_depth", "undelivered messages", registry=r)
         self.enqueued = Counter(
@@ -148,13 +161,17 @@ class Exporter:
             self.poll_seconds.observe(outcome.duration)
         if watcher.stream_down is not None:
             self.stream_up.set(0 if watcher.health.stream_down_since is not None else 1)
-        if outcome.error is not None:
-            self.errors.labels(kind=type(outcome.error).__name__).inc()
-        if watcher.health.last_success:
-            self.last_success.set(watcher.health.last_success)
+        errors = outcome.errors or (
+            ((watcher.accounts[0].name, outcome.error),) if outcome.error is not None else ()
+        )
+        for account, error in errors:
+            self.errors.labels(kind=type(error).__name__, account=account).inc()
+        for a in watcher.accounts:
+            if a.health.last_success:
+                self.last_success.labels(account=a.name).set(a.health.last_success)
         for _, message in outcome.outgoing:
             self.enqueued.labels(channel=message.channel).inc()
-        self.published.publish(outcome.snapshot, watcher.state)
+        self.published.publish(outcome.snapshots or outcome.snapshot, watcher.state)
         if watcher.persist and watcher.store is not None:
             self.outbox.set(watcher.store.outbox_depth())
 

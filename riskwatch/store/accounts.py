@@ -82,3 +82,13 @@ def migrate(conn: sqlite3.Connection) -> None:
         "UPDATE history SET account = ? WHERE kind IN ('line', 'event') AND rule NOT IN (?)",
         (DEFAULT, *NO_ACCOUNT),
     )
+
+
+def last_polls(store: Any) -> dict[str, str]:
+    """Each account's last successful poll as stored (``status``): the meta rows
+    ``last_success`` (the default account, as before accounts) and ``last_success:NAME``."""
+    rows = store._read(
+        "read meta", "SELECT key, value FROM meta WHERE key = ? OR key LIKE ?",
+        ("last_success", "last_success:%"),
+    )  # fmt: skip
+    return {(k.partition(":")[2] or DEFAULT): v for k, v in rows}

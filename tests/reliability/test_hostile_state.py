@@ -281,7 +281,7 @@ def test_a_metrics_scrape_never_prints_a_traceback(tmp_path, capfd, ledger) -> N
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
     finally:
         exporter.close()
-    assert b"riskwatch_positions 1.0" in body
+    assert b'riskwatch_positions{account="default"} 1.0' in body
     err = capfd.readouterr().err
     assert "Traceback" not in err
     ledger.record("hostile", faults=1)
