@@ -287,3 +287,39 @@ def test_the_schema_knows_accounts_and_the_account_match():
     assert account["properties"]["name"]["pattern"] == "^[a-z0-9_-]+$"
     assert "account" in schema["$defs"]["match"]["properties"]
     assert schema["properties"]["accounts"]["items"] == {"$ref": "#/$defs/account"}
+
+
+# --------------------------------------------------------------------------- the commands
+
+
+def test_positions_status_and_history_show_each_account(tmp_path, two, capsys):
+    fx, hedge, rx = two
+    fx.add_position("BTCUSDT", "long", mark="93500", liquidation="90000")
+    hedge.add_position("ETHUSDT", "short", mark="2500", liquidation="2650")
+    rules = write(tmp_path, fx, rx)
+    assert main(["positions", "-c", str(rules)]) == 0
+    shown = capsys.readouterr().out
+    main_part, hedge_part = shown.split("== account hedge")
+    assert main_part.startswith("== account main") and "BTCUSDT" in main_part
+    assert "ETHUSDT" in hedge_part and "BTCUSDT" not in hedge_part
+    assert "near-liquidation:warning" in hedge_part
+    assert main(["run", "-c", str(rules), "--once"]) == 0
+    capsys.readouterr()
+    assert main(["status", "-c", str(rules)]) == 0
+    status = capsys.readouterr().out
+    assert "last successful poll of account hedge:" in status
+    (row,) = [x for x in status.splitlines() if x.startswith("near-liquidation  ETHUSDT")]
+    assert row.rstrip().endswith("hedge"), "the ACCOUNT column"
+    assert main(["history", "-c", str(rules), "--account", "hed*", "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert {r["account"] for r in said if r["kind"] == "line"} == {"hedge"}
+
+
+def test_a_refused_account_in_positions_is_its_section_and_the_exit_status(tmp_path, two, capsys):
+    fx, hedge, rx = two
+    fx.add_position("BTCUSDT", "long", mark="93500", liquidation="90000")
+    hedge.API_SECRET = "rotated_at_bitget"
+    assert main(["positions", "-c", str(write(tmp_path, fx, rx))]) == 3
+    out = capsys.readouterr().out
+    assert "BTCUSDT" in out and "== account hedge: not read:" in out
+    assert hedge.API_SECRET not in out
