@@ -302,3 +302,40 @@ def test_a_reduction_already_told_does_not_make_the_traders_close_a_liquidation(
     assert [line.split(":")[0] for line in lines] == [
         "RESOLVED near-liquidation BTCUSDT long [was warning]"
     ], lines
+
+
+COIN_M = """\
+exchange:
+  api: v2
+  base_url: {url}
+  product_types: [COIN-FUTURES]
+  {coin}
+  poll_interval: 1s
+  timeout: 2s
+state_dir: {state}
+channels:
+  phone: ["console://"]
+defaults:
+  channels: [phone]
+rules: []
+"""
+
+
+def test_positions_no_longer_watched_after_a_restart_are_not_told_as_closed(tmp_path):
+    """Adding ``margin_coin: BTC`` hides the ETH-margined position: it did not go."""
+    with FakeBitget() as fx:
+        for symbol, coin in (("BTCUSD", "BTC"), ("ETHUSD", "ETH")):
+            fx.add_position(
+                symbol, "long", total="100", mark="2000", liquidation="1000",
+                product_type="COIN-FUTURES", margin_coin=coin,
+            )  # fmt: skip
+        run = Run(tmp_path, fx)
+        path = tmp_path / "rules.yaml"
+        env = FakeBitget.credentials_env()
+        for coin in ("", "margin_coin: BTC"):
+            path.write_text(COIN_M.format(url=fx.url, state=tmp_path / "state", coin=coin))
+            run.cfg = config.load(str(path), environ=env)
+            run.restart()
+            said = [run.cycle() for _ in range(4)]
+        run.close()
+    assert said == [([], [])] * 4, said

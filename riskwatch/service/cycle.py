@@ -20,7 +20,16 @@ from riskwatch.core.marks import Mark, MarkKey
 from riskwatch.core.marks import apply as apply_marks
 from riskwatch.errors import AuthError, ExchangeError
 from riskwatch.exchange.base import ExchangeClient
-from riskwatch.model import AlertKey, AlertState, Config, Health, Message, Snapshot, Transition
+from riskwatch.model import (
+    AccountSettings,
+    AlertKey,
+    AlertState,
+    Config,
+    Health,
+    Message,
+    Snapshot,
+    Transition,
+)
 from riskwatch.render import alertmanager as am
 from riskwatch.render import lines as render
 from riskwatch.render.words import plural
@@ -109,20 +118,21 @@ class Watcher:
         if clients is None:
             assert client is not None, "a Watcher needs a client"
             clients = {accounts.watched(cfg)[0].name: client}
-        self.accounts = [self._watch(a.name, clients[a.name]) for a in accounts.watched(cfg)]
+        self.accounts = [self._watch(a, clients[a.name]) for a in accounts.watched(cfg)]
         self._poller = Poller(len(self.accounts))
         # feed: stream: (since, why) while a socket is down, else None (StreamFeed.down)
         self.stream_down: Callable[[], tuple[float, str] | None] | None = None
         self.answering = Answering(store)
 
-    def _watch(self, name: str, client: ExchangeClient) -> AccountWatch:
+    def _watch(self, account: AccountSettings, client: ExchangeClient) -> AccountWatch:
+        name = account.name
         last = _float(
             self.store.get_meta(meta_key(META_LAST_SUCCESS, name)) if self.store else None
         )
         if last is not None:  # stored while the clock was ahead: now (see ``not_ahead``)
             last = min(last, self.clock())
         health = Health(last_success=last, started_at=self.clock(), account=name)
-        events = EventTracker(self.store, name)
+        events = EventTracker(self.store, name, watching=account.exchange)
         spot = SpotBalances(client, self.clock)
         return AccountWatch(name, client, health, events, spot, named=accounts.named(self.cfg))
 

@@ -30,9 +30,11 @@ from riskwatch.core.roll import Roll, roll
 from riskwatch.errors import ExchangeError
 from riskwatch.model import (
     DEFAULT_ACCOUNT,
+    DEMO_ALIASES,
     AlertKey,
     AlertState,
     Config,
+    ExchangeSettings,
     Fill,
     Position,
     Snapshot,
@@ -59,7 +61,13 @@ class EventTracker:
     """Pending changes and the last seen positions of one account, between cycles and across
     restarts."""
 
-    def __init__(self, store: Store | None = None, account: str = DEFAULT_ACCOUNT) -> None:
+    def __init__(
+        self,
+        store: Store | None = None,
+        account: str = DEFAULT_ACCOUNT,
+        *,
+        watching: ExchangeSettings | None = None,
+    ) -> None:
         self.account = account
         self.pending: list[core.Change] = []
         self._told: dict[core.Subject, float] = {}  # the last fill each position's event used
@@ -71,7 +79,9 @@ class EventTracker:
         if store is not None:
             self._pending_written = store.get_meta(self._keys[0]) or ""
             self.pending = pending_plain.from_plain(_json(self._pending_written))
-            self.seen = _seen_from_plain(_json(store.get_meta(self._keys[1])), account)
+            self.seen = _watched(
+                _seen_from_plain(_json(store.get_meta(self._keys[1])), account), watching
+            )
             if self.seen is not None:
                 self._seen_written = (self._signature(self.seen), self.seen.taken_at)
 
@@ -213,6 +223,27 @@ def _read(fetch: FetchFills | None, pt: str, symbol: str, since: float) -> Seque
     except ExchangeError as exc:
         log.warning("%s %s: fills unavailable: %s", pt, symbol, exc)
         return None
+
+
+def _watched(seen: Snapshot | None, settings: ExchangeSettings | None) -> Snapshot | None:
+    """The positions seen before a restart that this run still watches. A product type or
+    margin coin dropped from ``exchange`` hides its positions: they did not go, and must not
+    be told "CLOSED? (reason unknown)" nor be carried (stretching every fills window) forever."""
+    if seen is None or settings is None:
+        return seen
+    types = {DEMO_ALIASES.get(pt, pt) if settings.demo else pt for pt in settings.product_types}
+    coin = settings.margin_coin
+    kept = tuple(
+        p for p in seen.positions if p.product_type in types and (not coin or p.margin_coin == coin)
+    )
+    if len(kept) == len(seen.positions):
+        return seen
+    log.info(
+        "%d positions seen before the restart are no longer watched (exchange settings "
+        "changed): they are not told as closed",
+        len(seen.positions) - len(kept),
+    )
+    return replace(seen, positions=kept)
 
 
 def _rerouted(event: core.Event, channels: tuple[str, ...]) -> core.Event:
