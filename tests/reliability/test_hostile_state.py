@@ -234,9 +234,10 @@ class _Watcher:
         self.adopted: list[tuple[str, ...]] = []
         self.last_snapshot, self.state, self.health = None, {}, Health()
 
-    def apply_config(self, cfg: Config) -> None:
+    def apply_config(self, cfg: Config) -> Config:
         self.cfg = cfg
         self.adopted.append(tuple(r.name for r in cfg.rules))
+        return cfg  # as Watcher.apply_config: the config as adopted
 
     def set_config_error(self, problem: str | None) -> None:
         pass
