@@ -191,3 +191,26 @@ def test_a_metrics_port_that_is_taken_is_a_config_alert_not_an_exit(tmp_path: Pa
         finally:
             for close in wired.hooks.closers:
                 close()
+
+
+def test_the_file_loading_again_says_one_rule_not_one_rules() -> None:
+    import threading
+
+    from riskwatch.model import Config
+    from riskwatch.service.holding import Holding
+    from tests.engine_support import gap_rule
+
+    said: list[str] = []
+    done = threading.Event()
+
+    def announce(title: str, body: str) -> None:
+        said.append(body)
+        done.set()
+
+    h = Holding(
+        "rules.yaml", "bad", load=lambda p: Config(path=p, rules=(gap_rule(),)), announce=announce
+    )
+    h.hup.set()  # a reload asked for: read the file now
+    assert h._try_reload() is not None
+    assert done.wait(10)
+    assert said == ["resolved: riskwatch-config: rules.yaml loads again; watching with 1 rule"]

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from riskwatch import durations
 from riskwatch.errors import ConfigError
 from riskwatch.model import Config
+from riskwatch.render.words import plural
 from riskwatch.service.daemon import RELOAD_AGREE, _signature
 from riskwatch.service.sdnotify import Notifier
 
@@ -123,12 +124,12 @@ class Holding:
                 self._logged = self._sent = -1e18  # a new error is said at once
                 self._say()
             return None
-        log.info("rules file valid again: starting to watch with %d rules", len(cfg.rules))
+        rules = plural(len(cfg.rules), "rule")
+        log.info("rules file valid again: starting to watch with %s", rules)
         if self.announce is not None:
             self._send(
                 "riskwatch-config resolved",
-                f"resolved: riskwatch-config: {self.path} loads again; watching with "
-                f"{len(cfg.rules)} rules",
+                f"resolved: riskwatch-config: {self.path} loads again; watching with {rules}",
             )
         return cfg
 
