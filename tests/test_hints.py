@@ -199,3 +199,25 @@ def test_a_line_is_stamped_by_the_wall_clock_after_it_was_set(tmp_path: Path) ->
             for close in wired.hooks.closers:
                 close()
     assert msg.body.endswith("[11:00:02 UTC]"), msg.body
+
+
+def test_a_coin_first_seen_within_the_minute_is_read_at_once() -> None:
+    """A USDC line 10 s after a USDT one: its spot figure must not wait for the minute."""
+    from riskwatch.service.spot import SpotBalances
+
+    class Client:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def spot_available(self, coin: str) -> D:
+            self.asked.append(coin)
+            return D("7")
+
+    client, now = Client(), [0.0]
+    spot = SpotBalances(client, lambda: now[0])
+    assert spot.available({"USDT"}) == {"USDT": 7.0}
+    now[0] = 10.0
+    assert spot.available({"USDT", "USDC"}) == {"USDT": 7.0, "USDC": 7.0}
+    now[0] = 20.0
+    assert spot.available({"USDT", "USDC"}) == {"USDT": 7.0, "USDC": 7.0}
+    assert client.asked == ["USDT", "USDC"]  # each coin at most once a minute

@@ -27,23 +27,26 @@ class SpotBalances:
         self._every = every
         self._at: float | None = None
         self._known: dict[str, float] = {}
+        self._asked: set[str] = set()  # every coin read so far (a new one is read at once)
         self._failing = False
         self.reads = 0  # requests made (tests and metrics)
 
     def available(self, coins: Iterable[str]) -> dict[str, float]:
-        """Coin -> available on spot, for ``coins``; reads only when the last read is older
-        than a minute or a coin is new (never more often than once a minute either way)."""
+        """Coin -> available on spot, for ``coins``; every coin is read when the last read is
+        a minute old, and a coin never read before at once (each coin at most once a minute)."""
         wanted = set(coins)
         if self._read is None or not wanted:
             return {}
         now = self._clock()
-        due = self._at is None or now - self._at >= self._every
-        if due:
+        if self._at is None or now - self._at >= self._every:
             self._at = now
             self._refresh(wanted)
+        elif wanted - self._asked:
+            self._refresh(wanted - self._asked)  # a USDC line after a USDT one: read USDC now
         return {c: v for c, v in self._known.items() if c in wanted}
 
     def _refresh(self, coins: set[str]) -> None:
+        self._asked |= coins
         for coin in sorted(coins):
             self.reads += 1
             try:
