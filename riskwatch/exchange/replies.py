@@ -21,8 +21,10 @@ _BRACKETS = bytes(c for c in range(256) if not _DEPTH_STEP[c])
 
 def too_deep(body: bytes) -> bool:
     """Whether the JSON in ``body`` nests deeper than ``MAX_JSON_DEPTH`` (brackets counted in
-    C: the reply is reduced to its brackets first; one in a string can only make it stricter).
-    Checked before parsing, so a 100,000-deep reply never reaches the parser's recursion."""
+    C: the reply is reduced to its brackets first). Brackets inside strings count too: an
+    opening one only makes the check stricter, but closing ones can hide depth from it, so
+    this is a fast first filter, not the bound: ``json.loads``' own recursion limit is (its
+    ``RecursionError`` is caught as a malformed reply), and nothing after it recurses."""
     brackets = body.translate(None, _BRACKETS)
     if len(brackets) <= MAX_JSON_DEPTH:
         return False
