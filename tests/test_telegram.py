@@ -302,3 +302,19 @@ def test_who_acked_is_kept_as_one_printable_line(rig, tg):
     _poll(rig)
     (ack,) = stored.acks(rig.store).values()
     assert ack.by == "eve WARNING forged [2J"
+
+
+def test_a_command_sent_while_riskwatch_was_down_is_not_acted_on_late(rig, tg):
+    rig.exchange.gaps = {"BTCUSDT": 8.0}
+    rig.cycle()
+    sent = int(rig.t) - 3 * 3600
+    tg.inject({"message": {"chat": {"id": OWNER}, "date": sent,
+                           "text": "/silence near-liquidation BTCUSDT 1h"}})  # fmt: skip
+    tg.inject({"message": {"chat": {"id": OWNER}, "date": int(rig.t) - 5, "text": "/silences"}})
+    _poll(rig)
+    assert stored.silences(rig.store) == []
+    assert [s.text for s in tg.sent] == [
+        "Not done: sent 2027-01-15 05:00:00 UTC, while riskwatch was not listening."
+        " Send it again if still wanted.",
+        "No active silences.",  # a fresh one is
+    ]

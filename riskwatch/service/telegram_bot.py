@@ -37,6 +37,9 @@ log = logging.getLogger("riskwatch.telegram")
 
 META_OFFSET = "telegram_offset"
 POLL_TIMEOUT = 25  # seconds getUpdates holds (DESIGN 12)
+# A command older than this (the daemon was down) is not acted on: "/silence ... 1h" sent
+# hours ago would otherwise silence for an hour from now, and "/ack" a spell long past.
+STALE_COMMAND = 600.0
 SILENCES = {"s1": 3600.0, "s24": 86400.0}
 REPLY_ATTEMPTS = 3
 NOT_SILENCED = "riskwatch's own alerts are never silenced: ack it instead."
@@ -151,8 +154,15 @@ class Bot:
                 self.callback(cq, chat, msg)
         elif isinstance(m := update.get("message"), dict) and isinstance(m.get("text"), str):
             chat = _chat_of(m)
-            if self._obeys(chat):
-                self.command(chat, m["text"], _name(m.get("from")))
+            if not self._obeys(chat):
+                return
+            sent = m.get("date")
+            age = self.clock() - sent if isinstance(sent, int | float) else 0.0
+            if age > STALE_COMMAND:  # written while riskwatch was down: not acted on late
+                why = f"Not done: sent {_when(sent)}, while riskwatch was not listening."
+                self._reply(self.api.send_message, chat, f"{why} Send it again if still wanted.")
+                return
+            self.command(chat, m["text"], _name(m.get("from")))
 
     def _obeys(self, chat: str) -> bool:
         settings = self.settings()
