@@ -157,8 +157,8 @@ class Bot:
             if not self._obeys(chat):
                 return
             sent = m.get("date")
-            age = self.clock() - sent if isinstance(sent, int | float) else 0.0
-            if age > STALE_COMMAND:  # written while riskwatch was down: not acted on late
+            if isinstance(sent, int | float) and self.clock() - sent > STALE_COMMAND:
+                # written while riskwatch was down: not acted on late
                 why = f"Not done: sent {_when(sent)}, while riskwatch was not listening."
                 self._reply(self.api.send_message, chat, f"{why} Send it again if still wanted.")
                 return
