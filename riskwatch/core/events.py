@@ -7,9 +7,8 @@ closes in each fill's ``tradeSide`` (hedge mode ``burst_close_long``, one-way mo
 ``burst_sell_single``...; see ``TRADE_SIDES``). ``decide`` turns a change and the fills into an
 ``Event`` (or ``None``: no fill visible yet, ask again next cycle), ``event_transition`` makes
 the event a line of the cycle's message, and ``end_alerts`` ends the vanished position's firing
-alerts marked with what happened, never as a plain good-news "resolved".
-
-Nothing here reads the clock or does I/O: ``now`` is an argument, fills come in as data.
+alerts marked with what happened, never as a plain good-news "resolved". No clock, no I/O:
+``now`` is an argument, fills come in as data.
 """
 
 from __future__ import annotations
