@@ -11,6 +11,7 @@ no I/O (the fills read itself is one HTTP request per symbol that changed).
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 from decimal import Decimal
@@ -53,7 +54,10 @@ def measure(n: int, cfg: Config, rounds: int) -> tuple[float, float, float]:
     tracker = EventTracker()
     tracker.observe(a, cfg)
     tracker.meta(a)
-    quiet_observe = time_it(lambda: tracker.observe(b, cfg), rounds)
+    # Each poll brings freshly built positions: alternate two equal snapshots so every
+    # observe compares new objects with the last ones, as a quiet cycle of the daemon does.
+    polls = itertools.cycle([b, snapshot(n, 2.0, mark=101)])
+    quiet_observe = time_it(lambda: tracker.observe(next(polls), cfg), rounds)
     quiet_meta = time_it(lambda: tracker.meta(b), rounds)
     gone = Snapshot(taken_at=3.0, positions=b.positions[1:], fetched=b.fetched)
     detect = time_it(lambda: events.detect(b, gone), rounds)
