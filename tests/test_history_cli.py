@@ -56,3 +56,24 @@ def test_history_answers_what_was_sent_and_whether_it_arrived(tmp_path, monkeypa
     assert main(["history", "-c", str(rules), "--since", "0"]) == 0
     assert "nothing in the last 0" in capsys.readouterr().out
     assert main(["history", "-c", str(rules), "--since", "soon"]) == 1
+
+
+def test_history_leaves_a_corrupt_row_to_the_daemon(tmp_path, capsys):
+    """A read command (like status) must not move rows while the daemon runs on them."""
+    import sqlite3
+
+    from riskwatch.store.db import FILENAME, Store
+
+    state = tmp_path / "state"
+    Store.open(str(state)).close()
+    conn = sqlite3.connect(state / FILENAME)
+    conn.execute("INSERT INTO alerts (key, data) VALUES ('k', 'not json')")
+    conn.commit()
+    conn.close()
+    assert main(["history", "--state-dir", str(state)]) == 0
+    conn = sqlite3.connect(state / FILENAME)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM alerts").fetchone() == (1,)
+        assert conn.execute("SELECT COUNT(*) FROM quarantine").fetchone() == (0,)
+    finally:
+        conn.close()

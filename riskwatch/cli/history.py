@@ -74,7 +74,7 @@ def _where(args: argparse.Namespace) -> tuple[str, tzinfo]:
 def read(state_dir: str, since: float) -> list[history.Record]:
     if not os.path.exists(os.path.join(state_dir, FILENAME)):
         return []
-    store = Store.open(state_dir)
+    store = Store.open(state_dir, quarantine=False)  # a bad row is the daemon's to set aside
     try:
         return store.read_history(since)
     finally:
