@@ -95,3 +95,13 @@ def test_the_schema_knows_the_new_keys():
     rule = schema["$defs"]["rule"]["properties"]
     assert {"quiet_hours", "escalate"} <= set(rule)
     assert json.dumps(schema)  # serialisable
+
+
+def test_a_plain_http_api_url_off_this_host_is_linted(tmp_path):
+    tg = 'telegram: {token: "1:a", chats: [1], api_url: "%s"}\n'
+    remote = load(tmp_path, tg % "http://bots.example.org" + HEAD + RULE)
+    assert "telegram.api_url: plain http to bots.example.org: the bot token travels" in " ".join(
+        lint(remote)
+    )
+    local = load(tmp_path, tg % "http://127.0.0.1:8081" + HEAD + RULE)
+    assert not any("api_url" in w for w in lint(local))

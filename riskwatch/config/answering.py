@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from riskwatch import durations
 from riskwatch.config import keys as K
@@ -194,6 +195,9 @@ def lint(cfg: Config) -> list[str]:
     if tg is None:
         return []
     out: list[str] = []
+    host = urlsplit(tg.api_url).hostname or ""
+    if tg.api_url.startswith("http://") and host not in ("127.0.0.1", "::1", "localhost"):
+        out.append(f"telegram.api_url: plain http to {host}: the bot token travels unencrypted")
     own = 0
     for ch in cfg.channels:
         for i, url in enumerate(ch.urls):
