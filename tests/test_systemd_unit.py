@@ -221,3 +221,39 @@ def test_python_runs_without_writable_executable_memory() -> None:
     if done.returncode == 77:
         pytest.skip("kernel has no PR_SET_MDWE (Linux < 6.3)")
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# --------------------------------------------------------------------------- the template unit
+
+TEMPLATE = UNIT.with_name("riskwatch@.service")
+
+
+def test_template_instance_verifies_and_scores_like_the_unit(tmp_path: Path) -> None:
+    """``riskwatch@ACCOUNT``: one process per account (DESIGN 14), as hardened as the unit."""
+    tool = analyze()
+    text = TEMPLATE.read_text(encoding="utf-8").replace(INSTALLED_BINARY, sys.executable)
+    instance = tmp_path / "riskwatch@hedge.service"
+    instance.write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        [tool, "verify", "--man=no", str(instance)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    assert [x for x in (done.stdout + done.stderr).splitlines() if "riskwatch" in x] == []
+    assert exposure(tool, instance) <= MAX_EXPOSURE
+
+
+def test_template_gives_each_account_its_rules_state_and_credentials() -> None:
+    service = parse_unit(TEMPLATE.read_text(encoding="utf-8"))["Service"]
+    assert service["ExecStart"] == [
+        f"{INSTALLED_BINARY} run -c ${{CONFIGURATION_DIRECTORY}}/%i.yaml"
+    ]
+    assert service["StateDirectory"] == ["riskwatch/%i"]
+    assert sorted(service["LoadCredential"]) == [
+        f"bitget_api_{name}:/etc/riskwatch/credentials/%i/bitget_api_{name}"
+        for name in ("key", "passphrase", "secret")
+    ]
+    same = parse_unit(UNIT.read_text(encoding="utf-8"))["Service"]
+    differ = {"ExecStart", "StateDirectory", "LoadCredential"}
+    assert {k: v for k, v in service.items() if k not in differ} == {
+        k: v for k, v in same.items() if k not in differ
+    }, "the template keeps every other directive of riskwatch.service"

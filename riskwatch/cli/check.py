@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     warnings = lint(cfg)
     for warning in warnings:
         print(f"warning: {warning}")
-    for warning in credential_warnings():
+    for warning in credential_warnings(cfg=cfg):
         print(f"warning: {warning}")
     if warnings and getattr(args, "strict", False):
         print(f"{cfg.path}: {plural(len(warnings), 'lint warning')}: --strict makes them errors")
@@ -64,16 +64,26 @@ def missing_packages(cfg: Config) -> list[str]:
     ]
 
 
-def credential_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
-    """Missing Bitget credentials: a warning here (the file may be checked on another
-    machine), an error in ``run`` and ``positions``."""
+def credential_warnings(
+    environ: Mapping[str, str] | None = None, cfg: Config | None = None
+) -> list[str]:
+    """Missing Bitget credentials (each account's, DESIGN 14): a warning here (the file may be
+    checked on another machine), an error in ``run`` and ``positions``."""
+    from riskwatch.config.accounts import watched
     from riskwatch.exchange import credentials
 
-    try:
-        credentials.load(environ)
-    except CredentialsError as exc:
-        return [f"{exc}; run and positions will refuse to start without them"]
-    return []
+    named = cfg is not None and bool(cfg.accounts)
+    wanted: list[tuple[str, str | None]] = [
+        (a.credentials, a.name if named else None)
+        for a in (watched(cfg) if cfg is not None else ())
+    ] or [(credentials.DEFAULT_PREFIX, None)]
+    out = []
+    for prefix, name in wanted:
+        try:
+            credentials.load(environ, prefix, name)
+        except CredentialsError as exc:
+            out.append(f"{exc}; run and positions will refuse to start without them")
+    return out
 
 
 def summary(cfg: Config) -> list[str]:
@@ -89,6 +99,11 @@ def summary(cfg: Config) -> list[str]:
         + f", stale after {durations.to_text(ex.stale_after)}"
         + (", feed stream (WebSocket marks between polls)" if ex.feed == "stream" else ""),
         f"state dir: {cfg.state_dir}",
+    ]
+    lines += [
+        f"account {a.name}: credentials {a.credentials}_API_*, api {a.exchange.api}, "
+        f"{', '.join(a.exchange.product_types)}" + (", demo" if a.exchange.demo else "")
+        for a in cfg.accounts
     ]
     lines += [f"rule {_rule_line(r, cfg.alertmanager is not None)}" for r in cfg.rules]
     for ch in cfg.channels:
