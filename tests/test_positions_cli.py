@@ -187,3 +187,23 @@ def test_needs_only_the_exchange_credentials_not_the_channel_variables(tmp_path,
     rc, out = _run(str(path))
     assert rc == 0
     _assert_table(out)
+
+
+def test_positions_leaves_a_corrupt_row_to_the_daemon(tmp_path, fx) -> None:
+    """It opens the state dir for the account mode only: moving rows is the daemon's job."""
+    import sqlite3
+
+    from riskwatch.store.db import FILENAME
+
+    state = tmp_path / "state"
+    Store.open(str(state)).close()
+    conn = sqlite3.connect(state / FILENAME)
+    conn.execute("INSERT INTO alerts (key, data) VALUES ('k', 'not json')")
+    conn.commit()
+    conn.close()
+    rc, _ = _run(_config(tmp_path, fx))
+    conn = sqlite3.connect(state / FILENAME)
+    try:
+        assert rc == 0 and conn.execute("SELECT COUNT(*) FROM alerts").fetchone() == (1,)
+    finally:
+        conn.close()

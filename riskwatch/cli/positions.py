@@ -121,7 +121,7 @@ def _meta(state_dir: str, key: str, mode: str | None) -> str | None:
     from riskwatch.store.db import Store
 
     try:
-        store = Store.open(state_dir)
+        store = Store.open(state_dir, quarantine=False)  # a bad row is the daemon's to move
         try:
             if mode is None:
                 return store.get_meta(key)
