@@ -233,6 +233,7 @@ class _Watcher:
         self.cfg = cfg
         self.adopted: list[tuple[str, ...]] = []
         self.last_snapshot, self.state, self.health = None, {}, Health()
+        self.accounts: list = []  # as Watcher: the watched accounts (none polled here)
 
     def apply_config(self, cfg: Config) -> Config:
         self.cfg = cfg
