@@ -16,23 +16,30 @@ from riskwatch.store.db import OutboxItem
 log = logging.getLogger("riskwatch.notify")
 
 
-def delivered(item: OutboxItem, shown: str, now: float, sends: int, parts: int) -> history.Record:
-    """``item`` was accepted whole after ``sends`` attempts in all (earlier cycles included)."""
+def delivered(
+    item: OutboxItem, shown: str, now: float, sends: int, parts: int, *, answered: bool = True
+) -> history.Record:
+    """``item`` was accepted whole after ``sends`` attempts in all (earlier cycles included);
+    ``answered=False``: its last send got no answer again, so it probably arrived and is not
+    sent a third time (the history says so rather than that it was accepted)."""
     waited = now - item.created_at
     split = f" in {parts} parts" if parts > 1 else ""
+    how = "delivered" if answered else "probably delivered (no answer, twice)"
     log.info(
-        "channel %s %s: delivered %r%s after %s, %.1f s after it was queued",
+        "channel %s %s: %s %r%s after %s, %.1f s after it was queued",
         item.channel or "-",
         shown,
+        how,
         item.title,
         split,
         plural(sends, "attempt"),
         waited,
     )
+    said = "" if answered else "no answer, twice: probably arrived; "
     return history.Record(
         at=now,
         kind=history.DELIVERED,
-        text=f"after {plural(sends, 'attempt')}{split}, {span(waited)} after queueing",
+        text=f"{said}after {plural(sends, 'attempt')}{split}, {span(waited)} after queueing",
         what=item.title,
         channel=item.channel,
         dest_key=item.dest_key,

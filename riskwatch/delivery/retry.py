@@ -235,6 +235,7 @@ def _deliver_item(
     for i in range(item.parts_sent, len(parts)):
         title, body = parts[i]
         before = tried[0]
+        answered = True
         try:
             send_with_retries(
                 with_buttons(dest.sender, item.keys, last=i + 1 == len(parts)),
@@ -252,6 +253,7 @@ def _deliver_item(
         except Uncertain:
             if not item.uncertain:
                 raise  # retried once, after backoff
+            answered = False
             log.warning(
                 "channel %s: no answer again for message %d; it probably arrived (twice at"
                 " most), so it is not sent again",
@@ -261,7 +263,9 @@ def _deliver_item(
         sends += tried[0] - before
         last = i + 1 == len(parts)
         outcome = (
-            outcomes.delivered(item, dest.sender.display(), clock(), sends, len(parts))
+            outcomes.delivered(
+                item, dest.sender.display(), clock(), sends, len(parts), answered=answered
+            )
             if last
             else None
         )

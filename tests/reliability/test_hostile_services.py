@@ -65,6 +65,8 @@ def test_a_slow_service_gets_at_most_two_copies_and_the_next_alert(tmp_path, led
             assert len(store.undelivered()) == 1
             d.deliver_all_once(timeout=10)  # no answer again: it probably arrived
             assert store.undelivered() == []
+            (said,) = [r for r in store.read_history(0) if r.kind == "delivered"]
+            assert said.text.startswith("no answer, twice: probably arrived")  # not "accepted"
             _queue(store, cfg, "next alert")
             d.deliver_all_once(timeout=10)
         finally:
