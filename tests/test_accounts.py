@@ -323,3 +323,20 @@ def test_a_refused_account_in_positions_is_its_section_and_the_exit_status(tmp_p
     out = capsys.readouterr().out
     assert "BTCUSDT" in out and "== account hedge: not read:" in out
     assert hedge.API_SECRET not in out
+
+
+def test_the_bots_positions_name_the_account_when_there_are_several():
+    from decimal import Decimal as D
+
+    from riskwatch.model import Position, Snapshot
+    from riskwatch.service.telegram_bot import positions_text
+
+    def snap(account: str, symbol: str) -> Snapshot:
+        p = Position("USDT-FUTURES", symbol, "long", "USDT", D(1), D(100), D(90), D(5))
+        return Snapshot(taken_at=1.0, positions=(p,), account=account)
+
+    both = positions_text([snap("main", "BTCUSDT"), snap("hedge", "ETHUSDT")]).splitlines()
+    assert both[0] == "2 open positions:"
+    assert both[1].startswith("BTCUSDT long on main 1: mark 100, liq 90; 10.00% from")
+    assert both[2].startswith("ETHUSDT long on hedge 1:")
+    assert " on " not in positions_text(snap("default", "BTCUSDT"))

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ from riskwatch.render.lines import num, split
 from riskwatch.render.words import alert_words
 from riskwatch.store import alertids
 from riskwatch.store import silences as stored
+from riskwatch.store.accounts import last_polls
 from riskwatch.store.db import Store
 
 log = logging.getLogger("riskwatch.telegram")
@@ -251,8 +252,10 @@ class Bot:
         state = self.store.load_state()
         acks = stored.acks(self.store)
         firing = sorted((a for a in state.values() if a.status == "firing"), key=_order)
-        last = self.store.get_meta("last_success")
-        head = f"last good poll: {_when(float(last)) if last else 'never'}"
+        polls = last_polls(self.store)
+        oldest = min((float(v) for v in polls.values()), default=None)
+        whose = " (of every account)" if len(polls) > 1 else ""
+        head = f"last good poll{whose}: {_when(oldest) if oldest is not None else 'never'}"
         if not firing:
             return f"No firing alerts.\n{head}", None
         lines = [f"{len(firing)} firing:"]
@@ -361,19 +364,25 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def positions_text(snapshot: Snapshot | None) -> str:
-    """/positions: each open position and its distance to liquidation, from the last poll."""
-    if snapshot is None:
+def positions_text(snapshot: Snapshot | Sequence[Snapshot] | None) -> str:
+    """/positions: each open position and its distance to liquidation, from the last poll of
+    each account (named after the side when there are several: DESIGN 14)."""
+    snaps = [snapshot] if isinstance(snapshot, Snapshot) else list(snapshot or ())
+    if not snaps:
         return "No successful poll yet."
-    if not snapshot.positions:
-        return "No open positions."
+    named = len(snaps) > 1
     gap = metrics.lookup("position", "liq_gap_pct")
     lines = []
-    for p in sorted(snapshot.positions, key=lambda p: (p.symbol, p.side)):
-        value = gap.fn(p) if gap else None
-        dist = "no liquidation price" if value is None else f"{value:.2f}% from liquidation"
-        lines.append(
-            f"{p.symbol} {p.side} {num(float(p.total))}: mark {num(float(p.mark_price))}, "
-            f"liq {num(float(p.liquidation_price)) if p.liquidation_price else 'none'}; {dist}"
-        )
+    for snap in snaps:
+        whose = f" on {snap.account}" if named else ""
+        for p in sorted(snap.positions, key=lambda p: (p.symbol, p.side)):
+            value = gap.fn(p) if gap else None
+            dist = "no liquidation price" if value is None else f"{value:.2f}% from liquidation"
+            lines.append(
+                f"{p.symbol} {p.side}{whose} {num(float(p.total))}: mark "
+                f"{num(float(p.mark_price))}, liq "
+                f"{num(float(p.liquidation_price)) if p.liquidation_price else 'none'}; {dist}"
+            )
+    if not lines:
+        return "No open positions."
     return "\n".join([f"{len(lines)} open positions:", *lines])

@@ -212,7 +212,9 @@ def _bot(cfg: Config, watcher: Watcher, store: Store, stop: threading.Event, clo
         BotApi(cfg.telegram.token, cfg.telegram.api_url, timeout=cfg.exchange.timeout),
         store,
         settings=lambda: watcher.cfg.telegram,
-        positions=lambda: positions_text(watcher.last_snapshot),
+        positions=lambda: positions_text(
+            [a.last_snapshot for a in watcher.accounts if a.last_snapshot]
+        ),
         stop=stop,
         clock=clock,
     )
