@@ -340,3 +340,11 @@ def test_the_bots_positions_name_the_account_when_there_are_several():
     assert both[1].startswith("BTCUSDT long on main 1: mark 100, liq 90; 10.00% from")
     assert both[2].startswith("ETHUSDT long on hedge 1:")
     assert " on " not in positions_text(snap("default", "BTCUSDT"))
+
+
+def test_a_metric_is_blind_only_when_no_watched_account_reports_it(tmp_path):
+    rule = "rules: [{name: r, metric: marginRatio, op: '>=', warning: 0.5}]\n"  # v2 only
+    mixed = "accounts: [{name: a, credentials: A, api: v2}, {name: b, credentials: B, api: v3}]\n"
+    assert not any("never fire" in w for w in lint(load(tmp_path, mixed + rule)))
+    unified = mixed.replace("api: v2", "api: v3")
+    assert any("not reported by exchange.api v3" in w for w in lint(load(tmp_path, unified + rule)))

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from riskwatch import durations
 from riskwatch.config import answering
-from riskwatch.config.accounts import lint_accounts
+from riskwatch.config.accounts import lint_accounts, watched
 from riskwatch.core import metrics
 from riskwatch.model import Config, Rule
 
@@ -46,7 +46,8 @@ def rule_warnings(rule: Rule, cfg: Config) -> list[str]:
     metric = metrics.lookup(rule.scope, rule.metric)
     if metric is None:
         return []
-    out = _blind(rule, metric, cfg.exchange.api)
+    blind = [_blind(rule, metric, api) for api in sorted({a.exchange.api for a in watched(cfg)})]
+    out = blind[0] if all(blind) else []  # blind only if blind on every account's API
     out += _ratio(rule, metric)
     out += _direction(rule, metric)
     if not out:  # a wrong direction or scale makes the hysteresis advice meaningless
