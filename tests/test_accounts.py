@@ -348,3 +348,29 @@ def test_a_metric_is_blind_only_when_no_watched_account_reports_it(tmp_path):
     assert not any("never fire" in w for w in lint(load(tmp_path, mixed + rule)))
     unified = mixed.replace("api: v2", "api: v3")
     assert any("not reported by exchange.api v3" in w for w in lint(load(tmp_path, unified + rule)))
+
+
+def test_a_refused_account_backs_off_alone_while_the_other_keeps_its_pace(tmp_path, two):
+    """Cycles 10 s apart (a fake monotonic clock): the refused key is asked after 10, 20, 40 s
+    (twice as long after each refusal in a row), the good one every cycle."""
+    from riskwatch.service.wiring import wire
+
+    fx, hedge, rx = two
+    hedge.API_SECRET = "rotated_at_bitget"
+    wired = wire(config.load(str(write(tmp_path, fx, rx))))
+    t = [1000.0]
+    wired.watcher.monotonic = lambda: t[0]
+    polled: dict[str, list[int]] = {"main": [], "hedge": []}
+    try:
+        for n in range(8):
+            outcome = wired.watcher.cycle()
+            for name, _ in outcome.errors:
+                polled[name].append(n)
+            for snap in outcome.snapshots:
+                polled[snap.account].append(n)
+            t[0] += 10.0
+    finally:
+        wired.close()
+    assert polled["main"] == list(range(8))
+    assert polled["hedge"] == [0, 1, 3, 7]
+    assert wired.watcher.accounts[1].health.auth_error, "its riskwatch-auth keeps firing"

@@ -29,6 +29,7 @@ from riskwatch.service.spot import SpotBalances
 log = logging.getLogger("riskwatch.cycle")
 
 MAX_WORKERS = 16  # threads polling at once; more accounts wait for a free one
+MAX_BACKOFF = 300.0  # longest wait between a refused account's polls (as the daemon's)
 
 
 @dataclass(eq=False)
@@ -41,11 +42,16 @@ class AccountWatch:
     events: EventTracker
     spot: SpotBalances  # for action hints (DESIGN 11): this account's spot balances
     named: bool = False  # several accounts: log lines name this one
+    refusals: int = 0  # refused polls in a row: this account backs off alone
+    resume_at: float = 0.0  # monotonic: polled again from then on
     last_snapshot: Snapshot | None = None  # its last good poll
     last_seen: Snapshot | None = None  # its last evaluated: a poll, or one re-marked
 
     def who(self) -> str:
         return f"account {self.name}: " if self.named else ""
+
+    def due(self, now: float) -> bool:
+        return now >= self.resume_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +113,8 @@ class Poller:
         clock: Callable[[], float],
         budget: float | None = None,
     ) -> list[Poll]:
-        if len(watches) == 1:
-            return [poll_one(watches[0], cfg, now, clock)]
+        if self._size == 1 or not watches:  # one account: on this thread, as before accounts
+            return [poll_one(w, cfg, now, clock) for w in watches]
         with self._lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._size, thread_name_prefix="riskwatch-poll")
@@ -135,6 +141,20 @@ class Poller:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
+
+
+def back_off(polls: Sequence[Poll], now: float, interval: float) -> None:
+    """A refused account among others waits 2x longer after each refusal in a row (at most
+    ``MAX_BACKOFF``), as the daemon does when its only account is refused; the others keep
+    their pace. Its riskwatch-auth keeps firing meanwhile (its health keeps the refusal)."""
+    for p in polls:
+        w = p.watch
+        if isinstance(p.error, AuthError):
+            w.refusals += 1
+            wait = min(MAX_BACKOFF, interval * 2 ** min(w.refusals - 1, 10))
+            w.resume_at = now + wait - interval / 2  # due at the tick after the wait
+        elif p.snapshot is not None:
+            w.refusals, w.resume_at = 0, 0.0
 
 
 def first_error(polls: Sequence[Poll]) -> ExchangeError | None:

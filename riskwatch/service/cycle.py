@@ -33,7 +33,7 @@ from riskwatch.model import (
 from riskwatch.render import alertmanager as am
 from riskwatch.render import lines as render
 from riskwatch.render.words import plural
-from riskwatch.service.accounts import AccountWatch, Poll, Poller, first_error
+from riskwatch.service.accounts import AccountWatch, Poll, Poller, back_off, first_error
 from riskwatch.service.answering import Answering
 from riskwatch.service.clock import STEP, not_ahead
 from riskwatch.service.events import EventTracker, meta_key
@@ -197,7 +197,13 @@ class Watcher:
         started, t0 = self.clock(), self.monotonic()
         ex = self.cfg.exchange
         budget = None if patient else min(ex.timeout, ex.poll_interval / 2)
-        polls = self._poller.poll(self.accounts, self.cfg, started, self.clock, budget)
+        due = [a for a in self.accounts if patient or a.due(t0)]
+        done = {
+            p.watch.name: p for p in self._poller.poll(due, self.cfg, started, self.clock, budget)
+        }
+        polls = [done.get(a.name) or Poll(a, None, None) for a in self.accounts]
+        if len(self.accounts) > 1:  # one account: the daemon's loop backs off (Outcome.refused)
+            back_off(polls, t0, ex.poll_interval)
         outcome = self._decide(polls, started, t0, polled=True)
         for p in polls:
             if p.snapshot is not None:
