@@ -221,3 +221,21 @@ def test_a_coin_first_seen_within_the_minute_is_read_at_once() -> None:
     now[0] = 20.0
     assert spot.available({"USDT", "USDC"}) == {"USDT": 7.0, "USDC": 7.0}
     assert client.asked == ["USDT", "USDC"]  # each coin at most once a minute
+
+
+def test_a_silenced_line_in_the_history_is_stamped_like_a_sent_one() -> None:
+    from datetime import UTC
+
+    from riskwatch.model import Transition
+    from riskwatch.service.answering import Answering
+
+    t = Transition(
+        key=("near", "USDT-FUTURES", "BTCUSDT", "long", "default"), kind="firing",
+        severity="warning", previous_severity=None, rule="near", metric="liq_gap_pct",
+        value=13.5, threshold=15.0, op="<", at=1_800_000_000.0, channels=("out",),
+        fields=(("symbol", "BTCUSDT"), ("side", "long")),
+    )  # fmt: skip
+    answering = Answering(None)
+    answering.muted = ((t, "silenced"),)
+    (rec,) = answering.muted_records(UTC, 3 * 3600.0)  # the wall clock set 3 h forward
+    assert rec.text.endswith("[11:00:00 UTC]") and rec.text == render.line(t, UTC, shift=10800)

@@ -74,12 +74,12 @@ class Answering:
         self._next = ans.memory
         return list(ans.send), ans.state, stored.cycle_writer(self.memory, ans.memory, cleared)
 
-    def muted_records(self, tz: tzinfo) -> list[history.Record]:
+    def muted_records(self, tz: tzinfo, shift: float = 0.0) -> list[history.Record]:
         """The lines this cycle did not send, for the history (a silenced alert keeps its
-        history) and one INFO log line each saying why."""
+        history) and one INFO log line each saying why (``shift``: as ``render.line``'s)."""
         out = []
         for t, why in self.muted:
-            text = line(t, tz)
+            text = line(t, tz, shift=shift)
             log.info("%s not sent (%s): %s", t.kind, why, text)
             out.append(replace(record(t, text), what=f"{t.kind}, not sent: {why}", channel=""))
         return out

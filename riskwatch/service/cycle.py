@@ -263,7 +263,7 @@ class Watcher:
         )
         if polled:
             outgoing += self._heartbeat(now, snapshots, firing)
-        records = journal(transitions, lines) + self.answering.muted_records(self.tz)
+        records = journal(transitions, lines) + self.answering.muted_records(self.tz, self.shift)
         said_lines = lines
         if self.cfg.alertmanager is not None and said != transitions:
             said_lines = render.lines_of(said, self.tz, tips, self.shift, named=named)
