@@ -48,3 +48,35 @@ def test_a_pending_alert_stored_an_hour_ahead_fires_after_its_for(tmp_path: Path
                 close()
     assert msg.body.startswith("WARNING near BTCUSDT long")
     assert "3600 s ahead of this host's clock" in caplog.text
+
+
+def test_a_message_queued_an_hour_ahead_is_due_at_start(tmp_path: Path, caplog) -> None:
+    """Its failed try before the restart set its next one an hour (the step) ahead: it must
+    not hold the URL's messages for that hour."""
+    import threading
+
+    from riskwatch.delivery.fake import Receiver
+    from riskwatch.delivery.retry import RetryPolicy, deliver_pending
+    from riskwatch.delivery.workers import Deliverer, routes
+    from riskwatch.model import Channel, Config, Message
+
+    now = 1_800_000_000.0
+    with Receiver() as rx:
+        cfg = Config(path="r", state_dir=str(tmp_path / "s"), channels=(Channel("p", (rx.url,)),))
+        store = Store.open(cfg.state_dir)
+        msg = Message("p", "riskwatch: 1 critical", "CRITICAL near", now + 3600)
+        store.commit_cycle({}, [(k, msg) for k in routes(cfg)["p"]])
+        (item,) = store.undelivered()
+        store.mark_failed(item.id, attempts=1, next_attempt_at=now + 3630, error="HTTP 500")
+        d = Deliverer(cfg, store, clock=lambda: now)  # the next start, its clock set back
+        stop = threading.Event()
+        try:
+            (dest,) = d.dests.values()
+            policy = RetryPolicy(initial=0.01, max_wait=0.05, jitter=0.0)
+            result = deliver_pending(dest, store, ttl=6 * 3600, force=False, policy=policy,
+                                     clock=lambda: now, sleep=stop.wait, stop=stop)  # fmt: skip
+        finally:
+            d.close()
+            store.close()
+    assert result.sent == 1 and rx.bodies() == ["CRITICAL near"]
+    assert "1 message was queued up to 3600 s ahead" in caplog.text

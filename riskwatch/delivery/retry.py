@@ -329,3 +329,28 @@ def drop_orphans(store: Store, known: set[str], why: str, now: float | None = No
             why,
         )
     return sum(dropped.values())
+
+
+CLOCK_STEP = 5.0  # seconds a stored time may lie ahead of the clock before it is a step back
+
+
+def reschedule_ahead(store: Store, now: float) -> int:
+    """Make due now the queued messages a previous process queued while the host clock was
+    ahead (set back since): their next try, hours ahead, would hold them (and every message
+    behind them) for as long as the clock was wrong. One warning."""
+    ahead = [i for i in store.undelivered() if i.created_at > now + CLOCK_STEP]
+    for item in ahead:
+        if item.next_attempt_at > now:
+            store.mark_failed(
+                item.id,
+                attempts=item.attempts,
+                next_attempt_at=now,
+                error=item.last_error or "",
+            )
+    if ahead:
+        log.warning(
+            "%s queued up to %.0f s ahead of this host's clock (it was set back since): due now",
+            plural(len(ahead), "message was", "messages were"),
+            max(i.created_at for i in ahead) - now,
+        )
+    return len(ahead)

@@ -34,6 +34,7 @@ from riskwatch.delivery.retry import (
     Unrecorded,
     deliver_pending,
     drop_orphans,
+    reschedule_ahead,
     send_with_retries,
 )
 from riskwatch.errors import RiskwatchError
@@ -222,6 +223,7 @@ class Deliverer:
             cfg, out, ids=self.ids, send_timeout=self.policy.send_timeout, accepted=self.accepted
         )
         drop_orphans(store, set(self.dests), "is no longer in the config", clock())
+        reschedule_ahead(store, clock())
 
     # ------------------------------------------------------------------ the daemon's calls
 
