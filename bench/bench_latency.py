@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -101,23 +100,11 @@ def main() -> int:
                 if i:
                     lat.append(t1 - t0)
         finally:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                _, err = daemon.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                _, err = daemon.communicate()
-        if daemon.returncode != 0:
-            sys.stderr.write(err.decode(errors="replace")[-2000:])
-    p50, p95 = benchlib.pct(lat, 0.5), benchlib.pct(lat, 0.95)
+            benchlib.stop_daemon(daemon)
     print(f"machine: {benchlib.machine()}")
     print(f"{args.positions} positions, poll_interval 1s, {len(lat)} trials (+1 warm-up)")
-    print(f"  latency: {benchlib.summary(lat)}")
-    print(
-        f"  p50 {p50:.3f} s, p95 {p95:.3f} s (target p95 <= {TARGET_P95} s) "
-        f"{'OK' if p95 <= TARGET_P95 else 'MISSED'}; daemon exit {daemon.returncode}"
-    )
-    return 0 if p95 <= TARGET_P95 and daemon.returncode == 0 else 1
+    met = benchlib.report_latency(lat, TARGET_P95, daemon.returncode)
+    return 0 if met and daemon.returncode == 0 else 1
 
 
 if __name__ == "__main__":

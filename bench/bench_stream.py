@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -119,24 +118,12 @@ def main() -> int:
                     lat.append(t1 - t0)
             per_k, rate = tick_cost(fx, ws, daemon.pid, safe[args.trials + 1])
         finally:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                _, err = daemon.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                _, err = daemon.communicate()
-        if daemon.returncode != 0:
-            sys.stderr.write(err.decode(errors="replace")[-2000:])
-    p50, p95 = benchlib.pct(lat, 0.5), benchlib.pct(lat, 0.95)
+            benchlib.stop_daemon(daemon)
     print(f"machine: {benchlib.machine()}")
     print(f"{args.positions} positions, poll_interval 10s, feed stream, {len(lat)} trials (+1)")
-    print(f"  latency: {benchlib.summary(lat)}")
-    print(
-        f"  p50 {p50:.3f} s, p95 {p95:.3f} s (target p95 <= {TARGET_P95} s) "
-        f"{'OK' if p95 <= TARGET_P95 else 'MISSED'}; daemon exit {daemon.returncode}"
-    )
+    met = benchlib.report_latency(lat, TARGET_P95, daemon.returncode)
     print(f"  CPU per 1,000 ticks: {per_k * 1000:.0f} ms (ticks pushed at {rate:.0f}/s)")
-    return 0 if p95 <= TARGET_P95 and daemon.returncode == 0 else 1
+    return 0 if met and daemon.returncode == 0 else 1
 
 
 if __name__ == "__main__":

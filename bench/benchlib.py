@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -82,6 +83,30 @@ class ChildRun:
     returncode: int
     stdout: bytes
     stderr: bytes
+
+
+def stop_daemon(daemon: subprocess.Popen) -> None:
+    """SIGTERM a daemon started by a benchmark and reap it; show its stderr when it failed."""
+    daemon.send_signal(signal.SIGTERM)
+    try:
+        _, err = daemon.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        _, err = daemon.communicate()
+    if daemon.returncode != 0:
+        sys.stderr.write(err.decode(errors="replace")[-2000:])
+
+
+def report_latency(lat: Sequence[float], target_p95: float, exit_code: int | None) -> bool:
+    """Print the latency figures of a trial run; True when p95 met ``target_p95``."""
+    p50, p95 = pct(lat, 0.5), pct(lat, 0.95)
+    print(f"  latency: {summary(lat)}")
+    met = p95 <= target_p95
+    print(
+        f"  p50 {p50:.3f} s, p95 {p95:.3f} s (target p95 <= {target_p95} s) "
+        f"{'OK' if met else 'MISSED'}; daemon exit {exit_code}"
+    )
+    return met
 
 
 def run_child(argv: Sequence[str], *, env: dict[str, str], timeout: float = 120.0) -> ChildRun:
