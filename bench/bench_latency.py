@@ -54,6 +54,29 @@ def wait_for_symbol(rx: Receiver, symbol: str, seen: int, timeout: float) -> tup
         seen = len(got)
 
 
+def latencies(
+    fx: FakeBitget,
+    rx: Receiver,
+    symbols: list[str],
+    rng: random.Random,
+    *,
+    max_pause: float,
+    timeout: float,
+) -> list[float]:
+    """One trial per symbol: pause a random 0..``max_pause`` s, move it past the threshold and
+    time until the receiver has its message. The first trial is a warm-up, not counted."""
+    seen = len(rx.received)
+    lat: list[float] = []
+    for i, symbol in enumerate(symbols):
+        time.sleep(rng.uniform(0.0, max_pause))
+        t0 = time.monotonic()
+        move_past_threshold(fx, symbol)
+        t1, seen = wait_for_symbol(rx, symbol, seen, timeout=timeout)
+        if i:
+            lat.append(t1 - t0)
+    return lat
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=50)
@@ -89,16 +112,7 @@ def main() -> int:
             if not rx.wait_for(1, timeout=20):  # the first cycle reports the firing 10 %
                 raise SystemExit("the daemon sent nothing within 20 s")
             time.sleep(1.5)
-            seen = len(rx.received)
-            lat: list[float] = []
-            for i in range(args.trials + 1):  # trial 0 is a warm-up, not counted
-                symbol = safe[i]
-                time.sleep(rng.uniform(0.0, 1.0))
-                t0 = time.monotonic()
-                move_past_threshold(fx, symbol)
-                t1, seen = wait_for_symbol(rx, symbol, seen, timeout=10)
-                if i:
-                    lat.append(t1 - t0)
+            lat = latencies(fx, rx, safe[: args.trials + 1], rng, max_pause=1.0, timeout=10)
         finally:
             benchlib.stop_daemon(daemon)
     print(f"machine: {benchlib.machine()}")

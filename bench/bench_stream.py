@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import benchlib
-from bench_latency import move_past_threshold, wait_for_symbol
+from bench_latency import latencies
 
 from riskwatch.delivery.fake import Receiver
 from riskwatch.exchange.fake.server import FakeBitget
@@ -106,16 +106,7 @@ def main() -> int:
             while len(ws.subscribed()) < args.positions and time.monotonic() < deadline:
                 time.sleep(0.05)
             time.sleep(1.0)
-            seen = len(rx.received)
-            lat: list[float] = []
-            for i in range(args.trials + 1):  # trial 0 is a warm-up, not counted
-                symbol = safe[i]
-                time.sleep(rng.uniform(0.0, 0.5))
-                t0 = time.monotonic()
-                move_past_threshold(fx, symbol)
-                t1, seen = wait_for_symbol(rx, symbol, seen, timeout=15)
-                if i:
-                    lat.append(t1 - t0)
+            lat = latencies(fx, rx, safe[: args.trials + 1], rng, max_pause=0.5, timeout=15)
             per_k, rate = tick_cost(fx, ws, daemon.pid, safe[args.trials + 1])
         finally:
             benchlib.stop_daemon(daemon)
