@@ -36,17 +36,8 @@ def delivered(
         waited,
     )
     said = "" if answered else "no answer, twice: probably arrived; "
-    return history.Record(
-        at=now,
-        kind=history.DELIVERED,
-        text=f"{said}after {plural(sends, 'attempt')}{split}, {span(waited)} after queueing",
-        what=item.title,
-        channel=item.channel,
-        dest_key=item.dest_key,
-        queued_at=item.created_at,
-        attempts=sends,
-        seconds=waited,
-    )
+    text = f"{said}after {plural(sends, 'attempt')}{split}, {span(waited)} after queueing"
+    return _record(item, history.DELIVERED, text, now, sends)
 
 
 def failed(item: OutboxItem, now: float, sends: int, error: str) -> history.Record | None:
@@ -54,29 +45,24 @@ def failed(item: OutboxItem, now: float, sends: int, error: str) -> history.Reco
     outbox keeps the latest error), so an outage of hours is one row, not hundreds."""
     if item.attempts > 0:
         return None
+    return _record(item, history.FAILED, error, now, sends)
+
+
+def dropped(item: OutboxItem, now: float, why: str) -> history.Record:
+    """Never delivered: too old (send_ttl), or its URL left the config."""
+    return _record(item, history.DROPPED, why, now, item.sends)
+
+
+def _record(item: OutboxItem, kind: str, text: str, now: float, sends: int) -> history.Record:
+    """The history row of what became of ``item``: by channel and URL hash, never the URL."""
     return history.Record(
         at=now,
-        kind=history.FAILED,
-        text=error,
+        kind=kind,
+        text=text,
         what=item.title,
         channel=item.channel,
         dest_key=item.dest_key,
         queued_at=item.created_at,
         attempts=sends,
-        seconds=now - item.created_at,
-    )
-
-
-def dropped(item: OutboxItem, now: float, why: str) -> history.Record:
-    """Never delivered: too old (send_ttl), or its URL left the config."""
-    return history.Record(
-        at=now,
-        kind=history.DROPPED,
-        text=why,
-        what=item.title,
-        channel=item.channel,
-        dest_key=item.dest_key,
-        queued_at=item.created_at,
-        attempts=item.sends,
         seconds=now - item.created_at,
     )
