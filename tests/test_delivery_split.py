@@ -23,6 +23,8 @@ BODY = "\n".join(f"WARNING near-liquidation SYM{i:03d}USDT long: gap {i}.00%" fo
 class FlakySender:
     """Accepts up to ``limit`` characters; refuses the sends listed in ``fail_at`` (1-based)."""
 
+    marks_late = True
+
     def __init__(self, limit: int, fail_at: set[int]) -> None:
         self._limit, self.fail_at, self.calls, self.accepted = limit, fail_at, 0, []
 

@@ -35,6 +35,10 @@ _SEPARATORS = re.compile(r"[/:@?&=#,+]")
 class Sender(Protocol):
     """Sends to exactly one URL."""
 
+    # Whether a message that waited past ``late_after`` starts with "(delayed 4m12s)": a line
+    # a person reads, yes; a document a program reads (Alertmanager's JSON), no.
+    marks_late: bool
+
     def display(self) -> str:
         """The URL as it may be shown: tokens masked."""
         ...
@@ -75,6 +79,8 @@ def retry_after_in(text: str) -> float | None:
 
 
 class ConsoleSender:
+    marks_late = True
+
     def __init__(self, stream: TextIO, shown: str) -> None:
         self._writer = ConsoleWriter(stream)
         self._shown = shown
@@ -97,6 +103,8 @@ class ConsoleSender:
 
 class AppriseSender:
     """One URL's apprise object and plugin, built on first use and then reused."""
+
+    marks_late = True
 
     def __init__(self, url: str, *, read_timeout: float = 35.0) -> None:
         self._url = url

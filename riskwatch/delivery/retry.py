@@ -229,8 +229,7 @@ def _deliver_item(
     ``ConfigError``: a send failed. ``StoreError``: a send was accepted but not recorded.
     ``tried`` counts this pass's send attempts, failed ones included."""
     parts = parts_of(item, dest.sender)
-    marks = getattr(dest.sender, "marks_late", True)  # Alertmanager's JSON posts: no prefix
-    late = late_prefix(item.created_at, clock(), late_after) if marks else ""
+    late = late_prefix(item.created_at, clock(), late_after) if dest.sender.marks_late else ""
     sends = item.sends
     for i in range(item.parts_sent, len(parts)):
         title, body = parts[i]

@@ -153,6 +153,8 @@ class TelegramSender:
     """Sends one URL's messages to its chats, plain text, with the alert keyboard on the last
     part. A chat that accepted a part is not sent it again when another chat fails."""
 
+    marks_late = True
+
     def __init__(self, api: BotApi, chats: tuple[str, ...], ids: Keyboard) -> None:
         self.api = api
         self.chats = chats
